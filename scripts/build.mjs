@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// Bundles every shipped executable into ONE self-contained file under dist/.
+//
+//   agents/<name>.ts          -> dist/ocf/<name>        (OCF resource agents)
+//   agents/fence_<x>.ts       -> dist/fence_<x>         (fence agents)
+//   agents/alert_<x>.ts       -> dist/alert_<x>         (Pacemaker alert agents)
+//   src/cli/main.ts           -> dist/ha-oscar          (the command-line tool)
+//   src/snmp/subagent-main.ts -> dist/ha-oscar-snmp-agent
+//
+// Usage: node scripts/build.mjs [name ...]   (no names: build everything)
+import { build } from 'esbuild';
+import { chmodSync, existsSync, readdirSync, renameSync, mkdirSync } from 'node:fs';
+import { dirname, join, basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Every entry point and where its single-file build goes. */
+export function entries() {
+  const out = [];
+  for (const f of readdirSync(join(root, 'agents')).sort()) {
+    if (!f.endsWith('.ts')) continue;
+    const name = basename(f, '.ts');
+    const isTopLevel = name.startsWith('fence_') || name.startsWith('alert_');
+    out.push({ name, entry: join(root, 'agents', f), outfile: join(root, 'dist', isTopLevel ? name : `ocf/${name}`) });
+  }
+  const extra = [
+    ['ha-oscar', 'src/cli/main.ts'],
+    ['ha-oscar-snmp-agent', 'src/snmp/subagent-main.ts'],
+  ];
+  for (const [name, rel] of extra) {
+    if (existsSync(join(root, rel))) out.push({ name, entry: join(root, rel), outfile: join(root, 'dist', name) });
+  }
+  return out;
+}
+
+/**
+ * Bundle one entry into one executable file.
+ *
+ * Strict mode is switched OFF in the output on purpose: net-snmp's Mib keeps its
+ * providers in a Proxy whose `set` trap returns undefined, which throws
+ * "'set' on proxy: trap returned falsish" in strict code. esbuild would emit
+ * "use strict" because tsconfig has strict=true, so the bundle gets its own
+ * tsconfig here (the type checker still runs strict). test/unit/build.test.ts
+ * reproduces the crash with a strict bundle and proves this one works.
+ */
+export async function bundle(entry, outfile, { strict = false } = {}) {
+  mkdirSync(dirname(outfile), { recursive: true });
+  const tmp = `${outfile}.tmp-${process.pid}`;
+  await build({
+    entryPoints: [entry],
+    outfile: tmp,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minifySyntax: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    banner: { js: strict ? '#!/usr/bin/env node\n"use strict";' : '#!/usr/bin/env node' },
+    tsconfigRaw: { compilerOptions: { alwaysStrict: false, strict: false, target: 'ES2022' } },
+    define: { 'process.env.HA_OSCAR_BUNDLED': '"1"' },
+  });
+  chmodSync(tmp, 0o755);
+  renameSync(tmp, outfile); // atomic: a running cluster never sees half a file
+  return outfile;
+}
+
+async function main() {
+  const want = process.argv.slice(2);
+  const all = entries();
+  const chosen = want.length ? all.filter((e) => want.includes(e.name)) : all;
+  if (want.length && chosen.length !== want.length) {
+    const known = all.map((e) => e.name).join(', ');
+    console.error(`build: unknown entry in ${want.join(', ')}; known: ${known}`);
+    process.exit(2);
+  }
+  const t0 = Date.now();
+  await Promise.all(chosen.map((e) => bundle(e.entry, e.outfile)));
+  console.log(`built ${chosen.length} file(s) in ${Date.now() - t0} ms: ${chosen.map((e) => e.name).join(' ')}`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((e) => { console.error(`build: ${e.message}`); process.exit(1); });
+}

@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects:
+//  - unit: fast, parallel, no root needed beyond what each test states with needs().
+//  - lab:  integration tests that share ONE lab cluster (global setup/teardown), run one file at a time.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'lab',
+          include: ['test/lab/**/*.test.ts'],
+          fileParallelism: false,
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+        },
+      },
+    ],
+  },
+});
