@@ -1,0 +1,181 @@
+// THE table: how each part of the cluster description becomes resource-agent
+// parameters. A renamed agent parameter is a one-line change here, and the
+// description keys accepted by `config check` come from this table too.
+
+/** How a description value is checked and turned into the parameter's text. */
+export type Kind =
+  | 'string'   // any non-empty string without newlines
+  | 'path'     // an absolute path
+  | 'int'      // a non-negative integer
+  | 'bool'     // true/false -> "true"/"false"
+  | 'duration' // 30, "30s", "2min", "1h"
+  | 'addr'     // one IPv4/IPv6 address
+  | 'addrs'    // a list of addresses -> space-separated
+  | 'list'     // a list of strings -> space-separated
+  | 'hosts';   // a list of host names or addresses -> space-separated
+
+export interface ParamSpec {
+  /** The agent parameter this description key sets. */
+  param: string;
+  kind: Kind;
+  /** Allowed values (for enumerations). */
+  values?: readonly string[];
+}
+
+const p = (param: string, kind: Kind, values?: readonly string[]): ParamSpec => ({ param, kind, values });
+
+/** What a default may depend on: the set the service runs in, the networks. */
+export interface DefaultCtx {
+  /** The set's VIPs (canonical text), IPv4 first. */
+  vips: string[];
+  vips4: string[];
+  vips6: string[];
+  /** The service network's CIDRs (canonical text). */
+  serviceCidrs: string[];
+  /** The service network's interface name, when described. */
+  serviceInterface?: string;
+  /** Both heads' node names. */
+  heads: string[];
+}
+
+export interface Variant {
+  /** Appended to the resource id (dhcpd + 4 -> dhcpd4). */
+  suffix: string;
+  /** Parameters every instance of this variant gets. */
+  fixed: Record<string, string>;
+  keys: Record<string, ParamSpec>;
+  defaults?: Record<string, (c: DefaultCtx) => string | undefined>;
+}
+
+export interface ServiceSpec {
+  agent: string;
+  /** Resource id (base). */
+  id: string;
+  /** Keys valid directly under services.<name>. */
+  keys: Record<string, ParamSpec>;
+  /** Agent parameters filled in when the description leaves them out (keyed by PARAMETER name). */
+  defaults?: Record<string, (c: DefaultCtx) => string | undefined>;
+  /** Sub-sections that each make one resource (dhcp v4/v6). At least one is required. */
+  variants?: Record<string, Variant>;
+  monitor: { interval: string; timeout: string };
+}
+
+const listenVips = (c: DefaultCtx) => (c.vips.length ? c.vips.join(' ') : undefined);
+
+export const SERVICES: Record<string, ServiceSpec> = {
+  dhcp: {
+    agent: 'ocf:ha-oscar:dhcpd', id: 'dhcpd',
+    keys: { server: p('server', 'string', ['isc', 'kea']), interface: p('interface', 'string') },
+    defaults: { interface: (c) => c.serviceInterface },
+    variants: {
+      v4: {
+        suffix: '4', fixed: { family: '4' },
+        keys: {
+          config: p('config', 'path'), leasefile: p('leasefile', 'path'), pidfile: p('pidfile', 'path'),
+          server_id: p('server_id', 'addr'), state_dir: p('state_dir', 'path'),
+        },
+        defaults: { server_id: (c) => c.vips4[0] },
+      },
+      v6: {
+        suffix: '6', fixed: { family: '6' },
+        keys: {
+          config: p('config', 'path'), leasefile: p('leasefile', 'path'), pidfile: p('pidfile', 'path'),
+          server_id: p('server_id', 'string'), state_dir: p('state_dir', 'path'),
+        },
+      },
+    },
+    monitor: { interval: '30s', timeout: '30s' },
+  },
+  tftp: {
+    agent: 'ocf:ha-oscar:tftpd', id: 'tftpd',
+    keys: {
+      root: p('root', 'path'), listen: p('listen', 'addrs'), secure: p('secure', 'bool'),
+      user: p('user', 'string'), blocksize_max: p('blocksize_max', 'int'),
+    },
+    defaults: { listen: listenVips },
+    monitor: { interval: '30s', timeout: '30s' },
+  },
+  ntp: {
+    agent: 'ocf:ha-oscar:ntpd', id: 'ntpd',
+    keys: {
+      server: p('server', 'string', ['chrony', 'ntpsec']), upstream: p('upstream', 'hosts'),
+      listen: p('listen', 'addrs'), allow: p('allow', 'list'), local_stratum: p('local_stratum', 'int'),
+      peer: p('peer', 'hosts'), clock_control: p('clock_control', 'bool'),
+    },
+    defaults: { listen: listenVips, allow: (c) => (c.serviceCidrs.length ? c.serviceCidrs.join(' ') : undefined) },
+    monitor: { interval: '30s', timeout: '30s' },
+  },
+  nfs: {
+    agent: 'ocf:ha-oscar:nfsserver', id: 'nfsserver',
+    keys: {
+      server: p('server', 'string', ['kernel', 'ganesha']), exports: p('exports', 'path'),
+      state_dir: p('state_dir', 'path'), grace_time: p('grace_time', 'int'), lease_time: p('lease_time', 'int'),
+      listen: p('listen', 'addrs'), versions: p('versions', 'list'),
+    },
+    defaults: { listen: listenVips },
+    monitor: { interval: '30s', timeout: '60s' },
+  },
+  snmp: {
+    agent: 'ocf:ha-oscar:snmpd', id: 'snmpd',
+    keys: {
+      listen: p('listen', 'addrs'), community: p('community', 'string'), config: p('config', 'path'),
+      pidfile: p('pidfile', 'path'), agentx_socket: p('agentx_socket', 'string'),
+    },
+    defaults: { listen: listenVips },
+    monitor: { interval: '30s', timeout: '30s' },
+  },
+  statesync: {
+    agent: 'ocf:ha-oscar:statesync', id: 'statesync',
+    keys: { dirs: p('dirs', 'list'), peer: p('peer', 'hosts'), interval: p('interval', 'int') },
+    monitor: { interval: '30s', timeout: '30s' },
+  },
+};
+
+/** Health monitors: cloned, one instance per head. */
+export const HEALTH = {
+  link: {
+    agent: 'ocf:ha-oscar:linkmon', id: 'linkmon',
+    keys: { interfaces: p('interfaces', 'list'), targets: p('targets', 'addrs') },
+    /** Node attribute linkmon publishes: 1 = the service network works, 0 = it is down. */
+    attribute: 'ha-oscar-link',
+    monitor: { interval: '10s', timeout: '20s' },
+  },
+  raid: {
+    agent: 'ocf:ha-oscar:raidmon', id: 'raidmon',
+    keys: { arrays: p('arrays', 'list'), mdstat: p('mdstat', 'path') },
+    /** Node-health attribute raidmon publishes: green / yellow / red (red = an array failed). */
+    attribute: '#health-ha-oscar-raid',
+    monitor: { interval: '30s', timeout: '20s' },
+  },
+} as const;
+
+/** VIPs. */
+export const VIP = {
+  agent: 'ocf:heartbeat:IPaddr2',
+  ip: 'ip',
+  netmask: 'cidr_netmask',
+  nic: 'nic',
+  /** IPv6 only: skip Duplicate Address Detection, so the VIP is usable at once. */
+  ipv6Fixed: { nodad: 'true' } as Record<string, string>,
+  monitor: { interval: '10s', timeout: '20s' },
+};
+
+/** Fencing: one stonith:fence_haoscar device per (head, device). */
+export const FENCE = {
+  agent: 'stonith:fence_haoscar',
+  method: 'method',
+  methods: {
+    snmp: {
+      ip: p('ip', 'addr'), plug: p('plug', 'string'), community: p('community', 'string'),
+      snmp_version: p('snmp_version', 'string', ['1', '2c', '3']),
+      username: p('username', 'string'), password_file: p('password_file', 'path'),
+    },
+    ipmi: {
+      ip: p('ip', 'addr'), username: p('username', 'string'), password_file: p('password_file', 'path'),
+      lanplus: p('lanplus', 'bool'),
+    },
+  } as Record<string, Record<string, ParamSpec>>,
+  /** Description key whose value becomes the pcmk_host_map entry (PDU outlet). */
+  hostMapKey: { snmp: 'plug' } as Record<string, string>,
+  monitor: { interval: '60s', timeout: '30s' },
+};

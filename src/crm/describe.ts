@@ -1,0 +1,479 @@
+// The cluster description (/etc/ha-oscar/cluster.yaml): parse and validate.
+// Every error names the field path and what is wrong; unknown keys are errors.
+import { parseDocument, isMap } from 'yaml';
+import { type Addr, type Cidr, type Family, contains, familyOf, isNetworkOrBroadcast, parseAddr, parseCidr } from './ip';
+import { FENCE, HEALTH, type Kind, type ParamSpec, SERVICES } from './agents';
+
+export type Mode = 'active-standby' | 'active-active';
+
+export interface Network {
+  name: string;
+  ipv4?: Cidr;
+  ipv6?: Cidr;
+  interface?: string;
+  services: boolean;
+}
+
+export interface Head {
+  name: string;
+  nodeid: number;
+  /** network name -> family -> address */
+  addresses: Record<string, Partial<Record<Family, Addr>>>;
+}
+
+export interface Vip { addr: Addr; network: Network }
+
+export interface ServiceConf {
+  /** Description key -> value text (already checked against the table). */
+  params: Record<string, string>;
+  /** Variant (v4/v6) -> key -> value text. */
+  variants: Record<string, Record<string, string>>;
+}
+
+export interface ServiceSet { name: string; prefer?: string; vips: Vip[]; services: string[] }
+
+export interface FenceDevice { head: string; index: number; method: string; params: Record<string, string> }
+
+export interface Description {
+  cluster: { name: string };
+  mode: Mode;
+  networks: Network[];
+  corosync: { links: string[]; family: Family; cipher: string; hash: string };
+  heads: Head[];
+  sets: ServiceSet[];
+  services: Record<string, ServiceConf>;
+  health: { link?: Record<string, string>; raid?: Record<string, string> };
+  fencing: { enabled: boolean; priorityDelay?: string; delayMax?: string; devices: FenceDevice[] };
+  timings: { token: number; stickiness: number; migrationThreshold: number; failureTimeout: string };
+}
+
+export class DescriptionError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.length === 1 ? problems[0] : `${problems.length} problems:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+const NAME_RE = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
+const HOST_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+const IFACE_RE = /^[A-Za-z0-9_.:-]{1,15}$/;
+const DURATION_RE = /^(\d+)(ms|s|sec|m|min|h|hr)?$/;
+
+type Obj = Record<string, unknown>;
+
+class Ctx {
+  errors: string[] = [];
+  err(path: string, msg: string): undefined { this.errors.push(`${path}: ${msg}`); return undefined; }
+
+  /** A mapping with only the given keys; required keys are marked with a trailing '!'. */
+  obj(v: unknown, path: string, keys: string[]): Obj | undefined {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return this.err(path, 'must be a mapping');
+    const allowed = new Map(keys.map((k) => [k.replace(/!$/, ''), k.endsWith('!')]));
+    const o = v as Obj;
+    for (const k of Object.keys(o)) {
+      if (!allowed.has(k)) this.err(join(path, k), `unknown key (allowed: ${[...allowed.keys()].join(', ')})`);
+    }
+    for (const [k, req] of allowed) if (req && (o[k] === undefined || o[k] === null)) this.err(join(path, k), 'missing');
+    return o;
+  }
+
+  str(v: unknown, path: string, re?: RegExp, what?: string): string | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string' && typeof v !== 'number') return this.err(path, 'must be a string');
+    const s = String(v);
+    if (!s || /[\n\r\0]/.test(s)) return this.err(path, 'must be a non-empty single-line string');
+    if (re && !re.test(s)) return this.err(path, `not a valid ${what ?? 'value'}: '${s}'`);
+    return s;
+  }
+
+  int(v: unknown, path: string, min: number, max: number): number | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v)) return this.err(path, 'must be an integer');
+    if (v < min || v > max) return this.err(path, `must be between ${min} and ${max}`);
+    return v;
+  }
+
+  duration(v: unknown, path: string): string | undefined {
+    if (v === undefined || v === null) return undefined;
+    const s = String(v);
+    const m = DURATION_RE.exec(s);
+    if (!m || typeof v === 'boolean') return this.err(path, `not a duration (like 30s, 2min, 1h): '${s}'`);
+    return m[2] ? s : `${s}s`;
+  }
+
+  list(v: unknown, path: string): unknown[] | undefined {
+    if (v === undefined || v === null) return undefined;
+    if (!Array.isArray(v)) return this.err(path, 'must be a list');
+    return v;
+  }
+
+  addr(v: unknown, path: string, family?: Family): Addr | undefined {
+    const s = this.str(v, path);
+    if (s === undefined) return undefined;
+    const a = parseAddr(s);
+    if (!a) return this.err(path, `not an ${family === 'ipv6' ? 'IPv6' : family === 'ipv4' ? 'IPv4' : 'IP'} address: '${s}'`);
+    if (family && a.family !== family) return this.err(path, `not an ${family === 'ipv6' ? 'IPv6' : 'IPv4'} address: '${s}'`);
+    return a;
+  }
+
+  cidr(v: unknown, path: string, family: Family): Cidr | undefined {
+    const s = this.str(v, path);
+    if (s === undefined) return undefined;
+    const c = parseCidr(s);
+    if (typeof c === 'string') return this.err(path, `${c}: '${s}'`);
+    if (c.family !== family) return this.err(path, `not an ${family === 'ipv6' ? 'IPv6' : 'IPv4'} network: '${s}'`);
+    return c;
+  }
+
+  /** A value for an agent parameter, per the table's kind. */
+  param(v: unknown, path: string, spec: ParamSpec): string | undefined {
+    if (v === undefined || v === null) return undefined;
+    const k: Kind = spec.kind;
+    let out: string | undefined;
+    switch (k) {
+      case 'string': out = this.str(v, path); break;
+      case 'path': out = this.str(v, path, /^\/[^\s'"]*$/, 'absolute path'); break;
+      case 'int': { const n = this.int(v, path, 0, 2 ** 31 - 1); out = n === undefined ? undefined : String(n); break; }
+      case 'bool': out = typeof v === 'boolean' ? String(v) : this.err(path, 'must be true or false'); break;
+      case 'duration': out = this.duration(v, path); break;
+      case 'addr': out = this.addr(v, path)?.text; break;
+      case 'addrs': case 'list': case 'hosts': {
+        const items = typeof v === 'string' || typeof v === 'number' ? [v] : this.list(v, path);
+        if (!items) return undefined;
+        if (items.length === 0) return this.err(path, 'must not be empty');
+        const texts: string[] = [];
+        items.forEach((it, i) => {
+          const ip = `${path}[${i}]`;
+          if (k === 'addrs') { const a = this.addr(it, ip); if (a) texts.push(a.text); return; }
+          const s = this.str(it, ip, /^\S+$/, 'item (no spaces)');
+          if (s === undefined) return;
+          if (k === 'hosts' && !familyOf(s) && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(s)) { this.err(ip, `not a host name or address: '${s}'`); return; }
+          texts.push(s);
+        });
+        out = texts.length === items.length ? texts.join(' ') : undefined;
+        break;
+      }
+    }
+    if (out !== undefined && spec.values && !spec.values.includes(out)) return this.err(path, `must be one of ${spec.values.join(', ')}: '${out}'`);
+    return out;
+  }
+
+  params(o: Obj, path: string, keys: Record<string, ParamSpec>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, spec] of Object.entries(keys)) {
+      const t = this.param(o[k], join(path, k), spec);
+      if (t !== undefined) out[k] = t;
+    }
+    return out;
+  }
+}
+
+function join(path: string, key: string): string { return path ? `${path}.${key}` : key; }
+
+/** Parse YAML text into a validated Description, or throw DescriptionError. */
+export function parseDescription(text: string, source = 'description'): Description {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0];
+    const pos = e.linePos?.[0];
+    throw new DescriptionError([`${source}${pos ? `:${pos.line}:${pos.col}` : ''}: YAML: ${e.message.split('\n')[0]}`]);
+  }
+  if (!isMap(doc.contents)) throw new DescriptionError([`${source}: must be a YAML mapping`]);
+  return validate(doc.toJS({ maxAliasCount: 100 }) as unknown);
+}
+
+export function validate(raw: unknown): Description {
+  const c = new Ctx();
+  const top = c.obj(raw, '', ['cluster!', 'mode!', 'networks!', 'corosync!', 'heads!', 'sets!', 'services', 'health', 'fencing', 'timings']);
+  if (!top) throw new DescriptionError(c.errors.map((e) => e.replace(/^: /, 'description: ')));
+
+  // cluster
+  const cl = top.cluster === undefined ? undefined : c.obj(top.cluster, 'cluster', ['name!']);
+  const clusterName = cl ? c.str(cl.name, 'cluster.name', NAME_RE, 'cluster name (letter, then letters, digits, - or _; at most 32)') : undefined;
+
+  // mode
+  let mode: Mode = 'active-standby';
+  if (top.mode !== undefined) {
+    if (top.mode === 'active-standby' || top.mode === 'active-active') mode = top.mode;
+    else c.err('mode', `must be active-standby or active-active: '${String(top.mode)}'`);
+  }
+
+  // networks
+  const networks: Network[] = [];
+  const nets = top.networks === undefined ? undefined : c.obj(top.networks, 'networks', Object.keys((top.networks ?? {}) as Obj));
+  if (nets) {
+    for (const [name, v] of Object.entries(nets)) {
+      const path = `networks.${name}`;
+      if (!NAME_RE.test(name)) c.err(path, 'network name must be a letter followed by letters, digits, - or _');
+      const n = c.obj(v, path, ['ipv4', 'ipv6', 'interface', 'services']);
+      if (!n) continue;
+      const net: Network = {
+        name,
+        ipv4: c.cidr(n.ipv4, `${path}.ipv4`, 'ipv4'),
+        ipv6: c.cidr(n.ipv6, `${path}.ipv6`, 'ipv6'),
+        interface: c.str(n.interface, `${path}.interface`, IFACE_RE, 'interface name'),
+        services: false,
+      };
+      if (n.services !== undefined) {
+        if (typeof n.services !== 'boolean') c.err(`${path}.services`, 'must be true or false');
+        else net.services = n.services;
+      }
+      if (n.ipv4 === undefined && n.ipv6 === undefined) c.err(path, 'needs ipv4, ipv6 or both');
+      networks.push(net);
+    }
+    if (networks.length === 0) c.err('networks', 'must describe at least one network');
+    const svc = networks.filter((n) => n.services);
+    if (svc.length !== 1 && networks.length) c.err('networks', `exactly one network must have 'services: true' (the one that carries the compute-node services and the VIPs); found ${svc.length}`);
+    for (let i = 0; i < networks.length; i++) for (let j = 0; j < i; j++) {
+      for (const f of ['ipv4', 'ipv6'] as const) {
+        const a = networks[i][f]; const b = networks[j][f];
+        if (a && b && (contains(a, { family: f, value: b.base, text: '' }) || contains(b, { family: f, value: a.base, text: '' }))) {
+          c.err(`networks.${networks[i].name}.${f}`, `overlaps networks.${networks[j].name}.${f}`);
+        }
+      }
+    }
+  }
+  const netByName = new Map(networks.map((n) => [n.name, n]));
+
+  // corosync
+  const co = top.corosync === undefined ? undefined : c.obj(top.corosync, 'corosync', ['links!', 'family', 'crypto']);
+  const links: string[] = [];
+  let linkFamily: Family = 'ipv4';
+  let cipher = 'aes256'; let hash = 'sha256';
+  if (co) {
+    const l = c.list(co.links, 'corosync.links');
+    l?.forEach((x, i) => {
+      const s = c.str(x, `corosync.links[${i}]`);
+      if (s === undefined) return;
+      if (!netByName.has(s)) c.err(`corosync.links[${i}]`, `unknown network '${s}' (described: ${[...netByName.keys()].join(', ') || 'none'})`);
+      else if (links.includes(s)) c.err(`corosync.links[${i}]`, `network '${s}' listed twice`);
+      else links.push(s);
+    });
+    if (l && l.length === 0) c.err('corosync.links', 'must list at least one network');
+    if (l && l.length > 8) c.err('corosync.links', 'knet supports at most 8 links');
+    if (co.family !== undefined) {
+      if (co.family === 'ipv4' || co.family === 'ipv6') linkFamily = co.family;
+      else c.err('corosync.family', `must be ipv4 or ipv6: '${String(co.family)}'`);
+    }
+    for (const [i, ln] of links.entries()) {
+      if (!netByName.get(ln)?.[linkFamily]) c.err(`corosync.links[${i}]`, `network '${ln}' has no ${linkFamily} network (corosync.family is ${linkFamily})`);
+    }
+    if (co.crypto !== undefined) {
+      const cr = c.obj(co.crypto, 'corosync.crypto', ['cipher', 'hash']);
+      if (cr) {
+        const ci = c.str(cr.cipher, 'corosync.crypto.cipher'); const ha = c.str(cr.hash, 'corosync.crypto.hash');
+        const ciphers = ['aes256', 'aes192', 'aes128']; const hashes = ['sha256', 'sha384', 'sha512', 'sha1'];
+        if (ci !== undefined) { if (ciphers.includes(ci)) cipher = ci; else c.err('corosync.crypto.cipher', `must be one of ${ciphers.join(', ')} (encryption is not optional)`); }
+        if (ha !== undefined) { if (hashes.includes(ha)) hash = ha; else c.err('corosync.crypto.hash', `must be one of ${hashes.join(', ')}`); }
+      }
+    }
+  }
+
+  // addresses: every one must be unique (heads, VIPs)
+  const seen = new Map<string, string>();
+  const claim = (a: Addr, path: string) => {
+    const prev = seen.get(a.text);
+    if (prev) c.err(path, `duplicate address ${a.text} (also ${prev})`);
+    else seen.set(a.text, path);
+  };
+  const placeIn = (a: Addr, net: Network, path: string) => {
+    const cidr = net[a.family];
+    if (!cidr) return c.err(path, `network '${net.name}' has no ${a.family} network`);
+    if (!contains(cidr, a)) return c.err(path, `${a.text} is outside networks.${net.name}.${a.family} (${cidr.text})`);
+    if (isNetworkOrBroadcast(cidr, a)) return c.err(path, `${a.text} is the network or broadcast address of ${cidr.text}`);
+    return true;
+  };
+
+  // heads
+  const heads: Head[] = [];
+  const hl = c.list(top.heads, 'heads');
+  if (hl) {
+    if (hl.length !== 2) c.err('heads', `must list exactly 2 heads, found ${hl.length}`);
+    hl.forEach((hv, i) => {
+      const path = `heads[${i}]`;
+      const h = c.obj(hv, path, ['name!', 'addresses!']);
+      if (!h) return;
+      const name = c.str(h.name, `${path}.name`, HOST_RE, 'node name (a host name without dots)');
+      if (name && heads.some((x) => x.name === name)) c.err(`${path}.name`, `duplicate head name '${name}'`);
+      const head: Head = { name: name ?? `?${i}`, nodeid: i + 1, addresses: {} };
+      const ad = h.addresses === undefined ? undefined : c.obj(h.addresses, `${path}.addresses`, [...netByName.keys()]);
+      if (ad) {
+        for (const net of networks) {
+          const ap = `${path}.addresses.${net.name}`;
+          if (ad[net.name] === undefined) { c.err(ap, 'missing (every head needs an address on every network)'); continue; }
+          const fam = c.obj(ad[net.name], ap, [...(net.ipv4 ? ['ipv4!'] : ['ipv4']), ...(net.ipv6 ? ['ipv6!'] : ['ipv6'])]);
+          if (!fam) continue;
+          head.addresses[net.name] = {};
+          for (const f of ['ipv4', 'ipv6'] as const) {
+            if (fam[f] === undefined || fam[f] === null) continue;
+            const a = c.addr(fam[f], `${ap}.${f}`, f);
+            if (!a) continue;
+            if (!net[f]) { c.err(`${ap}.${f}`, `networks.${net.name} has no ${f} network`); continue; }
+            if (placeIn(a, net, `${ap}.${f}`)) { claim(a, `${ap}.${f}`); head.addresses[net.name][f] = a; }
+          }
+        }
+      }
+      heads.push(head);
+    });
+  }
+  const headNames = heads.map((h) => h.name);
+
+  // services (their parameters)
+  const services: Record<string, ServiceConf> = {};
+  const sv = top.services === undefined ? {} : c.obj(top.services, 'services', Object.keys(SERVICES));
+  for (const [name, v] of Object.entries(sv ?? {})) {
+    const spec = SERVICES[name];
+    if (!spec) continue; // already reported as unknown key
+    const path = `services.${name}`;
+    const vars = spec.variants ?? {};
+    const o = c.obj(v ?? {}, path, [...Object.keys(spec.keys), ...Object.keys(vars)]);
+    if (!o) continue;
+    const conf: ServiceConf = { params: c.params(o, path, spec.keys), variants: {} };
+    for (const [vn, variant] of Object.entries(vars)) {
+      if (o[vn] === undefined) continue;
+      const vo = c.obj(o[vn] ?? {}, `${path}.${vn}`, Object.keys(variant.keys));
+      if (vo) conf.variants[vn] = c.params(vo, `${path}.${vn}`, variant.keys);
+    }
+    if (spec.variants && Object.keys(conf.variants).length === 0 && !Object.keys(vars).some((vn) => o[vn] !== undefined)) {
+      c.err(path, `needs at least one of ${Object.keys(vars).join(', ')}`);
+    }
+    services[name] = conf;
+  }
+
+  // sets
+  const sets: ServiceSet[] = [];
+  const sl = c.list(top.sets, 'sets');
+  const placed = new Map<string, string>();
+  if (sl) {
+    const want = mode === 'active-standby' ? 1 : 2;
+    if (sl.length !== want) c.err('sets', `${mode} needs exactly ${want} service set${want > 1 ? 's' : ''}, found ${sl.length}`);
+    sl.forEach((sv0, i) => {
+      const path = `sets[${i}]`;
+      const s = c.obj(sv0, path, ['name!', 'prefer', 'vips!', 'services']);
+      if (!s) return;
+      const name = c.str(s.name, `${path}.name`, NAME_RE, 'set name') ?? `?${i}`;
+      if (sets.some((x) => x.name === name)) c.err(`${path}.name`, `duplicate set name '${name}'`);
+      const prefer = c.str(s.prefer, `${path}.prefer`);
+      if (prefer !== undefined && !headNames.includes(prefer)) c.err(`${path}.prefer`, `unknown head '${prefer}' (heads: ${headNames.join(', ')})`);
+      if (mode === 'active-active' && s.prefer === undefined) c.err(`${path}.prefer`, 'missing (active-active: each set prefers one head)');
+      const vips: Vip[] = [];
+      const vl = c.list(s.vips, `${path}.vips`);
+      if (vl && vl.length === 0) c.err(`${path}.vips`, 'must list at least one VIP');
+      vl?.forEach((x, j) => {
+        const vp = `${path}.vips[${j}]`;
+        const a = c.addr(x, vp);
+        if (!a) return;
+        const inside = networks.filter((n) => n[a.family] && contains(n[a.family]!, a));
+        if (inside.length === 0) {
+          const nets4or6 = networks.map((n) => n[a.family]?.text).filter(Boolean).join(', ');
+          c.err(vp, `VIP ${a.text} is outside every network (${a.family} networks: ${nets4or6 || 'none'})`);
+          return;
+        }
+        if (!placeIn(a, inside[0], vp)) return;
+        claim(a, vp);
+        vips.push({ addr: a, network: inside[0] });
+      });
+      const svcs: string[] = [];
+      const svl = s.services === undefined ? [] : c.list(s.services, `${path}.services`);
+      svl?.forEach((x, j) => {
+        const sp = `${path}.services[${j}]`;
+        const n = c.str(x, sp);
+        if (n === undefined) return;
+        if (!SERVICES[n]) { c.err(sp, `unknown service '${n}' (known: ${Object.keys(SERVICES).join(', ')})`); return; }
+        if (placed.has(n)) { c.err(sp, `service '${n}' is already in ${placed.get(n)}`); return; }
+        if (!services[n]) {
+          if (SERVICES[n].variants) { c.err(sp, `service '${n}' needs a services.${n} section (with ${Object.keys(SERVICES[n].variants!).join(' and/or ')})`); return; }
+          services[n] = { params: {}, variants: {} };
+        }
+        placed.set(n, sp);
+        svcs.push(n);
+      });
+      sets.push({ name, prefer, vips, services: svcs });
+    });
+    if (mode === 'active-active' && sets.length === 2 && sets[0].prefer && sets[0].prefer === sets[1].prefer) {
+      c.err('sets[1].prefer', `both sets prefer '${sets[0].prefer}'; active-active needs one set per head`);
+    }
+  }
+  for (const name of Object.keys(services)) {
+    if (!placed.has(name)) c.err(`services.${name}`, 'described but not listed in any sets[].services');
+  }
+
+  // health
+  const health: Description['health'] = {};
+  if (top.health !== undefined) {
+    const h = c.obj(top.health, 'health', Object.keys(HEALTH));
+    for (const [k, spec] of Object.entries(HEALTH)) {
+      if (!h || h[k] === undefined) continue;
+      const o = c.obj(h[k] ?? {}, `health.${k}`, Object.keys(spec.keys));
+      if (o) health[k as keyof typeof HEALTH] = c.params(o, `health.${k}`, spec.keys);
+    }
+  }
+
+  // fencing
+  const fencing: Description['fencing'] = { enabled: false, devices: [] };
+  if (top.fencing !== undefined) {
+    const f = c.obj(top.fencing, 'fencing', ['enabled', 'delay', 'devices']);
+    if (f) {
+      fencing.enabled = true;
+      if (f.enabled !== undefined) {
+        if (typeof f.enabled !== 'boolean') c.err('fencing.enabled', 'must be true or false');
+        else fencing.enabled = f.enabled;
+      }
+      fencing.priorityDelay = '15s'; fencing.delayMax = '5s';
+      if (f.delay !== undefined) {
+        const d = c.obj(f.delay, 'fencing.delay', ['priority', 'max']);
+        if (d) {
+          if (d.priority !== undefined) fencing.priorityDelay = d.priority === 0 ? undefined : c.duration(d.priority, 'fencing.delay.priority');
+          if (d.max !== undefined) fencing.delayMax = d.max === 0 ? undefined : c.duration(d.max, 'fencing.delay.max');
+        }
+      }
+      if (fencing.enabled && !fencing.priorityDelay && !fencing.delayMax) {
+        c.err('fencing.delay', 'at least one of priority or max must be set: without a delay both heads can shoot each other in a split brain');
+      }
+      const dv = f.devices === undefined ? {} : c.obj(f.devices, 'fencing.devices', headNames);
+      if (dv) {
+        for (const head of headNames) {
+          const dp = `fencing.devices.${head}`;
+          const v = dv[head];
+          if (v === undefined || v === null) {
+            if (fencing.enabled) c.err(dp, `missing: fencing is on, so head '${head}' needs a fence device (a PDU outlet or IPMI)`);
+            continue;
+          }
+          const list = Array.isArray(v) ? v : [v];
+          if (list.length === 0 && fencing.enabled) c.err(dp, `empty: fencing is on, so head '${head}' needs a fence device`);
+          list.forEach((dv0, i) => {
+            const p = Array.isArray(v) ? `${dp}[${i}]` : dp;
+            const m = (dv0 && typeof dv0 === 'object') ? (dv0 as Obj).method : undefined;
+            const keys = typeof m === 'string' ? FENCE.methods[m] : undefined;
+            if (!keys) { c.obj(dv0, p, ['method!']); if (m !== undefined) c.err(`${p}.method`, `must be one of ${Object.keys(FENCE.methods).join(', ')}: '${String(m)}'`); return; }
+            const o = c.obj(dv0, p, ['method!', ...Object.keys(keys).map((k) => (k === 'ip' ? 'ip!' : k))]);
+            if (!o) return;
+            const params = c.params(o, p, keys);
+            if (m === 'snmp' && params.plug === undefined) c.err(`${p}.plug`, 'missing (the PDU outlet that powers this head)');
+            if (m === 'snmp' && params.community === undefined && params.username === undefined) c.err(p, 'needs community (SNMP v1/v2c) or username (SNMP v3)');
+            if (m === 'ipmi' && params.username === undefined) c.err(`${p}.username`, 'missing');
+            if (m === 'ipmi' && params.password_file === undefined) c.err(`${p}.password_file`, 'missing (the password is read from this file; it never goes into the CIB)');
+            fencing.devices.push({ head, index: i, method: m as string, params });
+          });
+        }
+      }
+    }
+  }
+
+  // timings
+  const timings: Description['timings'] = { token: 3000, stickiness: 100, migrationThreshold: 3, failureTimeout: '120s' };
+  if (top.timings !== undefined) {
+    const t = c.obj(top.timings, 'timings', ['token', 'stickiness', 'migration_threshold', 'failure_timeout']);
+    if (t) {
+      timings.token = c.int(t.token, 'timings.token', 200, 60000) ?? timings.token;
+      timings.stickiness = c.int(t.stickiness, 'timings.stickiness', 0, 1000000) ?? timings.stickiness;
+      timings.migrationThreshold = c.int(t.migration_threshold, 'timings.migration_threshold', 1, 1000000) ?? timings.migrationThreshold;
+      timings.failureTimeout = c.duration(t.failure_timeout, 'timings.failure_timeout') ?? timings.failureTimeout;
+    }
+  }
+
+  if (c.errors.length) throw new DescriptionError(c.errors);
+  return {
+    cluster: { name: clusterName! }, mode, networks, corosync: { links, family: linkFamily, cipher, hash },
+    heads, sets, services, health, fencing, timings,
+  };
+}

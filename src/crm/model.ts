@@ -1,0 +1,177 @@
+// From a validated Description to the Pacemaker configuration, as a small
+// intermediate model that both renderers (crm syntax, CIB XML) print.
+import { FENCE, HEALTH, SERVICES, VIP, type DefaultCtx } from './agents';
+import type { Description, ServiceSet } from './describe';
+
+export interface Op { name: string; interval: string; timeout: string }
+export interface Primitive {
+  id: string;
+  /** "ocf:heartbeat:IPaddr2", "stonith:fence_haoscar" */
+  agent: string;
+  params: [string, string][];
+  meta: [string, string][];
+  ops: Op[];
+}
+export interface Clone { id: string; child: Primitive; meta: [string, string][] }
+export interface ResourceSet { ids: string[]; sequential: boolean }
+export interface Colocation { kind: 'colocation'; id: string; score: string; sets: ResourceSet[] }
+export interface Order { kind: 'order'; id: string; orderKind: 'Mandatory' | 'Optional'; sets: ResourceSet[] }
+export interface RuleExpr { attribute: string; operation: 'lt' | 'lte' | 'eq' | 'gt' | 'gte' | 'ne'; value: string; type: 'number' | 'string' }
+export interface Location {
+  kind: 'location'; id: string; rsc: string;
+  /** Either a node preference ... */
+  node?: string; score?: string;
+  /** ... or a rule. */
+  rule?: { score: string; booleanOp: 'and' | 'or'; exprs: RuleExpr[] };
+}
+export type Constraint = Colocation | Order | Location;
+export interface FencingLevel { target: string; index: number; devices: string[] }
+
+export interface ClusterConfig {
+  nodes: { id: string; uname: string }[];
+  properties: [string, string][];
+  rscDefaults: [string, string][];
+  primitives: Primitive[];
+  clones: Clone[];
+  constraints: Constraint[];
+  fencingLevels: FencingLevel[];
+}
+
+/** Priority meta attribute on service-set resources, used by priority-fencing-delay. */
+export const SERVICE_PRIORITY = '10';
+/** Score with which an active-active set prefers its head (less than one resource's stickiness: no automatic fail-back). */
+export const PREFER_SCORE = '50';
+
+function ctxFor(d: Description, set: ServiceSet): DefaultCtx {
+  const svcNet = d.networks.find((n) => n.services)!;
+  const vips4 = set.vips.filter((v) => v.addr.family === 'ipv4').map((v) => v.addr.text);
+  const vips6 = set.vips.filter((v) => v.addr.family === 'ipv6').map((v) => v.addr.text);
+  return {
+    vips: [...vips4, ...vips6], vips4, vips6,
+    serviceCidrs: [svcNet.ipv4?.text, svcNet.ipv6?.text].filter((x): x is string => Boolean(x)),
+    serviceInterface: svcNet.interface,
+    heads: d.heads.map((h) => h.name),
+  };
+}
+
+const mon = (m: { interval: string; timeout: string }): Op => ({ name: 'monitor', interval: m.interval, timeout: m.timeout });
+
+function vipIds(set: ServiceSet): string[] {
+  const count: Record<string, number> = {};
+  return set.vips.map((v) => {
+    const f = v.addr.family;
+    count[f] = (count[f] ?? 0) + 1;
+    return `vip-${set.name}-${f}${count[f] > 1 ? `-${count[f]}` : ''}`;
+  });
+}
+
+export function buildConfig(d: Description): ClusterConfig {
+  const cfg: ClusterConfig = {
+    nodes: d.heads.map((h) => ({ id: String(h.nodeid), uname: h.name })),
+    properties: [], rscDefaults: [], primitives: [], clones: [], constraints: [], fencingLevels: [],
+  };
+  const fencingOn = d.fencing.enabled && d.fencing.devices.length > 0;
+  const prioMeta: [string, string][] = fencingOn && d.fencing.priorityDelay ? [['priority', SERVICE_PRIORITY]] : [];
+
+  // properties and defaults
+  cfg.properties.push(['stonith-enabled', fencingOn ? 'true' : 'false']);
+  if (fencingOn && d.fencing.priorityDelay) cfg.properties.push(['priority-fencing-delay', d.fencing.priorityDelay]);
+  if (d.health.raid) cfg.properties.push(['node-health-strategy', 'migrate-on-red']);
+  cfg.rscDefaults.push(
+    ['resource-stickiness', String(d.timings.stickiness)],
+    ['migration-threshold', String(d.timings.migrationThreshold)],
+    ['failure-timeout', d.timings.failureTimeout],
+  );
+
+  // service sets
+  for (const set of d.sets) {
+    const ctx = ctxFor(d, set);
+    const vids = vipIds(set);
+    set.vips.forEach((v, i) => {
+      const params: [string, string][] = [[VIP.ip, v.addr.text], [VIP.netmask, String(v.network[v.addr.family]!.prefix)]];
+      if (v.network.interface) params.push([VIP.nic, v.network.interface]);
+      if (v.addr.family === 'ipv6') params.push(...Object.entries(VIP.ipv6Fixed));
+      cfg.primitives.push({ id: vids[i], agent: VIP.agent, params, meta: [...prioMeta], ops: [mon(VIP.monitor)] });
+    });
+    const sids: string[] = [];
+    for (const name of set.services) {
+      const spec = SERVICES[name];
+      const conf = d.services[name];
+      const base = applyParams(spec.keys, conf.params, spec.defaults, ctx);
+      const variants = spec.variants
+        ? Object.entries(spec.variants).filter(([vn]) => conf.variants[vn]).map(([vn, v]) => ({
+          id: `${spec.id}${v.suffix}`,
+          params: [...base, ...Object.entries(v.fixed), ...applyParams(v.keys, conf.variants[vn], v.defaults, ctx)] as [string, string][],
+        }))
+        : [{ id: spec.id, params: base }];
+      for (const inst of variants) {
+        cfg.primitives.push({ id: inst.id, agent: spec.agent, params: inst.params, meta: [...prioMeta], ops: [mon(spec.monitor)] });
+        sids.push(inst.id);
+      }
+    }
+    // Colocation: the services (in parallel, no relation among themselves) sit
+    // with the VIPs; the VIPs sit together (the first VIP is placed first).
+    const sets = sids.length ? [{ ids: sids, sequential: false }, { ids: vids, sequential: true }] : [{ ids: vids, sequential: true }];
+    if (sets.flatMap((s) => s.ids).length > 1) cfg.constraints.push({ kind: 'colocation', id: `col-${set.name}`, score: 'INFINITY', sets });
+    // Order: all VIPs (in parallel), then all services (in parallel).
+    if (sids.length) {
+      cfg.constraints.push({ kind: 'order', id: `ord-${set.name}`, orderKind: 'Mandatory', sets: [{ ids: vids, sequential: false }, { ids: sids, sequential: false }] });
+    }
+    if (set.prefer) cfg.constraints.push({ kind: 'location', id: `prefer-${set.name}`, rsc: vids[0], node: set.prefer, score: PREFER_SCORE });
+    if (d.health.link) {
+      cfg.constraints.push({
+        kind: 'location', id: `health-link-${set.name}`, rsc: vids[0],
+        rule: { score: '-INFINITY', booleanOp: 'or', exprs: [{ attribute: HEALTH.link.attribute, operation: 'lt', value: '1', type: 'number' }] },
+      });
+    }
+  }
+
+  // health monitors: one instance per head, allowed on an unhealthy head (they are what reports the health)
+  for (const k of ['link', 'raid'] as const) {
+    const conf = d.health[k];
+    if (!conf) continue;
+    const spec = HEALTH[k];
+    const keys: Record<string, { param: string }> = spec.keys;
+    const params = Object.entries(conf).map(([key, v]) => [keys[key].param, v] as [string, string]);
+    cfg.clones.push({
+      id: `${spec.id}-clone`,
+      child: { id: spec.id, agent: spec.agent, params, meta: d.health.raid ? [['allow-unhealthy-nodes', 'true']] : [], ops: [mon(spec.monitor)] },
+      meta: [['interleave', 'true']],
+    });
+  }
+
+  // fencing
+  if (fencingOn) {
+    const byHead = new Map<string, string[]>();
+    for (const dev of d.fencing.devices) {
+      const id = `fence-${dev.head}${dev.index ? `-${dev.index + 1}` : ''}`;
+      const keys = FENCE.methods[dev.method];
+      const hostMapKey = FENCE.hostMapKey[dev.method];
+      const params: [string, string][] = [[FENCE.method, dev.method]];
+      for (const [k, v] of Object.entries(dev.params)) if (k !== hostMapKey) params.push([keys[k].param, v]);
+      if (hostMapKey) params.push(['pcmk_host_map', `${dev.head}:${dev.params[hostMapKey]}`]);
+      else params.push(['pcmk_host_list', dev.head]);
+      if (d.fencing.delayMax) params.push(['pcmk_delay_max', d.fencing.delayMax]);
+      const meta: [string, string][] = d.health.raid ? [['allow-unhealthy-nodes', 'true']] : [];
+      cfg.primitives.push({ id, agent: FENCE.agent, params, meta, ops: [mon(FENCE.monitor)] });
+      // a device never runs on the head it fences
+      cfg.constraints.push({ kind: 'location', id: `ban-${id}`, rsc: id, node: dev.head, score: '-INFINITY' });
+      byHead.set(dev.head, [...(byHead.get(dev.head) ?? []), id]);
+    }
+    // Several devices for one head (dual power supplies): all of them, as one level.
+    for (const [head, ids] of byHead) if (ids.length > 1) cfg.fencingLevels.push({ target: head, index: 1, devices: ids });
+  }
+  return cfg;
+}
+
+function applyParams(
+  keys: Record<string, { param: string }>, given: Record<string, string>,
+  defaults: Record<string, (c: DefaultCtx) => string | undefined> | undefined, ctx: DefaultCtx,
+): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [k, spec] of Object.entries(keys)) {
+    const v = given[k] ?? defaults?.[spec.param]?.(ctx);
+    if (v !== undefined) out.push([spec.param, v]);
+  }
+  return out;
+}

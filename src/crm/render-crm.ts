@@ -1,0 +1,63 @@
+// The configuration in crmsh syntax, for `crm configure load update FILE`.
+import type { ClusterConfig, Constraint, Primitive, ResourceSet } from './model';
+
+function q(v: string): string {
+  return /^[A-Za-z0-9_.:/@%+,=-]+$/.test(v) && !v.includes('=') ? v : `"${v}"`;
+}
+
+function pairs(kw: string, ps: [string, string][]): string[] {
+  return ps.length ? [`${kw} ${ps.map(([k, v]) => `${k}=${q(v)}`).join(' ')}`] : [];
+}
+
+function primitive(p: Primitive, head = 'primitive'): string {
+  const lines = [
+    `${head} ${p.id} ${p.agent}`,
+    ...pairs('params', p.params),
+    ...pairs('meta', p.meta),
+    ...p.ops.map((o) => `op ${o.name} interval=${o.interval} timeout=${o.timeout}`),
+  ];
+  return lines.join(' \\\n\t');
+}
+
+function score(s: string): string {
+  return s === 'INFINITY' ? 'inf' : s === '-INFINITY' ? '-inf' : s;
+}
+
+function rset(s: ResourceSet): string {
+  return s.sequential ? s.ids.join(' ') : `( ${s.ids.join(' ')} )`;
+}
+
+function constraint(c: Constraint): string {
+  switch (c.kind) {
+    case 'colocation': return `colocation ${c.id} ${score(c.score)}: ${c.sets.map(rset).join(' ')}`;
+    case 'order': return `order ${c.id} ${c.orderKind}: ${c.sets.map(rset).join(' ')}`;
+    case 'location':
+      if (c.rule) {
+        const exprs = c.rule.exprs.map((e) => `${e.attribute} ${e.type === 'number' ? 'number:' : 'string:'}${e.operation} ${q(e.value)}`);
+        return `location ${c.id} ${c.rsc} rule ${score(c.rule.score)}: ${exprs.join(` ${c.rule.booleanOp} `)}`;
+      }
+      return `location ${c.id} ${c.rsc} ${score(c.score!)}: ${c.node}`;
+  }
+}
+
+export function renderCrm(cfg: ClusterConfig, header?: string): string {
+  const out: string[] = [];
+  if (header) out.push(...header.split('\n').map((l) => `# ${l}`.trimEnd()));
+  for (const n of cfg.nodes) out.push(`node ${n.id}: ${n.uname}`);
+  for (const p of cfg.primitives) out.push(primitive(p));
+  for (const c of cfg.clones) {
+    out.push(primitive(c.child));
+    out.push([`clone ${c.id} ${c.child.id}`, ...pairs('meta', c.meta)].join(' \\\n\t'));
+  }
+  for (const c of cfg.constraints) out.push(constraint(c));
+  if (cfg.fencingLevels.length) {
+    const byTarget = new Map<string, string[]>();
+    for (const l of [...cfg.fencingLevels].sort((a, b) => a.index - b.index)) {
+      byTarget.set(l.target, [...(byTarget.get(l.target) ?? []), l.devices.join(',')]);
+    }
+    out.push(`fencing_topology ${[...byTarget].map(([t, lv]) => `${t}: ${lv.join(' ')}`).join(' ')}`);
+  }
+  out.push([`property cib-bootstrap-options:`, ...cfg.properties.map(([k, v]) => `${k}=${q(v)}`)].join(' \\\n\t'));
+  out.push([`rsc_defaults rsc-options:`, ...cfg.rscDefaults.map(([k, v]) => `${k}=${q(v)}`)].join(' \\\n\t'));
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,121 @@
+// The configuration as CIB XML: the <configuration> element (what
+// `crm configure load update` makes of the crm text, with the same ids), and a
+// full CIB around it (nodes online, quorum) for `crm_verify -x`.
+import type { ClusterConfig, Constraint, Primitive, ResourceSet } from './model';
+
+export function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+const ind = (n: number) => '  '.repeat(n);
+
+function nvset(tag: string, id: string, ps: [string, string][], depth: number): string[] {
+  if (!ps.length) return [];
+  return [
+    `${ind(depth)}<${tag} id="${esc(id)}">`,
+    ...ps.map(([k, v]) => `${ind(depth + 1)}<nvpair name="${esc(k)}" value="${esc(v)}" id="${esc(`${id}-${k}`)}"/>`),
+    `${ind(depth)}</${tag}>`,
+  ];
+}
+
+function agentAttrs(agent: string): string {
+  const parts = agent.split(':');
+  if (parts[0] === 'ocf') return `class="ocf" provider="${esc(parts[1])}" type="${esc(parts[2])}"`;
+  return `class="${esc(parts[0])}" type="${esc(parts.slice(1).join(':'))}"`;
+}
+
+function primitive(p: Primitive, depth: number): string[] {
+  return [
+    `${ind(depth)}<primitive id="${esc(p.id)}" ${agentAttrs(p.agent)}>`,
+    ...nvset('instance_attributes', `${p.id}-instance_attributes`, p.params, depth + 1),
+    ...nvset('meta_attributes', `${p.id}-meta_attributes`, p.meta, depth + 1),
+    ...(p.ops.length ? [
+      `${ind(depth + 1)}<operations>`,
+      ...p.ops.map((o) => `${ind(depth + 2)}<op name="${esc(o.name)}" interval="${esc(o.interval)}" timeout="${esc(o.timeout)}" id="${esc(`${p.id}-${o.name}-${o.interval}`)}"/>`),
+      `${ind(depth + 1)}</operations>`,
+    ] : []),
+    `${ind(depth)}</primitive>`,
+  ];
+}
+
+function rset(id: string, s: ResourceSet, depth: number): string[] {
+  return [
+    `${ind(depth)}<resource_set ${s.sequential ? '' : 'sequential="false" '}id="${esc(id)}">`,
+    ...s.ids.map((r) => `${ind(depth + 1)}<resource_ref id="${esc(r)}"/>`),
+    `${ind(depth)}</resource_set>`,
+  ];
+}
+
+function constraint(c: Constraint, d: number): string[] {
+  switch (c.kind) {
+    case 'colocation':
+      return [`${ind(d)}<rsc_colocation id="${esc(c.id)}" score="${esc(c.score)}">`, ...c.sets.flatMap((s, i) => rset(`${c.id}-${i}`, s, d + 1)), `${ind(d)}</rsc_colocation>`];
+    case 'order':
+      return [`${ind(d)}<rsc_order id="${esc(c.id)}" kind="${c.orderKind}">`, ...c.sets.flatMap((s, i) => rset(`${c.id}-${i}`, s, d + 1)), `${ind(d)}</rsc_order>`];
+    case 'location':
+      if (c.rule) {
+        const rid = `${c.id}-rule`;
+        return [
+          `${ind(d)}<rsc_location id="${esc(c.id)}" rsc="${esc(c.rsc)}">`,
+          `${ind(d + 1)}<rule score="${esc(c.rule.score)}" ${c.rule.exprs.length > 1 ? `boolean-op="${c.rule.booleanOp}" ` : ''}id="${esc(rid)}">`,
+          ...c.rule.exprs.map((e, i) => `${ind(d + 2)}<expression operation="${e.operation}" attribute="${esc(e.attribute)}" type="${e.type}" value="${esc(e.value)}" id="${esc(`${rid}-expression${i ? `-${i}` : ''}`)}"/>`),
+          `${ind(d + 1)}</rule>`,
+          `${ind(d)}</rsc_location>`,
+        ];
+      }
+      return [`${ind(d)}<rsc_location id="${esc(c.id)}" rsc="${esc(c.rsc)}" score="${esc(c.score!)}" node="${esc(c.node!)}"/>`];
+  }
+}
+
+/** The <configuration> element. */
+export function renderConfiguration(cfg: ClusterConfig, depth = 0): string {
+  const d = depth;
+  const lines = [
+    `${ind(d)}<configuration>`,
+    `${ind(d + 1)}<crm_config>`,
+    ...nvset('cluster_property_set', 'cib-bootstrap-options', cfg.properties, d + 2),
+    `${ind(d + 1)}</crm_config>`,
+    `${ind(d + 1)}<nodes>`,
+    ...cfg.nodes.map((n) => `${ind(d + 2)}<node id="${esc(n.id)}" uname="${esc(n.uname)}"/>`),
+    `${ind(d + 1)}</nodes>`,
+    `${ind(d + 1)}<resources>`,
+    ...cfg.primitives.flatMap((p) => primitive(p, d + 2)),
+    ...cfg.clones.flatMap((c) => [
+      `${ind(d + 2)}<clone id="${esc(c.id)}">`,
+      ...nvset('meta_attributes', `${c.id}-meta_attributes`, c.meta, d + 3),
+      ...primitive(c.child, d + 3),
+      `${ind(d + 2)}</clone>`,
+    ]),
+    `${ind(d + 1)}</resources>`,
+    `${ind(d + 1)}<constraints>`,
+    ...cfg.constraints.flatMap((c) => constraint(c, d + 2)),
+    `${ind(d + 1)}</constraints>`,
+    ...(cfg.fencingLevels.length ? [
+      `${ind(d + 1)}<fencing-topology>`,
+      ...cfg.fencingLevels.map((l) => `${ind(d + 2)}<fencing-level target="${esc(l.target)}" index="${l.index}" devices="${esc(l.devices.join(','))}" id="fencing-${esc(l.target)}-${l.index}"/>`),
+      `${ind(d + 1)}</fencing-topology>`,
+    ] : []),
+    `${ind(d + 1)}<rsc_defaults>`,
+    ...nvset('meta_attributes', 'rsc-options', cfg.rscDefaults, d + 2),
+    `${ind(d + 1)}</rsc_defaults>`,
+    `${ind(d)}</configuration>`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A whole CIB: the configuration, plus a status section in which both heads
+ * are online members of a quorate cluster, so that `crm_verify -x` judges the
+ * configuration itself and not a cluster that has never started.
+ */
+export function renderFullCib(cfg: ClusterConfig, validateWith = 'pacemaker-3.9'): string {
+  return [
+    `<cib crm_feature_set="3.16.1" validate-with="${esc(validateWith)}" epoch="1" num_updates="0" admin_epoch="0" have-quorum="1" dc-uuid="${esc(cfg.nodes[0]?.id ?? '1')}">`,
+    renderConfiguration(cfg, 1).trimEnd(),
+    '  <status>',
+    ...cfg.nodes.map((n) => `    <node_state id="${esc(n.id)}" uname="${esc(n.uname)}" in_ccm="true" crmd="online" crm-debug-origin="ha-oscar" join="member" expected="member"/>`),
+    '  </status>',
+    '</cib>',
+    '',
+  ].join('\n');
+}
