@@ -1,5 +1,125 @@
-// ha-oscar lab: placeholder until its issue lands.
-export async function main(_argv: string[]): Promise<number> {
-  console.error('ha-oscar lab: not implemented yet');
-  return 1;
+// ha-oscar lab: a real two-head Pacemaker/Corosync cluster and a client in namespaces.
+import { readFileSync } from 'node:fs';
+import * as lab from '../lab/lab';
+import { makeSpec, parseNet, parseNode, NODES } from '../lab/spec';
+
+const usage = `usage: ha-oscar lab <command> [--name LAB] [args]   (LAB defaults to 'hao'; needs root)
+  up [--token MS] [--config FILE]   bring up head1, head2, client; load the VIPs and ha-oscar services
+  status                            crm_mon of the cluster, and which services answer from the client
+  exec NODE -- CMD [ARG...]         run a command inside head1, head2 or client
+  power-off NODE | power-on NODE    pull the plug (SIGKILL + switch ports down) / boot it again
+  cable NODE A|B down|up            unplug / plug one of a node's two network cables
+  down                              tear everything down (only what the lab recorded)
+  demo [--token MS]                 up, show, fail over the active head, bring it back, down`;
+
+interface Parsed { name: string; token?: number; config?: string; rest: string[] }
+
+function parse(argv: string[]): Parsed {
+  const p: Parsed = { name: process.env.HA_OSCAR_LAB ?? 'hao', rest: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') { p.rest.push(...argv.slice(i)); break; }
+    const val = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--name') p.name = val();
+    else if (a === '--token') {
+      const v = val();
+      if (!/^\d+$/.test(v)) throw new Error(`--token: '${v}' is not a number of milliseconds`);
+      p.token = Number(v);
+    } else if (a === '--config') p.config = val();
+    else if (a.startsWith('--') && a !== '--help') throw new Error(`unknown option ${a}`);
+    else p.rest.push(a);
+  }
+  return p;
+}
+
+/** Run fn; on SIGINT/SIGTERM tear the lab down first, then exit. */
+async function withTeardownOnSignal<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const onSig = (sig: NodeJS.Signals): void => {
+    console.error(`\n${sig}: tearing lab '${name}' down`);
+    void lab.down(name, { say: (l) => console.error(l) }).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
+  try { return await fn(); } finally { process.off('SIGINT', onSig); process.off('SIGTERM', onSig); }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...args] = argv;
+  if (cmd === '_init') {
+    const { nodeInit } = await import('../lab/init');
+    return nodeInit(args[0] ?? '', args[1] ?? '');
+  }
+  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') { console.log(usage); return cmd ? 0 : 2; }
+  let p: Parsed;
+  try { p = parse(args); } catch (e) { console.error(`ha-oscar lab: ${(e as Error).message}\n${usage}`); return 2; }
+  const say = (l: string): void => console.log(l);
+  switch (cmd) {
+    case 'up': {
+      if (p.config) readFileSync(p.config); // fail early, with the file's own error
+      const spec = makeSpec(p.name, { token: p.token, extraConfig: p.config });
+      say(`bringing up lab '${spec.name}'${spec.token ? ` (token ${spec.token} ms)` : ''}`);
+      await withTeardownOnSignal(spec.name, () => lab.up(spec, { say }));
+      return 0;
+    }
+    case 'down': return (await lab.down(p.name, { say })).length ? 1 : 0;
+    case 'status': return status(p.name);
+    case 'exec': {
+      const node = parseNode(p.rest[0]);
+      const cmdv = p.rest[1] === '--' ? p.rest.slice(2) : p.rest.slice(1);
+      if (!cmdv.length) throw new Error('exec: give a command after --');
+      const r = await lab.exec(p.name, node, cmdv, { timeoutMs: 600_000 });
+      process.stdout.write(r.stdout);
+      process.stderr.write(r.stderr);
+      if (r.spawnError) console.error(r.spawnError);
+      return r.code < 0 ? 1 : r.code;
+    }
+    case 'power-off': {
+      const node = parseNode(p.rest[0]);
+      await lab.powerOff(p.name, node);
+      say(`${node} powered off`);
+      return 0;
+    }
+    case 'power-on': {
+      const node = parseNode(p.rest[0]);
+      await lab.powerOn(p.name, node);
+      say(`${node} powered on (booting)`);
+      return 0;
+    }
+    case 'cable': {
+      const node = parseNode(p.rest[0]);
+      const net = parseNet(p.rest[1]);
+      const st = p.rest[2];
+      if (st !== 'up' && st !== 'down') throw new Error(`cable: say 'up' or 'down', not '${st ?? ''}'`);
+      await lab.cable(p.name, node, net, st === 'up');
+      say(`${node} cable ${net} ${st}`);
+      return 0;
+    }
+    case 'demo': {
+      const { demo } = await import('../lab/demo');
+      const spec = makeSpec(p.name, { token: p.token });
+      return withTeardownOnSignal(spec.name, () => demo(spec, say));
+    }
+    default:
+      console.error(`ha-oscar lab: unknown command '${cmd}'\n${usage}`);
+      return 2;
+  }
+}
+
+async function status(name: string): Promise<number> {
+  const spec = lab.loadSpec(name);
+  for (const n of NODES) console.log(`${n}: ${lab.isPoweredOn(spec, n) ? 'on' : 'OFF'}`);
+  const head = (['head1', 'head2'] as const).find((h) => lab.isPoweredOn(spec, h));
+  if (head) {
+    const r = await lab.exec(spec, head, ['crm_mon', '-1', '-r'], { timeoutMs: 15_000 });
+    console.log(r.stdout.trimEnd());
+  }
+  if (lab.isPoweredOn(spec, 'client')) {
+    console.log('from the client:');
+    for (const c of await lab.runChecks(spec)) console.log(`  ${c.ok ? 'answers  ' : 'NO ANSWER'} ${c.name}`);
+  }
+  return 0;
 }

@@ -1,0 +1,302 @@
+// The lab: bring up, inspect, power and cable nodes, tear down. Library functions used by
+// the CLI (src/cli/lab.ts), the tests, the benchmark and the lab's power switch (src/lab/pdu).
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseStringPromise } from 'xml2js';
+import { writeFileAtomic } from '../service/atomic';
+import { describeFailure, run, type RunOptions, type RunResult } from '../service/run';
+import { makeNodeNet, makeSwitch, delNetns, setPort } from './net';
+import { initialCib, makeAuthkey, prepareNodeDirs } from './nodefs';
+import { alive, childrenOf, killRecorded, record, sleep, spawnDetached, waitGone, type ProcRecord } from './procs';
+import { labChecks, labCrmConfig, type ClientCheck } from './services';
+import type { LabSpec, NetName, NodeName } from './spec';
+import { HEADS, LAB_ROOT, NETS, NODES, checkName, netnsOf, nodeDir } from './spec';
+import { netnsIno, readState, writeState, type LabState } from './state';
+
+export type Say = (line: string) => void;
+const quiet: Say = () => { /* silent */ };
+
+/** Commands the lab needs, and the Debian package of each. */
+export const LAB_BINS: Record<string, string> = {
+  ip: 'iproute2', unshare: 'util-linux', nsenter: 'util-linux', mount: 'mount', tini: 'tini',
+  corosync: 'corosync', 'corosync-keygen': 'corosync', 'corosync-cfgtool': 'corosync',
+  pacemakerd: 'pacemaker', cibadmin: 'pacemaker-cli-utils', crm_attribute: 'pacemaker-cli-utils',
+  crm_mon: 'pacemaker-cli-utils', crm: 'crmsh', ping: 'iputils-ping', snmpget: 'snmp', sysctl: 'procps',
+};
+
+function which(bin: string): boolean {
+  for (const d of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin']) {
+    if (d && existsSync(join(d, bin))) return true;
+  }
+  return false;
+}
+
+/** '' when everything is there, else one line naming what is missing and how to install it. */
+export function missingPrereqs(): string {
+  const problems: string[] = [];
+  if (process.getuid?.() !== 0) problems.push('the lab needs root');
+  const gone = Object.keys(LAB_BINS).filter((b) => !which(b));
+  if (gone.length) {
+    const pkgs = [...new Set(gone.map((b) => LAB_BINS[b]))].join(' ');
+    problems.push(`missing ${gone.join(', ')}: install with 'apt-get install ${pkgs}' (or 'bash scripts/install-deps')`);
+  }
+  return problems.join('; ');
+}
+
+/** The spec of a lab that is up (lab.json in its state dir). */
+export function loadSpec(name: string): LabSpec {
+  checkName(name);
+  try { return JSON.parse(readFileSync(join(LAB_ROOT, name, 'lab.json'), 'utf8')) as LabSpec; } catch {
+    throw new Error(`lab '${name}' is not up (no ${join(LAB_ROOT, name, 'lab.json')}); start it with 'ha-oscar lab up --name ${name}'`);
+  }
+}
+const specOf = (lab: LabSpec | string): LabSpec => (typeof lab === 'string' ? loadSpec(lab) : lab);
+
+function stateOf(spec: LabSpec): LabState {
+  const st = readState(spec.stateDir);
+  if (!st) throw new Error(`lab '${spec.name}' is not up`);
+  return st;
+}
+
+export function initOf(spec: LabSpec, node: NodeName): ProcRecord | undefined {
+  const r = stateOf(spec).nodes[node]?.init;
+  return r && alive(r) ? r : undefined;
+}
+
+export function isPoweredOn(lab: LabSpec | string, node: NodeName): boolean {
+  return initOf(specOf(lab), node) !== undefined;
+}
+
+/** Run argv inside a node (all its namespaces). */
+export async function exec(lab: LabSpec | string, node: NodeName, argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const spec = specOf(lab);
+  const init = initOf(spec, node);
+  if (!init) throw new Error(`${node} of lab '${spec.name}' is powered off`);
+  if (argv.length === 0) throw new Error('no command given');
+  return run('nsenter', ['-t', String(init.pid), '-m', '-u', '-i', '-n', '-p', '--', ...argv], { timeoutMs: 30_000, ...opts });
+}
+
+export async function execOk(lab: LabSpec | string, node: NodeName, argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const r = await exec(lab, node, argv, opts);
+  if (r.code !== 0) throw new Error(`${node}: ${describeFailure(argv[0] ?? '', r)}`);
+  return r;
+}
+
+/** Boot a node: its init under tini as PID 1 of fresh mount/uts/ipc/pid namespaces. */
+async function boot(spec: LabSpec, st: LabState, node: NodeName): Promise<void> {
+  const cli = join(spec.repo, 'dist', 'ha-oscar');
+  if (!existsSync(cli)) throw new Error(`${cli} not built: run 'npm run build' (or 'node scripts/build.mjs ha-oscar')`);
+  mkdirSync(nodeDir(spec, node), { recursive: true });
+  const pid = spawnDetached('ip', ['netns', 'exec', netnsOf(spec.name, node),
+    'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--kill-child',
+    'tini', '-s', '--', process.execPath, cli, 'lab', '_init', spec.name, node], join(nodeDir(spec, node), 'init.log'));
+  const launcher = record(pid);
+  st.nodes[node] = { launcher };
+  writeState(spec, st);
+  const until = Date.now() + 10_000;
+  while (Date.now() < until) {
+    const kids = childrenOf(pid);
+    if (kids.length) {
+      const init = record(kids[0]!);
+      if (init) { st.nodes[node] = { launcher, init }; writeState(spec, st); return; }
+    }
+    if (!launcher || !alive(launcher)) break;
+    await sleep(10);
+  }
+  throw new Error(`${node} did not boot: see ${join(nodeDir(spec, node), 'init.log')}`);
+}
+
+async function step<T>(say: Say, what: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const r = await Promise.race([fn(), new Promise<never>((_, rej) => {
+      timer = setTimeout(() => rej(new Error(`${what}: timed out after ${timeoutMs / 1000} s`)), timeoutMs);
+    })]);
+    say(`  ${what} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    return r;
+  } finally { clearTimeout(timer); }
+}
+
+export interface UpOptions { say?: Say; loadConfig?: boolean }
+
+/** Bring the whole lab up. On any failure everything it made is torn down, then the error is thrown. */
+export async function up(spec: LabSpec, opts: UpOptions = {}): Promise<void> {
+  const say = opts.say ?? quiet;
+  const miss = missingPrereqs();
+  if (miss) throw new Error(miss);
+  if (readState(spec.stateDir)) throw new Error(`lab '${spec.name}' already exists (${spec.stateDir}): 'ha-oscar lab down --name ${spec.name}' first`);
+  const st: LabState = { name: spec.name, netns: [], nodes: {}, token: spec.token, created: new Date().toISOString() };
+  mkdirSync(spec.stateDir, { recursive: true, mode: 0o700 });
+  writeState(spec, st);
+  writeFileAtomic(join(spec.stateDir, 'lab.json'), JSON.stringify(spec, null, 2) + '\n');
+  const t0 = Date.now();
+  try {
+    await step(say, 'network: switch with nets A and B, 3 nodes', 30_000, async () => {
+      await makeSwitch(spec, st);
+      for (const n of NODES) await makeNodeNet(spec, st, n);
+    });
+    await step(say, 'cluster files: authkey, corosync.conf, initial cib.xml', 30_000, async () => {
+      const key = await makeAuthkey(spec);
+      const cib = await initialCib(spec);
+      for (const n of NODES) await prepareNodeDirs(spec, n, cib, key);
+    });
+    await step(say, 'boot head1, head2, client', 20_000, async () => { for (const n of NODES) await boot(spec, st, n); });
+    await step(say, 'both heads online', 90_000, () => waitOnline(spec, HEADS));
+    if (opts.loadConfig !== false) {
+      await step(say, 'cluster configuration loaded', 60_000, () => loadConfig(spec));
+      await step(say, 'every service answers from the client', 90_000, () => waitServices(spec));
+    }
+    say(`lab '${spec.name}' up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    say(`lab up failed: ${msg}; tearing down`);
+    await down(spec.name, { say });
+    throw new Error(msg);
+  }
+}
+
+/** Load (update) the lab's crm configuration: the lab services, plus spec.extraConfig. */
+export async function loadConfig(lab: LabSpec | string): Promise<void> {
+  const spec = specOf(lab);
+  const head = HEADS.find((h) => initOf(spec, h));
+  if (!head) throw new Error('no head is powered on');
+  let text = labCrmConfig(spec);
+  if (spec.extraConfig) text += '\n' + readFileSync(spec.extraConfig, 'utf8');
+  writeFileAtomic(join(spec.stateDir, 'crm.conf'), text);
+  await execOk(spec, head, ['crm', 'configure', 'load', 'update', '-'], { input: text, timeoutMs: 60_000 });
+}
+
+export interface MonNode { name: string; online: boolean }
+export interface MonResource { id: string; agent: string; role: string; nodes: string[]; failed: boolean }
+export interface Mon { nodes: MonNode[]; resources: MonResource[]; dc?: string }
+
+/** crm_mon --output-as=xml from a node, parsed. */
+export async function crmMon(lab: LabSpec | string, node?: NodeName): Promise<Mon> {
+  const spec = specOf(lab);
+  const n = node ?? HEADS.find((h) => initOf(spec, h));
+  if (!n) throw new Error('no head is powered on');
+  const r = await exec(spec, n, ['crm_mon', '--output-as=xml'], { timeoutMs: 10_000 });
+  if (!r.stdout.includes('<pacemaker-result')) throw new Error(`${n}: ${describeFailure('crm_mon', r)}`);
+  const x = await parseStringPromise(r.stdout);
+  const res = x['pacemaker-result'];
+  const nodes: MonNode[] = (res?.nodes?.[0]?.node ?? []).map((o: { $: Record<string, string> }) => ({ name: o.$.name, online: o.$.online === 'true' }));
+  const resources: MonResource[] = [];
+  const walk = (rs: unknown[]): void => {
+    for (const r0 of rs as Array<{ $: Record<string, string>; node?: Array<{ $: Record<string, string> }> }>) {
+      resources.push({ id: r0.$.id!, agent: r0.$.resource_agent ?? '', role: r0.$.role ?? '', failed: r0.$.failed === 'true', nodes: (r0.node ?? []).map((nn) => nn.$.name!) });
+    }
+  };
+  const rsx = res?.resources?.[0];
+  if (rsx?.resource) walk(rsx.resource);
+  for (const g of rsx?.group ?? []) if (g.resource) walk(g.resource);
+  const dcNode = res?.summary?.[0]?.current_dc?.[0]?.$;
+  return { nodes, resources, dc: dcNode?.present === 'true' ? dcNode.name : undefined };
+}
+
+export async function waitOnline(lab: LabSpec | string, want: readonly NodeName[], timeoutMs = 90_000): Promise<void> {
+  const spec = specOf(lab);
+  const until = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const m = await crmMon(spec, want.find((h) => initOf(spec, h)));
+      const on = m.nodes.filter((n) => n.online).map((n) => n.name);
+      if (m.dc && want.every((w) => on.includes(w))) return;
+      last = `online: ${on.join(', ') || 'none'}`;
+    } catch (e) { last = e instanceof Error ? e.message : String(e); }
+    if (Date.now() > until) throw new Error(`heads not online after ${timeoutMs / 1000} s (${last})`);
+    await sleep(250);
+  }
+}
+
+/** Which head runs a resource (undefined when stopped). */
+export async function whereIs(lab: LabSpec | string, rsc = 'vip4'): Promise<NodeName | undefined> {
+  const m = await crmMon(lab);
+  const r = m.resources.find((x) => x.id === rsc && x.role === 'Started');
+  return r?.nodes[0] as NodeName | undefined;
+}
+
+export interface CheckResult { name: string; ok: boolean }
+export async function runChecks(lab: LabSpec | string, checks?: ClientCheck[]): Promise<CheckResult[]> {
+  const spec = specOf(lab);
+  const cs = checks ?? labChecks(spec);
+  return Promise.all(cs.map(async (c) => ({ name: c.name, ok: (await exec(spec, 'client', c.argv, { timeoutMs: 10_000 })).code === 0 })));
+}
+
+export async function waitServices(lab: LabSpec | string, timeoutMs = 90_000): Promise<void> {
+  const spec = specOf(lab);
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const rs = await runChecks(spec);
+    const bad = rs.filter((r) => !r.ok).map((r) => r.name);
+    if (bad.length === 0) return;
+    if (Date.now() > until) throw new Error(`no answer from the client for: ${bad.join(', ')}`);
+    await sleep(250);
+  }
+}
+
+/** Power loss: the node's switch ports go down and its init is SIGKILLed (with every process of the node). */
+export async function powerOff(lab: LabSpec | string, node: NodeName): Promise<number> {
+  const spec = specOf(lab);
+  const st = stateOf(spec);
+  const rec = st.nodes[node];
+  const t0 = Date.now();
+  await Promise.all(NETS.map((n) => setPort(spec, node, n, false)));
+  const procs = [rec?.init, rec?.launcher].filter((r): r is ProcRecord => !!r);
+  for (const r of procs) killRecorded(r);
+  if (!(await waitGone(procs, 10_000))) throw new Error(`${node}: processes still alive 10 s after SIGKILL`);
+  st.nodes[node] = {};
+  writeState(spec, st);
+  return t0;
+}
+
+/** Power on: a fresh network namespace (no stale addresses), cables in, boot. Disks (per-node dirs) persist. */
+export async function powerOn(lab: LabSpec | string, node: NodeName): Promise<void> {
+  const spec = specOf(lab);
+  const st = stateOf(spec);
+  if (initOf(spec, node)) throw new Error(`${node} is already powered on`);
+  const ns = netnsOf(spec.name, node);
+  const rec = st.netns.find((n) => n.name === ns);
+  if (rec && netnsIno(ns) !== undefined && rec.ino !== undefined && netnsIno(ns) !== rec.ino) {
+    throw new Error(`network namespace ${ns} is not the one this lab made; not touching it`);
+  }
+  const err = await delNetns(ns);
+  if (err) throw new Error(err);
+  await makeNodeNet(spec, st, node);
+  await boot(spec, st, node);
+}
+
+/** Unplug (up=false) or plug in (up=true) one of a node's cables. */
+export async function cable(lab: LabSpec | string, node: NodeName, net: NetName, up: boolean): Promise<void> {
+  await setPort(specOf(lab), node, net, up);
+}
+
+/**
+ * Tear down, ONLY from the lab's records: SIGKILL each recorded process that is still the
+ * same process (start time checked), delete each recorded netns that is still the one made
+ * (inode checked), then the state dir. Never throws for a missing piece; returns problems.
+ */
+export async function down(name: string, opts: { say?: Say } = {}): Promise<string[]> {
+  const say = opts.say ?? quiet;
+  checkName(name);
+  const stateDir = join(LAB_ROOT, name);
+  const st = readState(stateDir);
+  if (!st) { say(`lab '${name}' is not up`); return []; }
+  const problems: string[] = [];
+  const procs: ProcRecord[] = [];
+  for (const n of Object.values(st.nodes)) for (const r of [n?.init, n?.launcher]) if (r) procs.push(r);
+  for (const r of procs) killRecorded(r);
+  if (!(await waitGone(procs, 10_000))) problems.push(`processes still alive: ${procs.filter(alive).map((p) => p.pid).join(' ')}`);
+  for (const ns of [...st.netns].reverse()) {
+    const ino = netnsIno(ns.name);
+    if (ino === undefined) continue;
+    if (ns.ino !== undefined && ino !== ns.ino) { problems.push(`${ns.name} is not the namespace this lab made; left alone`); continue; }
+    const err = await delNetns(ns.name);
+    if (err) problems.push(err);
+  }
+  if (problems.length === 0) rmSync(stateDir, { recursive: true, force: true });
+  for (const p of problems) say(`lab down: ${p}`);
+  say(`lab '${name}' is down${problems.length ? ' (with problems above; state kept in ' + stateDir + ')' : ''}`);
+  return problems;
+}

@@ -1,0 +1,107 @@
+// Per-node directories (host side, before boot) and the bind mounts the node init makes.
+import { chownSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../service/atomic';
+import { runOk } from '../service/run';
+import { labCorosyncConf } from './corosync';
+import type { LabSpec, NodeName } from './spec';
+import { HEADS, NETS, NODES, addr4, addr6, nodeDir } from './spec';
+
+/** Head services' state directories: each gets a per-node copy, bind-mounted over the host's. */
+export const SERVICE_STATE_DIRS = ['/var/lib/snmp', '/var/lib/dhcp', '/var/lib/nfs', '/var/lib/chrony', '/var/lib/kea', '/var/lib/tftpboot', '/srv/tftp'];
+
+const flat = (p: string): string => p.replace(/^\//, '').replace(/\//g, '-');
+
+export interface Bind { src: string; dst: string; file?: boolean }
+
+export function nodeBinds(spec: LabSpec, node: NodeName): Bind[] {
+  const d = nodeDir(spec, node);
+  const b: Bind[] = [
+    { src: join(d, 'etc-hosts'), dst: '/etc/hosts', file: true },
+    { src: join(d, 'var-log'), dst: '/var/log' },
+  ];
+  if (HEADS.includes(node)) {
+    for (const p of ['/etc/corosync', '/var/lib/pacemaker', '/var/lib/corosync']) b.push({ src: join(d, flat(p)), dst: p });
+  }
+  for (const p of SERVICE_STATE_DIRS) if (existsSync(p)) b.push({ src: join(d, flat(p)), dst: p });
+  return b;
+}
+
+function ids(file: string, name: string): number {
+  for (const l of readFileSync(file, 'utf8').split('\n')) {
+    const f = l.split(':');
+    if (f[0] === name) return Number(f[2]);
+  }
+  throw new Error(`no '${name}' in ${file}: is pacemaker installed?`);
+}
+
+function hostsFile(node: NodeName): string {
+  const lines = ['127.0.0.1 localhost', '::1 localhost ip6-localhost ip6-loopback', `127.0.1.1 ${node}`];
+  for (const n of NODES) for (const net of NETS) {
+    const suf = net === 'A' ? '' : '-b';
+    lines.push(`${addr4(n, net)} ${n}${suf}`, `${addr6(n, net)} ${n}${suf}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The same initial CIB for both heads: short dc-deadtime, stickiness, no fencing (yet). */
+export async function initialCib(spec: LabSpec): Promise<string> {
+  const file = join(spec.stateDir, 'cib.xml');
+  const empty = await runOk('cibadmin', ['--empty'], { timeoutMs: 10_000 });
+  writeFileAtomic(file, empty.stdout, { mkdir: true });
+  const env = { CIB_file: file };
+  const set = async (args: string[]): Promise<void> => { await runOk('crm_attribute', args, { env, timeoutMs: 10_000 }); };
+  await set(['--type', 'crm_config', '--name', 'dc-deadtime', '--update', '2s']);
+  // Fencing is another developer's work (issue: fence agent). Until it lands the lab runs
+  // WITHOUT stonith: fine for a lab whose "power switch" is ours, never for production.
+  await set(['--type', 'crm_config', '--name', 'stonith-enabled', '--update', 'false']);
+  await set(['--type', 'crm_config', '--name', 'cluster-recheck-interval', '--update', '60s']);
+  // Stickiness: a head that comes back does not take the services back.
+  await runOk('cibadmin', ['--create', '-o', 'configuration', '-X',
+    '<rsc_defaults><meta_attributes id="rsc-options"><nvpair id="rsc-options-resource-stickiness" name="resource-stickiness" value="100"/></meta_attributes></rsc_defaults>'],
+  { env, timeoutMs: 10_000 });
+  return readFileSync(file, 'utf8');
+}
+
+export async function prepareNodeDirs(spec: LabSpec, node: NodeName, cib: string, authkey: Buffer): Promise<void> {
+  const d = nodeDir(spec, node);
+  mkdirSync(d, { recursive: true });
+  writeFileAtomic(join(d, 'etc-hosts'), hostsFile(node));
+  for (const sub of ['corosync', 'pacemaker', 'crmsh']) mkdirSync(join(d, 'var-log', sub), { recursive: true });
+  mkdirSync(join(d, 'ocf'), { recursive: true });
+  for (const p of SERVICE_STATE_DIRS) {
+    if (!existsSync(p) || existsSync(join(d, flat(p)))) continue;
+    cpSync(p, join(d, flat(p)), { recursive: true, preserveTimestamps: true });
+    await runOk('chown', ['--reference', p, join(d, flat(p))]);
+    await runOk('chmod', ['--reference', p, join(d, flat(p))]);
+  }
+  if (!HEADS.includes(node)) return;
+  const uid = ids('/etc/passwd', 'hacluster');
+  const gid = ids('/etc/group', 'haclient');
+  chownSync(join(d, 'var-log', 'pacemaker'), uid, gid);
+  chownSync(join(d, 'var-log', 'crmsh'), uid, gid);
+  const ec = join(d, 'etc-corosync');
+  mkdirSync(ec, { recursive: true });
+  writeFileAtomic(join(ec, 'corosync.conf'), labCorosyncConf(spec));
+  writeFileAtomic(join(ec, 'authkey'), authkey, { mode: 0o400 });
+  mkdirSync(join(d, 'var-lib-corosync'), { recursive: true });
+  const pm = join(d, 'var-lib-pacemaker');
+  for (const sub of ['cib', 'pengine', 'blackbox', 'cores']) {
+    mkdirSync(join(pm, sub), { recursive: true, mode: 0o750 });
+    chownSync(join(pm, sub), uid, gid);
+  }
+  writeFileAtomic(join(pm, 'cib', 'cib.xml'), cib, { mode: 0o600 });
+  chownSync(join(pm, 'cib', 'cib.xml'), uid, gid);
+}
+
+/** One authkey for the cluster, made by corosync-keygen. */
+export async function makeAuthkey(spec: LabSpec): Promise<Buffer> {
+  const f = join(spec.stateDir, 'authkey');
+  await runOk('corosync-keygen', ['-k', f], { timeoutMs: 20_000 });
+  return readFileSync(f);
+}
+
+/** Entries of the host's OCF provider directory, to be re-bound inside a head next to ha-oscar. */
+export function hostOcfProviders(): string[] {
+  try { return readdirSync('/usr/lib/ocf/resource.d').filter((e) => e !== 'ha-oscar'); } catch { return []; }
+}

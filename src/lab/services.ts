@@ -1,0 +1,79 @@
+// The lab's cluster configuration, data-driven: ONE list of lab services.
+// Each entry: when it is available, its crm snippet (primitives + the names it adds to
+// the head group), and the checks the client runs to see it answer on the VIPs.
+// Adding a service (dhcpd, tftpd, ntpd, nfsserver...) is one entry here.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LabSpec } from './spec';
+import { MIBDIR, VIP4, VIP6 } from './spec';
+
+export interface ClientCheck {
+  /** Short label in the timeline, e.g. "snmp v6". */
+  name: string;
+  /** argv run inside the client node; exit 0 = the service answered. */
+  argv: string[];
+  /** Same check, but waiting (retrying fast) until the first answer; exit 0 on answer. */
+  waitArgv?: string[];
+}
+
+export interface LabService {
+  id: string;
+  /** Why it is absent when it is ('' when available). */
+  missing(spec: LabSpec): string;
+  /** crm configure snippet: primitives only. */
+  crm(spec: LabSpec): string;
+  /** Resource ids to put in the head group, in start order. */
+  members: string[];
+  checks(spec: LabSpec): ClientCheck[];
+}
+
+const agent = (spec: LabSpec, name: string): string => join(spec.repo, 'dist', 'ocf', name);
+const needAgent = (spec: LabSpec, name: string): string =>
+  existsSync(agent(spec, name)) ? '' : `dist/ocf/${name} not built (agents/${name}.ts missing?)`;
+
+const pingCheck = (name: string, vip: string): ClientCheck => ({
+  name,
+  argv: ['ping', '-n', '-q', '-c', '1', '-W', '1', vip],
+  // Send every 50 ms until the first reply; exits at once on it.
+  waitArgv: ['ping', '-n', '-q', '-c', '1', '-i', '0.05', '-w', '60', vip],
+});
+
+export const LAB_SERVICES: LabService[] = [
+  {
+    id: 'vips',
+    missing: () => '',
+    crm: () => [
+      `primitive vip4 ocf:heartbeat:IPaddr2 params ip=${VIP4} cidr_netmask=24 nic=eth0 op monitor interval=10s timeout=20s`,
+      // nodad: the moved IPv6 VIP is usable at once instead of after ~2 s of DAD
+      `primitive vip6 ocf:heartbeat:IPaddr2 params ip=${VIP6} cidr_netmask=64 nic=eth0 nodad=true op monitor interval=10s timeout=20s`,
+    ].join('\n'),
+    members: ['vip4', 'vip6'],
+    checks: () => [pingCheck('vip v4', VIP4), pingCheck('vip v6', VIP6)],
+  },
+  {
+    id: 'snmpd',
+    missing: (spec) => needAgent(spec, 'snmpd'),
+    crm: () => `primitive snmpd ocf:ha-oscar:snmpd params listen="${VIP4} ${VIP6}" community=public port=161 op monitor interval=10s timeout=20s`,
+    members: ['snmpd'],
+    checks: (spec) => (['udp', 'udp6'] as const).map((fam) => {
+      const target = fam === 'udp' ? `udp:${VIP4}:161` : `udp6:[${VIP6}]:161`;
+      const base = ['snmpget', '-v2c', '-c', 'public', '-M', MIBDIR(spec), '-m', 'SNMPv2-MIB', '-r', '0'];
+      return { name: `snmp ${fam === 'udp' ? 'v4' : 'v6'}`, argv: [...base, '-t', '1', target, 'SNMPv2-MIB::sysUpTime.0'] };
+    }),
+  },
+];
+
+export function availableServices(spec: LabSpec): LabService[] {
+  return LAB_SERVICES.filter((s) => s.missing(spec) === '');
+}
+
+/** The whole crm configuration the lab loads: every available service, in one group. */
+export function labCrmConfig(spec: LabSpec): string {
+  const svcs = availableServices(spec);
+  const members = svcs.flatMap((s) => s.members);
+  return [...svcs.map((s) => s.crm(spec)), `group g-head ${members.join(' ')}`, ''].join('\n');
+}
+
+export function labChecks(spec: LabSpec): ClientCheck[] {
+  return availableServices(spec).flatMap((s) => s.checks(spec));
+}
