@@ -1,0 +1,32 @@
+// Running built agents as real processes, the way pacemaker-execd does: action as argv[1],
+// parameters in OCF_RESKEY_*, a clean environment.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const root = resolve(__dirname, '../..');
+export const distOcf = join(root, 'dist/ocf');
+
+export interface AgentRun { code: number; stdout: string; stderr: string; reasons: string[] }
+
+export function runAgent(path: string, action: string | undefined, params: Record<string, string> = {}, extraEnv: Record<string, string> = {}, timeoutMs = 60_000): AgentRun {
+  const env: Record<string, string> = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    OCF_ROOT: '/usr/lib/ocf', OCF_RA_VERSION_MAJOR: '1', OCF_RA_VERSION_MINOR: '1',
+    OCF_RESOURCE_INSTANCE: 'test', OCF_RESKEY_CRM_meta_timeout: '20000',
+    ...extraEnv,
+  };
+  for (const [k, v] of Object.entries(params)) env[`OCF_RESKEY_${k}`] = v;
+  const r = spawnSync(path, action === undefined ? [] : [action], { env, encoding: 'utf8', timeout: timeoutMs });
+  const reasons = (r.stderr ?? '').split('\n').filter((l) => l.startsWith('ocf-exit-reason:')).map((l) => l.slice('ocf-exit-reason:'.length));
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '', reasons };
+}
+
+export function builtAgents(): string[] {
+  return existsSync(distOcf) ? readdirSync(distOcf).filter((f) => !f.includes('.')).sort() : [];
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `ha-oscar-${prefix}-`));
+}
