@@ -10,6 +10,10 @@ import { HEADS, NETS, NODES, addr4, addr6, nodeDir } from './spec';
 /** Head services' state directories: each gets a per-node copy, bind-mounted over the host's. */
 export const SERVICE_STATE_DIRS = ['/var/lib/snmp', '/var/lib/dhcp', '/var/lib/nfs', '/var/lib/chrony', '/var/lib/kea', '/var/lib/tftpboot', '/srv/tftp'];
 
+/** Our own agents' state (/var/lib/ha-oscar/<instance>): made on the host if missing (as the
+ * package would), and each node starts with an EMPTY copy of it. */
+export const OWN_STATE_DIR = '/var/lib/ha-oscar';
+
 const flat = (p: string): string => p.replace(/^\//, '').replace(/\//g, '-');
 
 export interface Bind { src: string; dst: string; file?: boolean }
@@ -24,6 +28,7 @@ export function nodeBinds(spec: LabSpec, node: NodeName): Bind[] {
     for (const p of ['/etc/corosync', '/var/lib/pacemaker', '/var/lib/corosync']) b.push({ src: join(d, flat(p)), dst: p });
   }
   for (const p of SERVICE_STATE_DIRS) if (existsSync(p)) b.push({ src: join(d, flat(p)), dst: p });
+  b.push({ src: join(d, flat(OWN_STATE_DIR)), dst: OWN_STATE_DIR });
   return b;
 }
 
@@ -75,6 +80,8 @@ export async function prepareNodeDirs(spec: LabSpec, node: NodeName, cib: string
     await runOk('chown', ['--reference', p, join(d, flat(p))]);
     await runOk('chmod', ['--reference', p, join(d, flat(p))]);
   }
+  mkdirSync(OWN_STATE_DIR, { recursive: true, mode: 0o755 });
+  mkdirSync(join(d, flat(OWN_STATE_DIR)), { recursive: true, mode: 0o755 });
   if (!HEADS.includes(node)) return;
   const uid = ids('/etc/passwd', 'hacluster');
   const gid = ids('/etc/group', 'haclient');

@@ -14,6 +14,8 @@ export interface ClientCheck {
   argv: string[];
   /** Same check, but waiting (retrying fast) until the first answer; exit 0 on answer. */
   waitArgv?: string[];
+  /** Faster single try for polling loops (short timeout). */
+  pollArgv?: string[];
 }
 
 export interface LabService {
@@ -22,7 +24,8 @@ export interface LabService {
   missing(spec: LabSpec): string;
   /** crm configure snippet: primitives only. */
   crm(spec: LabSpec): string;
-  /** Resource ids to put in the head group, in start order. */
+  /** Resource ids of its primitives: each runs with the VIPs, and starts after both VIPs
+   * (the VIPs themselves start in parallel; services start in parallel with each other). */
   members: string[];
   checks(spec: LabSpec): ClientCheck[];
 }
@@ -43,9 +46,11 @@ export const LAB_SERVICES: LabService[] = [
     id: 'vips',
     missing: () => '',
     crm: () => [
-      `primitive vip4 ocf:heartbeat:IPaddr2 params ip=${VIP4} cidr_netmask=24 nic=eth0 op monitor interval=10s timeout=20s`,
+      // arp_bg: gratuitous ARP / unsolicited NA in the background, so start returns at once
+      `primitive vip4 ocf:heartbeat:IPaddr2 params ip=${VIP4} cidr_netmask=24 nic=eth0 arp_bg=true op monitor interval=10s timeout=20s`,
       // nodad: the moved IPv6 VIP is usable at once instead of after ~2 s of DAD
-      `primitive vip6 ocf:heartbeat:IPaddr2 params ip=${VIP6} cidr_netmask=64 nic=eth0 nodad=true op monitor interval=10s timeout=20s`,
+      `primitive vip6 ocf:heartbeat:IPaddr2 params ip=${VIP6} cidr_netmask=64 nic=eth0 nodad=true arp_bg=true op monitor interval=10s timeout=20s`,
+      'colocation vip6-with-vip4 inf: vip6 vip4',
     ].join('\n'),
     members: ['vip4', 'vip6'],
     checks: () => [pingCheck('vip v4', VIP4), pingCheck('vip v6', VIP6)],
@@ -58,7 +63,7 @@ export const LAB_SERVICES: LabService[] = [
     checks: (spec) => (['udp', 'udp6'] as const).map((fam) => {
       const target = fam === 'udp' ? `udp:${VIP4}:161` : `udp6:[${VIP6}]:161`;
       const base = ['snmpget', '-v2c', '-c', 'public', '-M', MIBDIR(spec), '-m', 'SNMPv2-MIB', '-r', '0'];
-      return { name: `snmp ${fam === 'udp' ? 'v4' : 'v6'}`, argv: [...base, '-t', '1', target, 'SNMPv2-MIB::sysUpTime.0'] };
+      return { name: `snmp ${fam === 'udp' ? 'v4' : 'v6'}`, argv: [...base, '-t', '1', target, 'SNMPv2-MIB::sysUpTime.0'], pollArgv: [...base, '-t', '0.3', target, 'SNMPv2-MIB::sysUpTime.0'] };
     }),
   },
 ];
@@ -67,11 +72,17 @@ export function availableServices(spec: LabSpec): LabService[] {
   return LAB_SERVICES.filter((s) => s.missing(spec) === '');
 }
 
-/** The whole crm configuration the lab loads: every available service, in one group. */
+/** The whole crm configuration the lab loads: the VIPs, every available service with them. */
 export function labCrmConfig(spec: LabSpec): string {
   const svcs = availableServices(spec);
-  const members = svcs.flatMap((s) => s.members);
-  return [...svcs.map((s) => s.crm(spec)), `group g-head ${members.join(' ')}`, ''].join('\n');
+  const out = svcs.map((s) => s.crm(spec));
+  for (const s of svcs) {
+    if (s.id === 'vips') continue;
+    for (const m of s.members) {
+      out.push(`colocation ${m}-with-vips inf: ${m} vip4`, `order vip4-then-${m} Mandatory: vip4 ${m}`, `order vip6-then-${m} Mandatory: vip6 ${m}`);
+    }
+  }
+  return out.join('\n') + '\n';
 }
 
 export function labChecks(spec: LabSpec): ClientCheck[] {

@@ -1,0 +1,104 @@
+// Failover measurement: power off the active head, then time (from the power-off)
+//  - corosync's own detection on the survivor (its log, hires timestamps): token loss
+//    ("A processor failed") and the new membership ("Members left"),
+//  - the first answer of every lab service check, run from the client.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { exec, powerOff, whereIs, type Say } from './lab';
+import { sleep } from './procs';
+import { labChecks, type ClientCheck } from './services';
+import type { LabSpec, NodeName } from './spec';
+import { nodeDir } from './spec';
+
+export interface Timeline {
+  active: NodeName;
+  survivor: NodeName;
+  /** ms from power-off to the survivor's corosync logging the token loss / the new membership. */
+  tokenLostMs?: number;
+  membershipMs?: number;
+  checks: { name: string; ms?: number }[];
+  /** Where the VIPs went (should be the survivor). */
+  newActive?: NodeName;
+}
+
+const corosyncLog = (spec: LabSpec, node: NodeName): string => join(nodeDir(spec, node), 'var-log', 'corosync', 'corosync.log');
+
+/** Parse "Nov 25 14:59:09.927 ..." (corosync hires timestamps, local time). */
+export function corosyncTime(line: string, year = new Date().getFullYear()): number | undefined {
+  const m = /^(\w{3}) +(\d+) (\d\d:\d\d:\d\d(?:\.\d+)?)/.exec(line);
+  if (!m) return undefined;
+  const t = new Date(`${m[1]} ${m[2]} ${year} ${m[3]}`).getTime();
+  return Number.isNaN(t) ? undefined : t;
+}
+
+export interface CorosyncEvents { tokenLost?: number; membership?: number; memberships: number }
+
+/** Scan the corosync log of a node from a byte offset for failure/membership events. */
+export function corosyncEvents(spec: LabSpec, node: NodeName, fromOffset: number): CorosyncEvents {
+  const f = corosyncLog(spec, node);
+  const ev: CorosyncEvents = { memberships: 0 };
+  if (!existsSync(f)) return ev;
+  const text = readFileSync(f).subarray(fromOffset).toString('utf8');
+  for (const line of text.split('\n')) {
+    if (/A processor failed, forming new configuration/.test(line) && ev.tokenLost === undefined) ev.tokenLost = corosyncTime(line);
+    if (/A new membership .* was formed/.test(line)) {
+      ev.memberships++;
+      if (/Members left/.test(line) && ev.membership === undefined) ev.membership = corosyncTime(line);
+    }
+  }
+  return ev;
+}
+
+export function logOffset(spec: LabSpec, node: NodeName): number {
+  try { return statSync(corosyncLog(spec, node)).size; } catch { return 0; }
+}
+
+/** Wait (from the client) for a check to answer; ms since t0, or undefined after timeoutMs. */
+export async function firstAnswer(spec: LabSpec, c: ClientCheck, t0: number, timeoutMs: number): Promise<number | undefined> {
+  const until = t0 + timeoutMs;
+  if (c.waitArgv) {
+    const r = await exec(spec, 'client', c.waitArgv, { timeoutMs: timeoutMs + 5_000 });
+    return r.code === 0 ? Date.now() - t0 : undefined;
+  }
+  while (Date.now() < until) {
+    const r = await exec(spec, 'client', c.pollArgv ?? c.argv, { timeoutMs: 10_000 });
+    if (r.code === 0) return Date.now() - t0;
+    await sleep(50);
+  }
+  return undefined;
+}
+
+export async function measureFailover(spec: LabSpec, opts: { say?: Say; timeoutMs?: number } = {}): Promise<Timeline> {
+  const active = await whereIs(spec, 'vip4');
+  if (!active) throw new Error('the VIPs run nowhere: cannot measure a failover');
+  const survivor: NodeName = active === 'head1' ? 'head2' : 'head1';
+  const off = logOffset(spec, survivor);
+  const checks = labChecks(spec);
+  opts.say?.(`power-off of the active head ${active}`);
+  const t0 = await powerOff(spec, active);
+  const timeoutMs = opts.timeoutMs ?? 60_000;
+  const times = await Promise.all(checks.map((c) => firstAnswer(spec, c, t0, timeoutMs)));
+  // corosync logs the new membership before any resource moves; give the log a moment to flush.
+  let ev = corosyncEvents(spec, survivor, off);
+  for (let i = 0; i < 20 && ev.membership === undefined; i++) { await sleep(100); ev = corosyncEvents(spec, survivor, off); }
+  let newActive: NodeName | undefined;
+  try { newActive = await whereIs(spec, 'vip4'); } catch { /* reported as unknown */ }
+  return {
+    active, survivor, newActive,
+    tokenLostMs: ev.tokenLost !== undefined ? ev.tokenLost - t0 : undefined,
+    membershipMs: ev.membership !== undefined ? ev.membership - t0 : undefined,
+    checks: checks.map((c, i) => ({ name: c.name, ms: times[i] })),
+  };
+}
+
+export const fmt = (ms: number | undefined): string => (ms === undefined ? '   n/a' : `${(ms / 1000).toFixed(2).padStart(6)} s`);
+
+export function printTimeline(t: Timeline, say: Say): void {
+  say(`failover timeline (from the power-off of ${t.active}):`);
+  say(`  ${fmt(t.tokenLostMs)}  corosync on ${t.survivor}: token lost (a processor failed)`);
+  say(`  ${fmt(t.membershipMs)}  corosync on ${t.survivor}: new membership without ${t.active}`);
+  for (const c of [...t.checks].sort((a, b) => (a.ms ?? Infinity) - (b.ms ?? Infinity))) {
+    say(`  ${fmt(c.ms)}  ${c.name} answers from the client${c.ms === undefined ? ' -- NOT within the timeout' : ''}`);
+  }
+  say(`  services now on: ${t.newActive ?? 'unknown'}`);
+}
