@@ -118,8 +118,10 @@ export const SERVICES: Record<string, ServiceSpec> = {
   snmp: {
     agent: 'ocf:ha-oscar:snmpd', id: 'snmpd',
     keys: {
-      listen: p('listen', 'addrs'), community: p('community', 'string'), config: p('config', 'path'),
-      pidfile: p('pidfile', 'path'), agentx_socket: p('agentx_socket', 'string'),
+      listen: p('listen', 'addrs'), port: p('port', 'int'), community: p('community', 'string'), config: p('config', 'path'),
+      v3_user: p('v3_user', 'string'), v3_auth_file: p('v3_auth_file', 'path'), v3_priv_file: p('v3_priv_file', 'path'),
+      pidfile: p('pidfile', 'path'), agentx_socket: p('agentx_socket', 'string'), state_dir: p('state_dir', 'path'),
+      user: p('user', 'string'), group: p('group', 'string'),
     },
     defaults: { listen: listenVips },
     monitor: { interval: '30s', timeout: '30s' },
@@ -160,19 +162,28 @@ export const VIP = {
   monitor: { interval: '10s', timeout: '20s' },
 };
 
-/** Fencing: one stonith:fence_haoscar device per (head, device). */
+/**
+ * Fencing: one stonith:fence_haoscar device per (head, device). Passwords are
+ * never literal: password_script names a program (run without a shell) that
+ * prints the password, so only its path is in the CIB.
+ */
 export const FENCE = {
   agent: 'stonith:fence_haoscar',
   method: 'method',
   methods: {
     snmp: {
-      ip: p('ip', 'addr'), plug: p('plug', 'string'), community: p('community', 'string'),
-      snmp_version: p('snmp_version', 'string', ['1', '2c', '3']),
-      username: p('username', 'string'), password_file: p('password_file', 'path'),
+      ip: p('ip', 'addr'), ipport: p('ipport', 'int'), plug: p('plug', 'string'), community: p('community', 'string'),
+      snmp_version: p('snmp_version', 'string', ['1', '2c', '3']), snmp_mib: p('snmp_mib', 'string', ['apc_rpdu', 'generic']),
+      username: p('username', 'string'), password_script: p('password_script', 'path'),
+      snmp_sec_level: p('snmp_sec_level', 'string', ['noAuthNoPriv', 'authNoPriv', 'authPriv']),
+      snmp_auth_prot: p('snmp_auth_prot', 'string', ['MD5', 'SHA', 'SHA224', 'SHA256', 'SHA384', 'SHA512']),
+      snmp_priv_prot: p('snmp_priv_prot', 'string', ['DES', 'AES', 'AES256B', 'AES256R']),
+      snmp_priv_passwd_script: p('snmp_priv_passwd_script', 'path'),
     },
     ipmi: {
-      ip: p('ip', 'addr'), username: p('username', 'string'), password_file: p('password_file', 'path'),
-      lanplus: p('lanplus', 'bool'),
+      ip: p('ip', 'addr'), ipport: p('ipport', 'int'), username: p('username', 'string'),
+      password_script: p('password_script', 'path'),
+      privlvl: p('privlvl', 'string', ['callback', 'user', 'operator', 'administrator']), cipher: p('cipher', 'int'),
     },
   } as Record<string, Record<string, ParamSpec>>,
   /** Description key whose value becomes the pcmk_host_map entry (PDU outlet). */

@@ -130,7 +130,7 @@ class Ctx {
     const k: Kind = spec.kind;
     let out: string | undefined;
     switch (k) {
-      case 'string': out = this.str(v, path); break;
+      case 'string': out = this.str(v, path, /^[^"\\]*$/, 'value (no double quote or backslash)'); break;
       case 'path': out = this.str(v, path, /^\/[^\s'"]*$/, 'absolute path'); break;
       case 'int': { const n = this.int(v, path, 0, 2 ** 31 - 1); out = n === undefined ? undefined : String(n); break; }
       case 'bool': out = typeof v === 'boolean' ? String(v) : this.err(path, 'must be true or false'); break;
@@ -445,13 +445,15 @@ export function validate(raw: unknown): Description {
             const m = (dv0 && typeof dv0 === 'object') ? (dv0 as Obj).method : undefined;
             const keys = typeof m === 'string' ? FENCE.methods[m] : undefined;
             if (!keys) { c.obj(dv0, p, ['method!']); if (m !== undefined) c.err(`${p}.method`, `must be one of ${Object.keys(FENCE.methods).join(', ')}: '${String(m)}'`); return; }
+            if ((dv0 as Obj).password !== undefined) { c.err(`${p}.password`, 'a literal password is not accepted (it would sit in the CIB): give password_script, a program that prints it'); delete (dv0 as Obj).password; }
             const o = c.obj(dv0, p, ['method!', ...Object.keys(keys).map((k) => (k === 'ip' ? 'ip!' : k))]);
             if (!o) return;
             const params = c.params(o, p, keys);
             if (m === 'snmp' && params.plug === undefined) c.err(`${p}.plug`, 'missing (the PDU outlet that powers this head)');
             if (m === 'snmp' && params.community === undefined && params.username === undefined) c.err(p, 'needs community (SNMP v1/v2c) or username (SNMP v3)');
             if (m === 'ipmi' && params.username === undefined) c.err(`${p}.username`, 'missing');
-            if (m === 'ipmi' && params.password_file === undefined) c.err(`${p}.password_file`, 'missing (the password is read from this file; it never goes into the CIB)');
+            if (m === 'ipmi' && params.password_script === undefined) c.err(`${p}.password_script`, 'missing (a program that prints the password: the password itself never goes into the CIB)');
+            if (m === 'snmp' && params.username !== undefined && params.password_script === undefined) c.err(`${p}.password_script`, 'missing (SNMP v3: a program that prints the authentication key)');
             fencing.devices.push({ head, index: i, method: m as string, params });
           });
         }

@@ -104,17 +104,21 @@ export function renderConfiguration(cfg: ClusterConfig, depth = 0): string {
 }
 
 /**
- * A whole CIB: the configuration, plus a status section in which both heads
- * are online members of a quorate cluster, so that `crm_verify -x` judges the
- * configuration itself and not a cluster that has never started.
+ * A whole CIB around the configuration. With `online` (the default) its status
+ * section has both heads as online members of a quorate cluster, so that
+ * `crm_verify -x` judges the configuration itself and not a cluster that has
+ * never started; without it the status is empty (for pushing the file).
  */
-export function renderFullCib(cfg: ClusterConfig, validateWith = 'pacemaker-3.9'): string {
+export function renderFullCib(cfg: ClusterConfig, opts: { online?: boolean; validateWith?: string } = {}): string {
+  const online = opts.online ?? true;
   return [
-    `<cib crm_feature_set="3.16.1" validate-with="${esc(validateWith)}" epoch="1" num_updates="0" admin_epoch="0" have-quorum="1" dc-uuid="${esc(cfg.nodes[0]?.id ?? '1')}">`,
+    `<cib crm_feature_set="3.16.1" validate-with="${esc(opts.validateWith ?? 'pacemaker-3.9')}" epoch="1" num_updates="0" admin_epoch="0"${online ? ` have-quorum="1" dc-uuid="${esc(cfg.nodes[0]?.id ?? '1')}"` : ''}>`,
     renderConfiguration(cfg, 1).trimEnd(),
-    '  <status>',
-    ...cfg.nodes.map((n) => `    <node_state id="${esc(n.id)}" uname="${esc(n.uname)}" in_ccm="true" crmd="online" crm-debug-origin="ha-oscar" join="member" expected="member"/>`),
-    '  </status>',
+    ...(online ? [
+      '  <status>',
+      ...cfg.nodes.map((n) => `    <node_state id="${esc(n.id)}" uname="${esc(n.uname)}" in_ccm="true" crmd="online" crm-debug-origin="ha-oscar" join="member" expected="member"/>`),
+      '  </status>',
+    ] : ['  <status/>']),
     '</cib>',
     '',
   ].join('\n');
