@@ -1,0 +1,3 @@
+// net-snmp ships no type declarations; the project uses a small, typed surface of it
+// through src/snmp/netsnmp-fixes.ts.
+declare module 'net-snmp';
