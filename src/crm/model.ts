@@ -164,6 +164,12 @@ export function buildConfig(d: Description): ClusterConfig {
   return cfg;
 }
 
+/** Fencing levels grouped by target (first-seen order), each target's levels by index: crmsh's order. */
+export function levelsByTarget(levels: FencingLevel[]): FencingLevel[] {
+  const targets = [...new Set(levels.map((l) => l.target))];
+  return targets.flatMap((t) => levels.filter((l) => l.target === t).sort((a, b) => a.index - b.index));
+}
+
 function applyParams(
   keys: Record<string, { param: string }>, given: Record<string, string>,
   defaults: Record<string, (c: DefaultCtx) => string | undefined> | undefined, ctx: DefaultCtx,

@@ -1,5 +1,5 @@
 // The configuration in crmsh syntax, for `crm configure load update FILE`.
-import type { ClusterConfig, Constraint, Primitive, ResourceSet } from './model';
+import { levelsByTarget, type ClusterConfig, type Constraint, type Primitive, type ResourceSet } from './model';
 
 function q(v: string): string {
   return /^[A-Za-z0-9_.:/@%+,=-]+$/.test(v) && !v.includes('=') ? v : `"${v}"`;
@@ -52,7 +52,7 @@ export function renderCrm(cfg: ClusterConfig, header?: string): string {
   for (const c of cfg.constraints) out.push(constraint(c));
   if (cfg.fencingLevels.length) {
     const byTarget = new Map<string, string[]>();
-    for (const l of [...cfg.fencingLevels].sort((a, b) => a.index - b.index)) {
+    for (const l of levelsByTarget(cfg.fencingLevels)) {
       byTarget.set(l.target, [...(byTarget.get(l.target) ?? []), l.devices.join(',')]);
     }
     out.push(`fencing_topology ${[...byTarget].map(([t, lv]) => `${t}: ${lv.join(' ')}`).join(' ')}`);

@@ -1,7 +1,7 @@
 // The configuration as CIB XML: the <configuration> element (what
 // `crm configure load update` makes of the crm text, with the same ids), and a
 // full CIB around it (nodes online, quorum) for `crm_verify -x`.
-import type { ClusterConfig, Constraint, Primitive, ResourceSet } from './model';
+import { levelsByTarget, type ClusterConfig, type Constraint, type Primitive, type ResourceSet } from './model';
 
 export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -92,7 +92,8 @@ export function renderConfiguration(cfg: ClusterConfig, depth = 0): string {
     `${ind(d + 1)}</constraints>`,
     ...(cfg.fencingLevels.length ? [
       `${ind(d + 1)}<fencing-topology>`,
-      ...cfg.fencingLevels.map((l) => `${ind(d + 2)}<fencing-level target="${esc(l.target)}" index="${l.index}" devices="${esc(l.devices.join(','))}" id="fencing-${esc(l.target)}-${l.index}"/>`),
+      // ids as crmsh gives them (fencing, fencing-0, fencing-1...): it replaces the whole topology on load
+      ...levelsByTarget(cfg.fencingLevels).map((l, i) => `${ind(d + 2)}<fencing-level target="${esc(l.target)}" index="${l.index}" devices="${esc(l.devices.join(','))}" id="${i ? `fencing-${i - 1}` : 'fencing'}"/>`),
       `${ind(d + 1)}</fencing-topology>`,
     ] : []),
     `${ind(d + 1)}<rsc_defaults>`,
