@@ -1,7 +1,7 @@
 // ocf:ha-oscar:snmpd — Net-SNMP's snmpd as a cluster resource, listening on the VIPs.
 // Monitor: level 0 = the daemon is alive; level 10 = a real SNMP GET of sysUpTime.0 on every listen address.
 import { defineAgent, p, fail, OCF, splitList, checkAddressList, checkAbsolutePath, type Context } from '../src/ocf/agent';
-import { startDaemon, stopDaemon, daemonState } from '../src/service/daemon';
+import { startDaemon, stopDaemon, daemonState, holdsPort } from '../src/service/daemon';
 import { writeFileAtomic } from '../src/service/atomic';
 import { snmpGet, type SnmpAuth } from '../src/probe/snmp';
 import { readFileSync, accessSync, constants, mkdirSync } from 'node:fs';
@@ -128,7 +128,7 @@ export default defineAgent({
     try {
       const pid = await startDaemon(
         { argv, pidfile: f.pidfile, logfile: f.log, env: { SNMP_PERSISTENT_DIR: f.persist, MIBS: '' } },
-        { timeoutMs: Math.max(1000, c.remaining() - 500), ready: async () => (await answering(c, 300)) === undefined },
+        { timeoutMs: Math.max(1000, c.remaining() - 500), ready: async (pid) => holdsPort(pid, 'udp', c.params.port, splitList(c.params.listen)) && (await answering(c, 300)) === undefined },
       );
       c.log.info(`started snmpd (pid ${pid}) on ${listenArg(c)}`);
     } catch (e) {

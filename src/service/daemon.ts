@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, statSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { writeFileAtomic } from './atomic';
-import { exePath, isAlive, cmdline } from './proc';
+import { exePath, isAlive, cmdline, boundSockets } from './proc';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -75,7 +75,7 @@ export function logTail(file: string | undefined, lines = 3): string {
  * Already running: returns the running PID (idempotent). Throws with a reason on failure,
  * after killing what it started.
  */
-export async function startDaemon(spec: DaemonSpec, opts: { ready?: () => Promise<boolean> | boolean; timeoutMs: number; pollMs?: number }): Promise<number> {
+export async function startDaemon(spec: DaemonSpec, opts: { ready?: (pid: number) => Promise<boolean> | boolean; timeoutMs: number; pollMs?: number }): Promise<number> {
   const exe = spec.argv[0];
   if (!exe || !exe.startsWith('/')) throw new Error(`daemon path must be absolute: ${exe}`);
   const existing = runningPid(spec.pidfile, exe);
@@ -114,7 +114,7 @@ export async function startDaemon(spec: DaemonSpec, opts: { ready?: () => Promis
       const tail = logTail(spec.logfile);
       throw new Error(`${basename(exe)} ${how} during start${tail ? `: ${tail}` : ''}`);
     }
-    if (!opts.ready || await opts.ready()) return pid;
+    if (!opts.ready || await opts.ready(pid)) return pid;
     if (Date.now() - t0 > opts.timeoutMs) {
       await stopPid(pid, 2000);
       removePidfile(spec.pidfile);
@@ -153,4 +153,17 @@ export async function stopDaemon(pidfile: string, exe: string, timeoutMs: number
   const ok = await stopPid(pid, Math.max(500, timeoutMs - 2500));
   if (!ok) throw new Error(`${basename(exe)} (pid ${pid}) did not die even after SIGKILL`);
   removePidfile(pidfile);
+}
+
+/**
+ * True when process `pid` itself holds a socket bound to `port` on each of `addresses`
+ * (wildcards count). Readiness must check this: "something answers on the port" may be
+ * another instance that already holds it.
+ */
+export function holdsPort(pid: number, proto: 'udp' | 'tcp', port: number, addresses: string[]): boolean {
+  const socks = boundSockets(pid).filter((s) => s.port === port && s.listening && s.proto.startsWith(proto));
+  return addresses.every((a) => {
+    const v6 = a.includes(':');
+    return socks.some((s) => (s.proto.endsWith('6') === v6) && (s.address === a || s.address === (v6 ? '::' : '0.0.0.0')));
+  });
 }
