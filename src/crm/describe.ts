@@ -171,11 +171,12 @@ function join(path: string, key: string): string { return path ? `${path}.${key}
 
 /** Parse YAML text into a validated Description, or throw DescriptionError. */
 export function parseDescription(text: string, source = 'description'): Description {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
     const e = doc.errors[0];
     const pos = e.linePos?.[0];
-    throw new DescriptionError([`${source}${pos ? `:${pos.line}:${pos.col}` : ''}: YAML: ${e.message.split('\n')[0]}`]);
+    const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    throw new DescriptionError([`${source}${pos ? `:${pos.line}:${pos.col}` : ''}: YAML: ${msg}`]);
   }
   if (!isMap(doc.contents)) throw new DescriptionError([`${source}: must be a YAML mapping`]);
   return validate(doc.toJS({ maxAliasCount: 100 }) as unknown);
