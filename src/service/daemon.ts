@@ -109,6 +109,7 @@ export async function startDaemon(spec: DaemonSpec, opts: { ready?: (pid: number
   const poll = opts.pollMs ?? 100;
   for (;;) {
     if (exited || !isAlive(pid)) {
+      for (let i = 0; i < 10 && !exited; i++) await sleep(20); // let the exit status arrive
       removePidfile(spec.pidfile);
       const how = exited ? (exited.signal ? `killed by ${exited.signal}` : `exit code ${exited.code}`) : 'exited';
       const tail = logTail(spec.logfile);
