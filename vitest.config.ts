@@ -18,6 +18,8 @@ export default defineConfig({
         test: {
           name: 'lab',
           include: ['test/lab/**/*.test.ts'],
+          // ONE lab (two heads + client in namespaces) shared by every file: see docs/lab.md
+          globalSetup: ['test/lab/global-setup.ts'],
           fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 600_000,

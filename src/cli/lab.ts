@@ -36,15 +36,33 @@ function parse(argv: string[]): Parsed {
   return p;
 }
 
-/** Run fn; on SIGINT/SIGTERM tear the lab down first, then exit. */
-async function withTeardownOnSignal<T>(name: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Run fn; on SIGINT/SIGTERM stop it at its next checkpoint, tear the lab down (only what it
+ * recorded), exit 130. A second signal tears down at once and exits.
+ */
+async function withTeardownOnSignal(name: string, fn: () => Promise<number>): Promise<number> {
+  let got: NodeJS.Signals | undefined;
   const onSig = (sig: NodeJS.Signals): void => {
+    if (got) {
+      void lab.down(name, { say: (l) => console.error(l) }).finally(() => process.exit(130));
+      return;
+    }
+    got = sig;
     console.error(`\n${sig}: tearing lab '${name}' down`);
-    void lab.down(name, { say: (l) => console.error(l) }).finally(() => process.exit(130));
+    lab.abort(sig);
   };
-  process.once('SIGINT', onSig);
-  process.once('SIGTERM', onSig);
-  try { return await fn(); } finally { process.off('SIGINT', onSig); process.off('SIGTERM', onSig); }
+  process.on('SIGINT', onSig);
+  process.on('SIGTERM', onSig);
+  try {
+    return await fn();
+  } catch (e) {
+    if (!got) throw e;
+    return 130;
+  } finally {
+    if (got) await lab.down(name, { say: (l) => console.error(l) });
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -62,8 +80,7 @@ export async function main(argv: string[]): Promise<number> {
       if (p.config) readFileSync(p.config); // fail early, with the file's own error
       const spec = makeSpec(p.name, { token: p.token, extraConfig: p.config });
       say(`bringing up lab '${spec.name}'${spec.token ? ` (token ${spec.token} ms)` : ''}`);
-      await withTeardownOnSignal(spec.name, () => lab.up(spec, { say }));
-      return 0;
+      return withTeardownOnSignal(spec.name, async () => { await lab.up(spec, { say }); return 0; });
     }
     case 'down': return (await lab.down(p.name, { say })).length ? 1 : 0;
     case 'status': return status(p.name);

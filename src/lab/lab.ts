@@ -14,6 +14,11 @@ import { HEADS, LAB_ROOT, NETS, NODES, checkName, netnsOf, nodeDir } from './spe
 import { netnsIno, readState, writeState, type LabState } from './state';
 
 export type Say = (line: string) => void;
+
+let abortReason: string | undefined;
+/** Ask a running up()/wait to stop at its next checkpoint (Ctrl-C, SIGTERM); up() then tears down. */
+export function abort(reason: string): void { abortReason = reason; }
+export function checkAbort(): void { if (abortReason) throw new Error(`interrupted (${abortReason})`); }
 const quiet: Say = () => { /* silent */ };
 
 /** Commands the lab needs, and the Debian package of each. */
@@ -134,16 +139,18 @@ export async function up(spec: LabSpec, opts: UpOptions = {}): Promise<void> {
   try {
     await step(say, 'network: switch with nets A and B, 3 nodes', 30_000, async () => {
       await makeSwitch(spec, st);
-      for (const n of NODES) await makeNodeNet(spec, st, n);
+      for (const n of NODES) { checkAbort(); await makeNodeNet(spec, st, n); }
     });
+    checkAbort();
     await step(say, 'cluster files: authkey, corosync.conf, initial cib.xml', 30_000, async () => {
       const key = await makeAuthkey(spec);
       const cib = await initialCib(spec);
       for (const n of NODES) await prepareNodeDirs(spec, n, cib, key);
     });
-    await step(say, 'boot head1, head2, client', 20_000, async () => { for (const n of NODES) await boot(spec, st, n); });
+    await step(say, 'boot head1, head2, client', 20_000, async () => { for (const n of NODES) { checkAbort(); await boot(spec, st, n); } });
     await step(say, 'both heads online', 90_000, () => waitOnline(spec, HEADS));
     if (opts.loadConfig !== false) {
+      checkAbort();
       await step(say, 'cluster configuration loaded', 60_000, () => loadConfig(spec));
       await step(say, 'every service answers from the client', 90_000, () => waitServices(spec));
     }
@@ -205,6 +212,7 @@ export async function waitOnline(lab: LabSpec | string, want: readonly NodeName[
       if (m.dc && want.every((w) => on.includes(w))) return;
       last = `online: ${on.join(', ') || 'none'}`;
     } catch (e) { last = e instanceof Error ? e.message : String(e); }
+    checkAbort();
     if (Date.now() > until) throw new Error(`heads not online after ${timeoutMs / 1000} s (${last})`);
     await sleep(250);
   }
@@ -231,6 +239,7 @@ export async function waitServices(lab: LabSpec | string, timeoutMs = 90_000): P
     const rs = await runChecks(spec);
     const bad = rs.filter((r) => !r.ok).map((r) => r.name);
     if (bad.length === 0) return;
+    checkAbort();
     if (Date.now() > until) throw new Error(`no answer from the client for: ${bad.join(', ')}`);
     await sleep(250);
   }

@@ -1,0 +1,35 @@
+// One lab for the whole `lab` test project: brought up once here, torn down after the last file.
+// Tests get its name with inject('labName'); '' means it could not come up, and labError says why.
+import type { TestProject } from 'vitest/node';
+import { run } from '../../src/service/run';
+import { down, missingPrereqs, up } from '../../src/lab/lab';
+import { makeSpec } from '../../src/lab/spec';
+
+declare module 'vitest' {
+  export interface ProvidedContext { labName: string; labError: string }
+}
+
+export const TEST_LAB = process.env.HA_OSCAR_TEST_LAB ?? 'vt';
+let started = false;
+
+export async function setup(project: TestProject): Promise<void> {
+  project.provide('labName', '');
+  const miss = missingPrereqs();
+  if (miss) { project.provide('labError', miss); return; }
+  const b = await run('node', ['scripts/build.mjs', 'ha-oscar'], { timeoutMs: 120_000 });
+  if (b.code !== 0) { project.provide('labError', `build of dist/ha-oscar failed: ${b.stderr.trim()}`); return; }
+  await down(TEST_LAB); // a lab of this name left by a killed run: only what its records name
+  const spec = makeSpec(TEST_LAB, { token: 1000 });
+  try {
+    started = true;
+    await up(spec, { say: (l) => console.log(`[lab ${TEST_LAB}] ${l}`) });
+    project.provide('labName', TEST_LAB);
+    project.provide('labError', '');
+  } catch (e) {
+    project.provide('labError', `lab up failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+export async function teardown(): Promise<void> {
+  if (started) await down(TEST_LAB, { say: (l) => console.log(`[lab ${TEST_LAB}] ${l}`) });
+}
