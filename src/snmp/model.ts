@@ -192,7 +192,7 @@ export function buildSnapshot(input: ModelInput): { snapshot: Snapshot; record: 
       resourcesFailed: status.resources.filter((r) => r.failed).length,
       lastChange: status.lastChange,
       lastFailover: record.last,
-      failovers: BigInt(record.total),
+      failovers: BigInt(record.total) % (1n << 64n), // Counter64 wraps (RFC 2578)
     },
     nodes, resources, services, links, raid,
     readAt: now * 1000,

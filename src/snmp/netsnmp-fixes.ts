@@ -1,0 +1,320 @@
+// THE place where ha-oscar fixes or works around net-snmp (npm) AgentX bugs.
+// Every other file uses net-snmp through the functions exported here.
+//
+//  1. framing:   the Subagent parses one PDU per TCP/Unix read, so PDUs that arrive together
+//                are lost (six Register responses in one read gave one callback).
+//                -> frameAgentX(): reassemble the stream, split it on the AgentX header length.
+//  2. strict:    the Mib's `providers` Proxy traps return undefined, which throws
+//                "'set' on proxy: trap returned falsish" when the library runs as strict code
+//                (e.g. in a bundle with "use strict"). -> fixMibProxy(): traps that return true.
+//  3. reconnect: the Subagent never reconnects after snmpd restarts.
+//                -> ResilientSubagent: re-open the session and re-register, with backoff.
+//  4. Counter64: values pass through a JS Number (castSetValue gives 18446744073709552000 for
+//                2^64-1, isValid accepts 2^64, and an AgentX Counter64 varbind cannot even be
+//                parsed). -> exact BigInt handling in ObjectTypeUtil and AgentXPdu.readVarbind.
+//  5. missing:   a Get for a missing row answers noSuchObject; RFC 3416 wants noSuchInstance
+//                when the object type exists. -> answerGet(): our own Get handler.
+import snmp from 'net-snmp';
+import { EventEmitter } from 'node:events';
+
+export { snmp };
+export const { ObjectType, MibProviderType, MaxAccess, AgentXPdu, AgentXPduType } = snmp;
+
+const MAX_U64 = (1n << 64n) - 1n;
+
+/** The library's own functions, before any fix: tests use them to show each bug. */
+export const unpatched = {
+  castSetValue: snmp.ObjectTypeUtil.castSetValue as (type: number, value: unknown) => unknown,
+  isValid: snmp.ObjectTypeUtil.isValid as (type: number, value: unknown, constraints?: unknown) => boolean,
+  readVarbind: snmp.AgentXPdu.readVarbind as (buffer: unknown) => { type: number; oid: string; value: unknown },
+};
+
+// ---------------------------------------------------------------- 4. Counter64
+
+/** Exact Counter64 value from a bigint, a decimal string, an 8-byte buffer or a safe integer. */
+export function toCounter64(value: unknown): bigint {
+  let v: bigint;
+  if (typeof value === 'bigint') v = value;
+  else if (typeof value === 'string' && /^\s*\d+\s*$/.test(value)) v = BigInt(value.trim());
+  else if (Buffer.isBuffer(value) && value.length === 8) v = value.readBigUInt64BE(0);
+  else if (typeof value === 'number' && Number.isSafeInteger(value)) v = BigInt(value);
+  else if (typeof value === 'number') throw new RangeError(`Counter64 value ${value} is not a safe integer: pass a bigint or a decimal string`);
+  else throw new TypeError(`Counter64 value must be a bigint, a decimal string or 8 bytes, not ${typeof value}`);
+  if (v < 0n || v > MAX_U64) throw new RangeError(`Counter64 value ${v} is outside 0..2^64-1`);
+  return v;
+}
+
+let globalFixesApplied = false;
+
+/** Fixes that have to patch library globals (idempotent). Called by everything below. */
+export function applyGlobalFixes(): void {
+  if (globalFixesApplied) return;
+  globalFixesApplied = true;
+  const util = snmp.ObjectTypeUtil;
+  util.castSetValue = function (type: number, value: unknown, ...rest: unknown[]) {
+    if (type === ObjectType.Counter64 && !Buffer.isBuffer(value)) return toCounter64(value);
+    return unpatched.castSetValue.call(this, type, value, ...(rest as []));
+  };
+  util.isValid = function (type: number, value: unknown, constraints?: unknown) {
+    if (type === ObjectType.Counter64) {
+      try { toCounter64(value); return true; } catch { return false; }
+    }
+    return unpatched.isValid.call(this, type, value, constraints);
+  };
+  snmp.AgentXPdu.readVarbind = function (buffer: any) {
+    const start = buffer.readOffset;
+    const vtype = buffer.readUInt16BE();
+    if (vtype !== ObjectType.Counter64) {
+      buffer.readOffset = start;
+      return unpatched.readVarbind(buffer);
+    }
+    buffer.readUInt16BE(); // reserved
+    const oid = snmp.AgentXPdu.readOid(buffer);
+    const value = buffer.readBigUInt64BE();
+    return { type: vtype, oid, value };
+  };
+  // writeVarBind already does BigInt(value): make Numbers that lost precision an error.
+  const origWrite = snmp.AgentXPdu.writeVarBind;
+  snmp.AgentXPdu.writeVarBind = function (buffer: any, varbind: any) {
+    if (varbind && varbind.type === ObjectType.Counter64 && varbind.oid) {
+      return origWrite.call(this, buffer, { ...varbind, value: toCounter64(varbind.value) });
+    }
+    return origWrite.call(this, buffer, varbind);
+  };
+}
+
+// ---------------------------------------------------------------- 2. Mib Proxy
+
+const SAFE = Symbol('ha-oscar-safe-providers');
+
+/** Replace the Mib's providers Proxy by one whose traps report success (strict-mode safe). */
+export function fixMibProxy<T extends { providers: any; providersByOid: any }>(mib: T): T {
+  if ((mib as any)[SAFE]) return mib;
+  const target: Record<string, any> = {};
+  for (const k of Object.keys(mib.providers)) target[k] = mib.providers[k];
+  const byOid = mib.providersByOid;
+  mib.providers = new Proxy(target, {
+    set(t, key, value) {
+      t[key as string] = value;
+      if (value && value.oid) byOid[value.oid] = value;
+      return true;
+    },
+    deleteProperty(t, key) {
+      const old = t[key as string];
+      if (old && old.oid) delete byOid[old.oid];
+      delete t[key as string];
+      return true;
+    },
+  });
+  (mib as any)[SAFE] = true;
+  return mib;
+}
+
+/** A net-snmp Mib with the fixes applied. */
+export function createMib(): any {
+  applyGlobalFixes();
+  return fixMibProxy(snmp.createMib());
+}
+
+// ---------------------------------------------------------------- 1. framing
+
+export const AGENTX_HEADER = 20;
+
+/**
+ * Returns a 'data' listener that reassembles an AgentX byte stream and calls onPdu once per
+ * complete PDU (header + payload_length), however the stream was cut into reads.
+ */
+export function frameAgentX(onPdu: (pdu: Buffer) => void, onError: (e: Error) => void = () => {}): (chunk: Buffer) => void {
+  let pending: Buffer = Buffer.alloc(0);
+  return (chunk: Buffer) => {
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
+    while (pending.length >= AGENTX_HEADER) {
+      const bigEndian = (pending[2] & 0x10) !== 0; // NETWORK_BYTE_ORDER flag
+      const len = bigEndian ? pending.readUInt32BE(16) : pending.readUInt32LE(16);
+      if (len > 16 * 1024 * 1024) { onError(new Error(`AgentX PDU of ${len} bytes: stream out of sync`)); pending = Buffer.alloc(0); return; }
+      if (pending.length < AGENTX_HEADER + len) break;
+      const one = pending.subarray(0, AGENTX_HEADER + len);
+      pending = pending.subarray(AGENTX_HEADER + len);
+      try { onPdu(Buffer.from(one)); } catch (e) { onError(e as Error); }
+    }
+  };
+}
+
+/** Swap the library's one-read-one-PDU listener for the framing one. */
+export function fixFraming(sa: any): void {
+  sa.socket.removeAllListeners('data');
+  sa.socket.on('data', frameAgentX((pdu) => sa.onMsg(pdu), (e) => sa.emit('pduError', e)));
+}
+
+// ---------------------------------------------------------------- 5. Get answers
+
+export interface ObjectIndex {
+  /** OIDs of the object types (scalar OIDs and table column OIDs), without instance. */
+  objects: string[];
+}
+
+function under(oid: string, prefix: string): boolean {
+  return oid.startsWith(prefix + '.');
+}
+
+/**
+ * The varbind a Get should answer for `oid`: the value, or noSuchInstance when the object type
+ * is ours but the instance (row, or scalar .N other than .0) is not there, or noSuchObject.
+ */
+export function answerGet(mib: any, objects: readonly string[], oid: string): { oid: string; type: number; value: unknown } {
+  const node = oid ? mib.lookup(oid) : null;
+  if (node && node.valueType !== undefined && node.value !== undefined && node.value !== null) {
+    return { oid, type: node.valueType, value: node.value };
+  }
+  const known = objects.some((o) => under(oid, o));
+  return { oid, type: known ? ObjectType.NoSuchInstance : ObjectType.NoSuchObject, value: null };
+}
+
+/** Replace the Subagent's Get handler with one that uses answerGet (read-only agent). */
+export function fixGet(sa: any, objects: () => readonly string[]): void {
+  sa.getRequest = function (pdu: any) {
+    const varbinds = pdu.searchRangeList.map((r: any) => answerGet(sa.mib, objects(), r.start));
+    sa.sendResponse(pdu.getResponsePduForRequest(), varbinds);
+  };
+}
+
+// ---------------------------------------------------------------- 3. reconnect
+
+export interface ResilientOptions {
+  /** AgentX master: a Unix socket path, or host:port for TCP. */
+  master: string;
+  description: string;
+  /** Subtrees to register after each (re)open. */
+  subtrees: string[];
+  /** Object type OIDs, for noSuchInstance vs noSuchObject. */
+  objects: () => readonly string[];
+  /** The Mib to answer from (looked up on every request: swap it to publish a new snapshot). */
+  mib: () => any;
+  /** Delay before the first reconnect; doubles up to maxDelayMs. */
+  retryMs?: number;
+  maxRetryMs?: number;
+  /** AgentX ping interval, to notice a silently dead master. 0: off. */
+  pingMs?: number;
+  timeoutMs?: number;
+}
+
+/**
+ * A net-snmp Subagent that re-opens its session and re-registers its subtrees whenever the
+ * master goes away (snmpd restart), with the framing, Proxy, Counter64 and Get fixes applied.
+ * Events: 'registered' (each time the session is up), 'down' (reason), 'error' (Error).
+ */
+export class ResilientSubagent extends EventEmitter {
+  private sa: any = null;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private delay: number;
+  public connected = false;
+  public sessions = 0;
+
+  constructor(private readonly opts: ResilientOptions) {
+    super();
+    applyGlobalFixes();
+    this.delay = opts.retryMs ?? 500;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  private masterArgs(): { master?: string; masterPort: number | string } {
+    const m = this.opts.master;
+    if (m.startsWith('/') ) return { masterPort: m };
+    if (m.startsWith('unix:')) return { masterPort: m.slice(5) };
+    const t = /^(?:tcp:)?(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(m);
+    if (!t) throw new Error(`AgentX master "${m}": expected a socket path or host:port`);
+    return { master: t[1] ?? t[2], masterPort: Number(t[3]) };
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const sa = snmp.createSubagent({ ...this.masterArgs(), description: this.opts.description, timeout: this.opts.timeoutMs ? Math.ceil(this.opts.timeoutMs / 1000) : 0 });
+    this.sa = sa;
+    fixFraming(sa);
+    fixMibProxy(sa.mib);
+    fixGet(sa, this.opts.objects);
+    // The library handlers look up this.mib on each request: make it follow our snapshot.
+    Object.defineProperty(sa, 'mib', { get: () => this.opts.mib(), set: () => {}, configurable: true });
+    let opened = false;
+    sa.on('error', (e: Error) => { if (this.sa === sa) this.down(sa, e.message); });
+    sa.on('close', () => { if (this.sa === sa) this.down(sa, 'connection closed'); });
+    sa.on('pduError', (e: Error) => this.emit('error', e));
+    sa.socket.once('connect', () => {
+      sa.open((err: Error | null, pdu: any) => {
+        if (err || (pdu && pdu.error)) { this.down(sa, `open refused (error ${pdu?.error ?? err?.message})`); return; }
+        opened = true;
+        let left = this.opts.subtrees.length;
+        for (const oid of this.opts.subtrees) {
+          const reg = AgentXPdu.createFromVariables({ pduType: AgentXPduType.Register, sessionID: sa.sessionID, rangeSubid: 0, timeout: 5, priority: 127, oid });
+          sa.sendPdu(reg, (e2: Error | null, r: any) => {
+            if (e2 || (r && r.error)) { this.emit('error', new Error(`AgentX register ${oid} refused (error ${r?.error ?? e2?.message})`)); }
+            if (--left === 0 && this.sa === sa) {
+              this.connected = true;
+              this.sessions++;
+              this.delay = this.opts.retryMs ?? 500;
+              this.emit('registered', this.sessions);
+              this.startPing(sa);
+            }
+          });
+        }
+      });
+    });
+    void opened;
+  }
+
+  private startPing(sa: any): void {
+    if (!this.opts.pingMs) return;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    let outstanding = 0;
+    this.pingTimer = setInterval(() => {
+      if (this.sa !== sa) return;
+      if (outstanding >= 3) { this.down(sa, 'master does not answer pings'); return; }
+      outstanding++;
+      sa.ping(() => { outstanding = 0; });
+    }, this.opts.pingMs);
+    this.pingTimer.unref();
+  }
+
+  private down(sa: any, reason: string): void {
+    if (this.sa !== sa) return;
+    this.sa = null;
+    const was = this.connected;
+    this.connected = false;
+    if (this.pingTimer) { clearInterval(this.pingTimer); this.pingTimer = null; }
+    try { sa.socket.destroy(); } catch { /* gone */ }
+    if (was) this.emit('down', reason);
+    if (this.stopped) return;
+    this.timer = setTimeout(() => { this.timer = null; this.connect(); }, this.delay);
+    this.delay = Math.min(this.delay * 2, this.opts.maxRetryMs ?? 5_000);
+  }
+
+  /** Send a notification through the master (it goes to snmpd's trap sinks). */
+  notify(trapOid: string, varbinds: { oid: string; type: number; value: unknown }[]): Promise<void> {
+    const sa = this.sa;
+    if (!sa || !this.connected) return Promise.reject(new Error('AgentX session is not open'));
+    return new Promise((resolve, reject) => {
+      sa.notify(trapOid, varbinds, (e: Error | null, pdu: any) => (e || pdu?.error ? reject(new Error(`AgentX notify refused (error ${pdu?.error ?? e?.message})`)) : resolve()));
+    });
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (this.pingTimer) { clearInterval(this.pingTimer); this.pingTimer = null; }
+    const sa = this.sa;
+    this.sa = null;
+    this.connected = false;
+    if (!sa) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => { try { sa.socket.destroy(); } catch { /* gone */ } resolve(); };
+      const t = setTimeout(done, 1000);
+      try { sa.close(() => { clearTimeout(t); done(); }); } catch { clearTimeout(t); done(); }
+    });
+  }
+}

@@ -1,0 +1,174 @@
+// The HA-OSCAR AgentX subagent: reads cluster state on change (CIB epoch poll, a trigger file
+// the alert agent touches, SIGHUP), publishes it as a fresh Mib snapshot, and answers snmpd
+// from memory. No SNMP request ever waits for crm_mon.
+import { readFileSync, watchFile, unwatchFile } from 'node:fs';
+import { hostname } from 'node:os';
+import { readCibEpoch, readCrmMon, readCibConfig, type Runner, type CibConfig } from '../pacemaker/crm-mon';
+import { readCfgtool, type CfgtoolStatus } from '../pacemaker/corosync';
+import { readMdstat, type RaidArray } from '../pacemaker/mdstat';
+import { run as realRun } from '../service/run';
+import { writeFileAtomic } from '../service/atomic';
+import { buildSnapshot, emptyRecord, type FailoverRecord, type Move, type Snapshot } from './model';
+import { buildMib, OBJECTS, OBJECT_TYPES, TRAP, NOTIFY } from './mib-def';
+import { ResilientSubagent, ObjectType } from './netsnmp-fixes';
+
+export interface AgentOptions {
+  /** AgentX master socket: path, unix:path or host:port. */
+  master: string;
+  runner?: Runner;
+  /** Failover record (JSON), written atomically. */
+  stateFile?: string;
+  /** File whose change triggers a refresh (the alert agent writes it). */
+  triggerFile?: string;
+  /** CIB epoch poll interval. */
+  pollMs?: number;
+  /** corosync-cfgtool and /proc/mdstat poll interval. */
+  slowPollMs?: number;
+  mdstatPath?: string;
+  /** This node's name (default: crm_node -n, then the host name). */
+  localNode?: string;
+  /** Send haOscarFailover through the AgentX master when this node takes a service over. */
+  notify?: boolean;
+  log?: (msg: string) => void;
+  retryMs?: number;
+  pingMs?: number;
+}
+
+export function emptySnapshot(): Snapshot {
+  return {
+    cluster: { name: '', quorum: 3, dc: '', nodesConfigured: 0, nodesOnline: 0, resourcesConfigured: 0, resourcesFailed: 0, lastChange: 0, lastFailover: 0, failovers: 0n },
+    nodes: [], resources: [], services: [], links: [], raid: [], readAt: 0,
+  };
+}
+
+export function loadRecord(path: string | undefined): FailoverRecord {
+  if (!path) return emptyRecord();
+  try {
+    const r = JSON.parse(readFileSync(path, 'utf8'));
+    if (r && typeof r.total === 'string' && /^\d+$/.test(r.total) && typeof r.services === 'object') return { total: r.total, last: Number(r.last) || 0, services: r.services };
+  } catch { /* missing or unreadable: start over */ }
+  return emptyRecord();
+}
+
+export class HaOscarAgent {
+  mib: any = buildMib(emptySnapshot(), 0);
+  snapshot: Snapshot = emptySnapshot();
+  record: FailoverRecord;
+  refreshes = 0;
+  lastError = '';
+  readonly subagent: ResilientSubagent;
+  private epoch = '';
+  private slowKey = '';
+  private config: CibConfig | undefined;
+  private cfgtool: CfgtoolStatus | undefined;
+  private raid: RaidArray[] | undefined;
+  private lastSlow = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private busy: Promise<void> | null = null;
+  private again = false;
+  private readonly run: Runner;
+  private readonly log: (m: string) => void;
+  private localNode: string | undefined;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.run = opts.runner ?? realRun;
+    this.log = opts.log ?? ((m) => process.stderr.write(`ha-oscar-snmp-agent: ${m}\n`));
+    this.record = loadRecord(opts.stateFile);
+    this.localNode = opts.localNode;
+    this.subagent = new ResilientSubagent({
+      master: opts.master,
+      description: 'ha-oscar-snmp-agent: HA-OSCAR-MIB',
+      subtrees: [OBJECTS],
+      objects: () => OBJECT_TYPES,
+      mib: () => this.mib,
+      retryMs: opts.retryMs,
+      pingMs: opts.pingMs ?? 15_000,
+    });
+    this.subagent.on('registered', (n: number) => this.log(n === 1 ? `registered ${OBJECTS} with ${opts.master}` : `re-registered with ${opts.master} (session ${n})`));
+    this.subagent.on('down', (why: string) => this.log(`AgentX master lost (${why}); reconnecting`));
+    this.subagent.on('error', (e: Error) => this.log(e.message));
+  }
+
+  /** Read the cluster when something changed (or when forced) and publish a new snapshot. */
+  refresh(force = false): Promise<void> {
+    if (this.busy) { this.again = this.again || force; return this.busy; }
+    this.busy = this.doRefresh(force).finally(() => {
+      this.busy = null;
+      if (this.again) { this.again = false; void this.refresh(true); }
+    });
+    return this.busy;
+  }
+
+  private async doRefresh(force: boolean): Promise<void> {
+    try {
+      if (!this.localNode) {
+        const r = await this.run('crm_node', ['-n'], { timeoutMs: 5_000 });
+        this.localNode = r.code === 0 && r.stdout.trim() ? r.stdout.trim() : hostname();
+      }
+      const now = Date.now();
+      let slowChanged = false;
+      if (force || now - this.lastSlow >= (this.opts.slowPollMs ?? 10_000)) {
+        this.lastSlow = now;
+        this.cfgtool = await readCfgtool(this.run).catch(() => undefined);
+        this.raid = await readMdstat(this.opts.mdstatPath).catch(() => undefined);
+        const key = JSON.stringify([this.cfgtool, this.raid]);
+        slowChanged = key !== this.slowKey;
+        this.slowKey = key;
+      }
+      const epoch = await readCibEpoch(this.run);
+      if (!force && !slowChanged && epoch === this.epoch) {
+        this.mib.setScalarValue('haOscarClusterDataAge', Math.floor((Date.now() - this.snapshot.readAt) / 1000));
+        return;
+      }
+      const configChanged = epoch.split(':').slice(0, 2).join(':') !== this.epoch.split(':').slice(0, 2).join(':');
+      const status = await readCrmMon(this.run);
+      if (configChanged || !this.config) this.config = await readCibConfig(this.run);
+      const { snapshot, record, moves } = buildSnapshot({
+        status, config: this.config, cfgtool: this.cfgtool, localNode: this.localNode, localRaid: this.raid, record: this.record,
+      });
+      this.epoch = epoch;
+      this.snapshot = snapshot;
+      this.mib = buildMib(snapshot);
+      this.refreshes++;
+      if (JSON.stringify(record) !== JSON.stringify(this.record)) {
+        this.record = record;
+        if (this.opts.stateFile) {
+          try { writeFileAtomic(this.opts.stateFile, JSON.stringify(record) + '\n', { mkdir: true }); } catch (e) { this.log(`cannot save ${this.opts.stateFile}: ${(e as Error).message}`); }
+        }
+      }
+      if (this.lastError) { this.log('cluster state readable again'); this.lastError = ''; }
+      for (const m of moves) this.onMove(m);
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (msg !== this.lastError) this.log(`cannot read cluster state: ${msg}`);
+      this.lastError = msg;
+      this.mib.setScalarValue('haOscarClusterDataAge', this.snapshot.readAt ? Math.floor((Date.now() - this.snapshot.readAt) / 1000) : 0);
+    }
+  }
+
+  private onMove(m: Move): void {
+    this.log(`service ${m.service} moved from ${m.from} to ${m.to}`);
+    if (!this.opts.notify || m.to !== this.localNode || !this.subagent.connected) return;
+    const s = ObjectType.OctetString;
+    this.subagent.notify(TRAP.failover, [
+      { oid: NOTIFY.service, type: s, value: m.service },
+      { oid: NOTIFY.resource, type: s, value: m.resource },
+      { oid: NOTIFY.fromNode, type: s, value: m.from },
+      { oid: NOTIFY.toNode, type: s, value: m.to },
+    ]).catch((e) => this.log(e.message));
+  }
+
+  async start(): Promise<void> {
+    await this.refresh(true);
+    this.subagent.start();
+    this.timer = setInterval(() => void this.refresh(false), this.opts.pollMs ?? 2_000);
+    if (this.opts.triggerFile) watchFile(this.opts.triggerFile, { interval: 500, persistent: false }, () => void this.refresh(true));
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    if (this.opts.triggerFile) unwatchFile(this.opts.triggerFile);
+    await this.subagent.stop();
+    await this.busy;
+  }
+}
