@@ -288,3 +288,37 @@ describe('lab PDU as its own process (runnable entry)', () => {
     expect(r.stderr).toContain('port must be 1..65535');
   });
 });
+
+describeWith({ bins: ['snmpget', 'snmpset', 'snmpwalk'], packages: ['snmp'] }, 'the lab PDU seen with the net-snmp CLI tools', () => {
+  const cli = (tool: string, args: string[]) => run(tool, ['-v2c', '-c', COMM, '-On', '-t', '2', '-r', '0', `127.0.0.1:${port}`, ...args], { timeoutMs: 15_000 });
+
+  it('answers sysObjectID as an APC rPDU and walks both outlet tables', async () => {
+    const r = await cli('snmpget', ['.1.3.6.1.2.1.1.2.0', '.1.3.6.1.4.1.318.1.1.12.3.1.4.0']);
+    expect(r.stdout).toContain('.1.3.6.1.2.1.1.2.0 = OID: .1.3.6.1.4.1.318.1.3.4.5');
+    expect(r.stdout).toContain('.1.3.6.1.4.1.318.1.1.12.3.1.4.0 = INTEGER: 3');
+    const w = await cli('snmpwalk', ['.1.3.6.1.4.1.318.1.1.12.3.5.1.1.2']);
+    expect(w.stdout).toContain('.1.3.6.1.4.1.318.1.1.12.3.5.1.1.2.2 = STRING: "head2"');
+  });
+
+  it('immediateOff over snmpset switches the outlet once (one hook call), status follows', async () => {
+    const r = await cli('snmpset', ['.1.3.6.1.4.1.318.1.1.12.3.3.1.1.4.3', 'i', '2']);
+    expect(r.code).toBe(0);
+    const t0 = Date.now();
+    while (state('spare') !== false && Date.now() - t0 < 3000) await new Promise((res) => setTimeout(res, 50));
+    expect(state('spare')).toBe(false);
+    expect(calls).toEqual(['off:spare']);
+    const g = await cli('snmpget', ['.1.3.6.1.4.1.318.1.1.12.3.5.1.1.4.3']);
+    expect(g.stdout).toContain('= INTEGER: 2');
+    await pdu.switchOutlet('spare', 'on');
+    expect(state('spare')).toBe(true);
+  });
+
+  it('refuses a command value outside the MIB and a read-only column', async () => {
+    const bad = await cli('snmpset', ['.1.3.6.1.4.1.318.1.1.12.3.3.1.1.4.1', 'i', '9']);
+    expect(bad.code).not.toBe(0);
+    const ro = await cli('snmpset', ['.1.3.6.1.4.1.318.1.1.12.3.5.1.1.4.1', 'i', '2']);
+    expect(ro.code).not.toBe(0);
+    expect(state('head1')).toBe(true);
+    expect(calls).toEqual([]);
+  });
+});

@@ -60,6 +60,8 @@ export interface PduOptions {
 
 export interface Pdu {
   outlets(): PduOutlet[];
+  /** Switch an outlet from the lab itself (not over SNMP); resolves when the hooks are done. */
+  switchOutlet(outlet: number | string, what: 'on' | 'off' | 'reboot'): Promise<PduOutlet>;
   events(): PduEvent[];
   close(): Promise<void>;
 }
@@ -212,6 +214,13 @@ export async function startPdu(o: PduOptions): Promise<Pdu> {
 
   return {
     outlets: () => outlets.map((x) => ({ ...x })),
+    async switchOutlet(outlet, what) {
+      const x = outlets.find((y) => y.index === outlet || y.name === outlet);
+      if (!x) throw new Error(`lab PDU: no outlet ${outlet}`);
+      command(x, what === 'on' ? 1 : what === 'off' ? 2 : 3, 'lab');
+      await busy.get(x.index);
+      return { ...x };
+    },
     events: () => log.slice(),
     async close() {
       await Promise.allSettled([...busy.values()]);
