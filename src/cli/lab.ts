@@ -1,5 +1,6 @@
 // ha-oscar lab: a real two-head Pacemaker/Corosync cluster and a client in namespaces.
 import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../service/atomic';
 import * as lab from '../lab/lab';
 import { makeSpec, parseNet, parseNode, NODES } from '../lab/spec';
 
@@ -10,9 +11,10 @@ const usage = `usage: ha-oscar lab <command> [--name LAB] [args]   (LAB defaults
   power-off NODE | power-on NODE    pull the plug (SIGKILL + switch ports down) / boot it again
   cable NODE A|B down|up            unplug / plug one of a node's two network cables
   down                              tear everything down (only what the lab recorded)
-  demo [--token MS]                 up, show, fail over the active head, bring it back, down`;
+  demo [--token MS]                 up, show, fail over the active head, bring it back, down
+  bench [--token MS] [--runs N]     failover benchmark (npm run bench:failover runs it for 1000 ms and the default)`;
 
-interface Parsed { name: string; token?: number; config?: string; rest: string[] }
+interface Parsed { name: string; token?: number; config?: string; runs?: number; rest: string[] }
 
 function parse(argv: string[]): Parsed {
   const p: Parsed = { name: process.env.HA_OSCAR_LAB ?? 'hao', rest: [] };
@@ -29,6 +31,10 @@ function parse(argv: string[]): Parsed {
       const v = val();
       if (!/^\d+$/.test(v)) throw new Error(`--token: '${v}' is not a number of milliseconds`);
       p.token = Number(v);
+    } else if (a === '--runs') {
+      const v = val();
+      if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`--runs: '${v}' is not a positive number`);
+      p.runs = Number(v);
     } else if (a === '--config') p.config = val();
     else if (a.startsWith('--') && a !== '--help') throw new Error(`unknown option ${a}`);
     else p.rest.push(a);
@@ -119,6 +125,18 @@ export async function main(argv: string[]): Promise<number> {
       const { demo } = await import('../lab/demo');
       const spec = makeSpec(p.name, { token: p.token });
       return withTeardownOnSignal(spec.name, () => demo(spec, say));
+    }
+    case 'bench': {
+      // Used by scripts/bench-failover.mjs. --runs N (default 10); HA_OSCAR_BENCH_JSON=FILE writes the figures.
+      const { bench, printBench } = await import('../lab/bench');
+      const runs = p.runs ?? 10;
+      const spec = makeSpec(p.name, { token: p.token });
+      return withTeardownOnSignal(spec.name, async () => {
+        const r = await bench(spec, runs, say);
+        printBench(r, say);
+        if (process.env.HA_OSCAR_BENCH_JSON) writeFileAtomic(process.env.HA_OSCAR_BENCH_JSON, JSON.stringify(r, null, 2) + '\n', { mkdir: true });
+        return 0;
+      });
     }
     default:
       console.error(`ha-oscar lab: unknown command '${cmd}'\n${usage}`);

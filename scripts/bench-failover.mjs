@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// npm run bench:failover: power off the active head 10+ times with corosync token 1000 ms and
+// again with corosync's default token; print median/max time until each VIP/service answers
+// from the client, beside corosync's own detection time; then pings lost and membership
+// changes for a cut of one link. Needs root (the lab). Runs: BENCH_RUNS (default 10).
+// Figures are also written as JSON to out/bench-failover.json.
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const runs = process.env.BENCH_RUNS ?? '10';
+const name = process.env.BENCH_LAB ?? 'bfo';
+let failed = 0;
+for (const token of ['1000', 'default']) {
+  const args = [join(root, 'dist', 'ha-oscar'), 'lab', 'bench', '--name', name, '--runs', runs];
+  if (token !== 'default') args.push('--token', token);
+  console.log(`\n== failover benchmark, token ${token}, ${runs} runs`);
+  const r = spawnSync(process.execPath, args, {
+    stdio: 'inherit',
+    env: { ...process.env, HA_OSCAR_BENCH_JSON: join(root, 'out', `bench-failover-${token}.json`) },
+  });
+  if (r.status !== 0) { failed++; console.error(`bench (token ${token}) failed: exit ${r.status ?? r.signal}`); }
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,95 @@
+// Failover benchmark (npm run bench:failover -> scripts/bench-failover.mjs -> `ha-oscar lab bench`).
+import { cable, down, exec, powerOn, up, waitOnline, waitServices, whereIs, type Say } from './lab';
+import { corosyncEvents, logOffset, measureFailover, type Timeline } from './failover';
+import { sleep } from './procs';
+import { HEADS, VIP4, type LabSpec, type NetName, type NodeName } from './spec';
+
+export interface Stat { name: string; n: number; median?: number; max?: number; missed: number }
+export interface CutResult { what: string; sent: number; received: number; lost: number; memberships: number }
+export interface BenchResult { token: string; runs: Timeline[]; stats: Stat[]; cuts: CutResult[] }
+
+function stat(name: string, xs: (number | undefined)[]): Stat {
+  const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  const mid = v.length ? (v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2) : undefined;
+  return { name, n: v.length, median: mid, max: v.length ? v[v.length - 1] : undefined, missed: xs.length - v.length };
+}
+
+async function settle(spec: LabSpec): Promise<void> {
+  await waitOnline(spec, HEADS, 120_000);
+  await waitServices(spec, 120_000);
+  // knet links up on both heads before the next experiment
+  const until = Date.now() + 30_000;
+  for (const h of HEADS) {
+    for (;;) {
+      const r = await exec(spec, h, ['corosync-cfgtool', '-s']);
+      if (!/disconnected/.test(r.stdout)) break;
+      if (Date.now() > until) break;
+      await sleep(200);
+    }
+  }
+  await sleep(1_000);
+}
+
+async function linkCut(spec: LabSpec, node: NodeName, net: NetName, label: string, holdMs: number): Promise<CutResult> {
+  const offs = Object.fromEntries(HEADS.map((h) => [h, logOffset(spec, h)]));
+  const secs = Math.ceil((holdMs + 2_000) / 1000);
+  const ping = exec(spec, 'client', ['ping', '-n', '-q', '-i', '0.05', '-w', String(secs), VIP4], { timeoutMs: (secs + 10) * 1000 });
+  await sleep(1_000);
+  await cable(spec, node, net, false);
+  await sleep(holdMs);
+  await cable(spec, node, net, true);
+  const r = await ping;
+  const m = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
+  const sent = Number(m?.[1] ?? 0);
+  const received = Number(m?.[2] ?? 0);
+  await settle(spec);
+  const memberships = HEADS.reduce((a, h) => a + corosyncEvents(spec, h, offs[h]!).memberships, 0);
+  return { what: label, sent, received, lost: sent - received, memberships };
+}
+
+export async function bench(spec: LabSpec, runs: number, say: Say): Promise<BenchResult> {
+  const token = spec.token ? `${spec.token} ms` : 'default';
+  await down(spec.name);
+  await up(spec, { say: (l) => say(`  [up] ${l.trim()}`) });
+  const out: Timeline[] = [];
+  const cuts: CutResult[] = [];
+  try {
+    for (let i = 1; i <= runs; i++) {
+      const t = await measureFailover(spec);
+      out.push(t);
+      say(`  run ${i}/${runs} (token ${token}): ${t.active} off -> membership ${fmtS(t.membershipMs)}; ` +
+        t.checks.map((c) => `${c.name} ${fmtS(c.ms)}`).join(', '));
+      await powerOn(spec, t.active);
+      await settle(spec);
+    }
+    const active = (await whereIs(spec, 'vip4'))!;
+    const passive: NodeName = active === 'head1' ? 'head2' : 'head1';
+    cuts.push(await linkCut(spec, active, 'B', `active head ${active}, link B cut 5 s`, 5_000));
+    cuts.push(await linkCut(spec, passive, 'A', `passive head ${passive}, link A cut 5 s`, 5_000));
+    cuts.push(await linkCut(spec, active, 'A', `active head ${active}, link A cut 5 s (VIP's own net: loss expected)`, 5_000));
+  } finally {
+    await down(spec.name);
+  }
+  const names = out[0]?.checks.map((c) => c.name) ?? [];
+  const stats = [
+    stat('corosync: token lost', out.map((t) => t.tokenLostMs)),
+    stat('corosync: new membership', out.map((t) => t.membershipMs)),
+    ...names.map((n) => stat(`${n} answers`, out.map((t) => t.checks.find((c) => c.name === n)?.ms))),
+    stat('all services answer', out.map((t) => (t.checks.every((c) => c.ms !== undefined) ? Math.max(...t.checks.map((c) => c.ms!)) : undefined))),
+  ];
+  return { token, runs: out, stats, cuts };
+}
+
+const fmtS = (ms: number | undefined): string => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
+
+export function printBench(r: BenchResult, say: Say): void {
+  say(`\ntoken ${r.token}: ${r.runs.length} power-offs of the active head (times from the power-off)`);
+  say(`  ${'what'.padEnd(30)} ${'median'.padStart(8)} ${'max'.padStart(8)}  n`);
+  for (const s of r.stats) say(`  ${s.name.padEnd(30)} ${fmtS(s.median).padStart(8)} ${fmtS(s.max).padStart(8)}  ${s.n}${s.missed ? ` (${s.missed} never answered)` : ''}`);
+  const det = r.stats.find((s) => s.name === 'corosync: new membership')?.median;
+  const all = r.stats.find((s) => s.name === 'all services answer')?.median;
+  if (det !== undefined && all !== undefined) {
+    say(`  target full-service median <= detection + 1 s: ${fmtS(all)} vs ${fmtS(det + 1000)} -> ${all <= det + 1000 ? 'met' : 'NOT met'}`);
+  }
+  for (const c of r.cuts) say(`  ${c.what}: client->VIP pings ${c.sent} sent, ${c.lost} lost; membership changes ${c.memberships}`);
+}
