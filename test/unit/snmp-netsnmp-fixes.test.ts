@@ -1,0 +1,215 @@
+// Each known net-snmp (npm) AgentX bug: a test that reproduces it with the plain library,
+// and shows the fix in src/snmp/netsnmp-fixes.ts.
+import { afterEach, describe, expect, it } from 'vitest';
+import { createServer, type Server, type Socket } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SmartBuffer } from 'smart-buffer';
+import {
+  snmp, unpatched, applyGlobalFixes, frameAgentX, fixFraming, answerGet, createMib, toCounter64, ResilientSubagent,
+  AgentXPdu, AgentXPduType, ObjectType, MibProviderType, MaxAccess,
+} from '../../src/snmp/netsnmp-fixes';
+import { run } from '../../src/service/run';
+
+const repo = join(__dirname, '..', '..');
+const dirs: string[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const sockPath = () => { const d = mkdtempSync(join(tmpdir(), 'dv7-ax-')); dirs.push(d); return join(d, 'master.sock'); };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Req { type: number; sessionID: number; transactionID: number; packetID: number; raw: Buffer }
+
+/** A minimal AgentX master on a Unix socket. `batch`: answer N requests in ONE write. */
+function fakeMaster(path: string, opts: { batch?: number } = {}) {
+  const conns: Socket[] = [];
+  const reqs: Req[] = [];
+  const responses: Buffer[] = [];
+  let queued: Buffer[] = [];
+  const server: Server = createServer((sock) => {
+    conns.push(sock);
+    sock.on('error', () => {});
+    sock.on('data', frameAgentX((b) => {
+      const r: Req = { type: b[1], sessionID: b.readUInt32BE(4), transactionID: b.readUInt32BE(8), packetID: b.readUInt32BE(12), raw: b };
+      if (r.type === AgentXPduType.Response) { responses.push(b); return; }
+      reqs.push(r);
+      const resp = AgentXPdu.createFromVariables({ pduType: AgentXPduType.Response, sessionID: r.type === AgentXPduType.Open ? 77 : r.sessionID, transactionID: r.transactionID, packetID: r.packetID }).toBuffer();
+      if (r.type === AgentXPduType.Register && opts.batch) {
+        queued.push(resp);
+        if (queued.length === opts.batch) { sock.write(Buffer.concat(queued)); queued = []; }
+      } else sock.write(resp);
+    }));
+  });
+  server.listen(path);
+  cleanups.push(() => new Promise<void>((r) => { for (const c of conns) c.destroy(); server.close(() => r()); }));
+  return { server, conns, reqs, responses };
+}
+
+function oidBytes(oid: string, include = 0): Buffer {
+  const parts = oid.split('.').map(Number);
+  let prefix = 0;
+  let sub = parts;
+  if (parts.length > 4 && parts.slice(0, 4).join('.') === '1.3.6.1') { prefix = parts[4]; sub = parts.slice(5); }
+  const b = Buffer.alloc(4 + 4 * sub.length);
+  b[0] = sub.length; b[1] = prefix; b[2] = include;
+  sub.forEach((s, i) => b.writeUInt32BE(s, 4 + 4 * i));
+  return b;
+}
+
+/** agentx-Get-PDU for one OID. */
+function getPdu(sessionID: number, oid: string, packetID = 9001): Buffer {
+  const payload = Buffer.concat([oidBytes(oid), Buffer.alloc(4)]);
+  const h = Buffer.alloc(20);
+  h[0] = 1; h[1] = AgentXPduType.Get; h[2] = 0x10;
+  h.writeUInt32BE(sessionID, 4); h.writeUInt32BE(1, 8); h.writeUInt32BE(packetID, 12); h.writeUInt32BE(payload.length, 16);
+  return Buffer.concat([h, payload]);
+}
+
+const openSubagent = (sa: any) => new Promise<void>((res, rej) => { sa.on('error', rej); sa.socket.once('connect', () => sa.open((e: Error | null) => (e ? rej(e) : res()))); });
+
+describe('bug 1: one PDU per read', () => {
+  async function registerSix(fix: boolean): Promise<number> {
+    const path = sockPath();
+    fakeMaster(path, { batch: 6 });
+    await sleep(50);
+    const sa = snmp.createSubagent({ masterPort: path });
+    cleanups.push(() => sa.socket.destroy());
+    if (fix) fixFraming(sa);
+    await openSubagent(sa);
+    let callbacks = 0;
+    for (let i = 1; i <= 6; i++) {
+      sa.registerProvider({ name: `p${i}`, type: MibProviderType.Scalar, oid: `1.3.6.1.3.7460.1.1.${i}`, scalarType: ObjectType.Integer, maxAccess: MaxAccess['read-only'] }, () => { callbacks++; });
+    }
+    await sleep(400);
+    return callbacks;
+  }
+
+  it('plain library: six responses in one read give one callback', async () => {
+    expect(await registerSix(false)).toBe(1);
+  });
+
+  it('fixed: six callbacks', async () => {
+    expect(await registerSix(true)).toBe(6);
+  });
+
+  it('the framer splits and joins arbitrary cuts', () => {
+    const pdus = [1, 2, 3].map((i) => AgentXPdu.createFromVariables({ pduType: AgentXPduType.Response, sessionID: 1, packetID: i, varbinds: [{ oid: `1.3.6.1.3.7460.1.${i}.0`, type: ObjectType.OctetString, value: 'x'.repeat(i * 5) }] }).toBuffer());
+    const all = Buffer.concat(pdus);
+    const got: number[] = [];
+    const f = frameAgentX((b) => got.push(b.readUInt32BE(12)));
+    for (let i = 0; i < all.length; i += 7) f(all.subarray(i, i + 7));
+    expect(got).toEqual([1, 2, 3]);
+  });
+});
+
+describe('bug 2: Mib providers Proxy in strict code', () => {
+  it('plain library throws in a strict bundle; the fixed Mib works', async () => {
+    const { bundle } = await import(join(repo, 'scripts', 'build.mjs'));
+    const d = mkdtempSync(join(tmpdir(), 'dv7-strict-')); dirs.push(d);
+    const out = await bundle(join(repo, 'test', 'fixtures', 'snmp', 'strict-mib-entry.ts'), join(d, 'strict.js'), { strict: true });
+    const plain = await run(process.execPath, [out, 'plain']);
+    expect(plain.stdout).toContain("'set' on proxy: trap returned falsish");
+    const fixed = await run(process.execPath, [out, 'fixed']);
+    expect(fixed.stdout.trim()).toBe('ok hello 0');
+  });
+});
+
+describe('bug 3: no reconnect after the master goes away', () => {
+  it('plain library stays disconnected', async () => {
+    const path = sockPath();
+    const m = fakeMaster(path);
+    await sleep(50);
+    const sa = snmp.createSubagent({ masterPort: path });
+    sa.on('error', () => {});
+    cleanups.push(() => sa.socket.destroy());
+    await openSubagent(sa);
+    m.conns[0].destroy();
+    await sleep(1500);
+    expect(m.conns).toHaveLength(1);
+  });
+
+  it('ResilientSubagent re-opens and re-registers', async () => {
+    const path = sockPath();
+    const m = fakeMaster(path);
+    await sleep(50);
+    const mib = createMib();
+    const rs = new ResilientSubagent({ master: path, description: 'dv7', subtrees: ['1.3.6.1.3.7460.1'], objects: () => [], mib: () => mib, retryMs: 100 });
+    cleanups.push(() => rs.stop());
+    const registered: number[] = [];
+    rs.on('registered', (n: number) => registered.push(n));
+    rs.start();
+    await sleep(300);
+    expect(registered).toEqual([1]);
+    m.conns[0].destroy();
+    await sleep(800);
+    expect(registered).toEqual([1, 2]);
+    expect(m.conns).toHaveLength(2);
+    expect(m.reqs.filter((r) => r.type === AgentXPduType.Register)).toHaveLength(2);
+    expect(m.reqs.filter((r) => r.type === AgentXPduType.Open)).toHaveLength(2);
+  });
+});
+
+describe('bug 4: Counter64 through Number', () => {
+  const MAX = 18446744073709551615n;
+  it('plain library loses precision and accepts 2^64', () => {
+    expect(unpatched.castSetValue(ObjectType.Counter64, MAX.toString())).not.toBe(MAX);
+    expect(unpatched.isValid(ObjectType.Counter64, '18446744073709551616')).toBe(true);
+    const pdu = AgentXPdu.createFromVariables({ pduType: AgentXPduType.Notify, sessionID: 1, varbinds: [{ oid: '1.3.6.1.3.7460.1.1.10.0', type: ObjectType.Counter64, value: MAX }] }).toBuffer();
+    const buf = SmartBuffer.fromBuffer(pdu.subarray(20));
+    expect(() => unpatched.readVarbind(buf)).toThrow();
+  });
+
+  it('fixed: exact BigInt both ways, out-of-range refused', () => {
+    applyGlobalFixes();
+    expect(snmp.ObjectTypeUtil.castSetValue(ObjectType.Counter64, MAX.toString())).toBe(MAX);
+    expect(snmp.ObjectTypeUtil.isValid(ObjectType.Counter64, '18446744073709551616')).toBe(false);
+    expect(snmp.ObjectTypeUtil.isValid(ObjectType.Counter64, MAX)).toBe(true);
+    const pdu = AgentXPdu.createFromVariables({ pduType: AgentXPduType.Notify, sessionID: 1, varbinds: [{ oid: '1.3.6.1.3.7460.1.1.10.0', type: ObjectType.Counter64, value: MAX.toString() }] }).toBuffer();
+    expect(snmp.AgentXPdu.readVarbind(SmartBuffer.fromBuffer(pdu.subarray(20)))).toEqual({ type: ObjectType.Counter64, oid: '1.3.6.1.3.7460.1.1.10.0', value: MAX });
+    expect(() => toCounter64(2 ** 60)).toThrow(/not a safe integer/);
+    expect(() => AgentXPdu.createFromVariables({ pduType: AgentXPduType.Notify, sessionID: 1, varbinds: [{ oid: '1.3.6.1.3.7460.1.1.10.0', type: ObjectType.Counter64, value: 2 ** 60 }] }).toBuffer()).toThrow(/safe integer/);
+  });
+});
+
+describe('bug 5: a missing row answers noSuchObject', () => {
+  function tableMib(mib: any) {
+    mib.registerProvider({ name: 't', type: MibProviderType.Table, oid: '1.3.6.1.3.7460.1.2.1', maxAccess: MaxAccess['not-accessible'], tableIndex: [{ columnName: 'i' }],
+      tableColumns: [{ number: 1, name: 'i', type: ObjectType.Integer, maxAccess: MaxAccess['not-accessible'] }, { number: 2, name: 'n', type: ObjectType.OctetString, maxAccess: MaxAccess['read-only'] }] });
+    mib.addTableRow('t', [1, 'head1']);
+    return mib;
+  }
+
+  async function getType(fix: boolean, oid: string): Promise<number> {
+    const path = sockPath();
+    const m = fakeMaster(path);
+    await sleep(50);
+    const sa = snmp.createSubagent({ masterPort: path });
+    cleanups.push(() => sa.socket.destroy());
+    fixFraming(sa);
+    tableMib(sa.mib);
+    if (fix) {
+      const objects = ['1.3.6.1.3.7460.1.2.1.2'];
+      sa.getRequest = (pdu: any) => sa.sendResponse(pdu.getResponsePduForRequest(), pdu.searchRangeList.map((r: any) => answerGet(sa.mib, objects, r.start)));
+    }
+    await openSubagent(sa);
+    m.conns[0].write(getPdu(77, oid));
+    await new Promise<void>((r) => { const t = setInterval(() => { if (m.responses.length) { clearInterval(t); r(); } }, 20); });
+    return m.responses[0].readUInt16BE(28);
+  }
+
+  it('plain library: noSuchObject for a missing row of an existing column', async () => {
+    expect(await getType(false, '1.3.6.1.3.7460.1.2.1.2.99')).toBe(ObjectType.NoSuchObject);
+  });
+
+  it('fixed: noSuchInstance; noSuchObject only outside the object types; values still answered', async () => {
+    expect(await getType(true, '1.3.6.1.3.7460.1.2.1.2.99')).toBe(ObjectType.NoSuchInstance);
+    expect(await getType(true, '1.3.6.1.3.7460.1.2.1.2.1')).toBe(ObjectType.OctetString);
+    const mib = tableMib(createMib());
+    expect(answerGet(mib, ['1.3.6.1.3.7460.1.2.1.2'], '1.3.6.1.3.7460.1.2.1.9.1').type).toBe(ObjectType.NoSuchObject);
+    expect(answerGet(mib, ['1.3.6.1.3.7460.1.2.1.2'], '1.3.6.1.3.7460.1.2.1.2').type).toBe(ObjectType.NoSuchObject);
+  });
+});
