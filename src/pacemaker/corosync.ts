@@ -3,7 +3,10 @@
 import { run as realRun, describeFailure } from '../service/run';
 import type { Runner } from './crm-mon';
 
-export type LinkStatus = 'connected' | 'down' | 'unknown';
+export type LinkStatus = 'connected' | 'down' | 'unknown' | 'degraded';
+
+/** Link number used for the service network published by linkmon (MIB row 100). */
+export const SERVICE_NETWORK_LINK = 99;
 
 export interface LinkState {
   /** Corosync node id (cfgtool) or node name (attribute). */
@@ -50,16 +53,24 @@ export function parseCfgtool(text: string): CfgtoolStatus {
 }
 
 /**
- * Parse the `ha-oscar-link` node attribute: "0:up,1:down" (link number: up|connected|down).
+ * Parse the `ha-oscar-link` node attribute.
+ * - linkmon's value, one number for the node's service network: 2 = all links ok,
+ *   1 = degraded, 0 = down (reported as link SERVICE_NETWORK_LINK);
+ * - or per-link items "0:up,1:down" (link number: up|connected|degraded|down).
  * Unknown words give 'unknown'; malformed items are skipped.
  */
 export function parseLinkAttribute(node: string, value: string): LinkState[] {
+  const v = value.trim();
+  if (/^-?\d+$/.test(v)) {
+    const n = Number(v);
+    return [{ node, link: SERVICE_NETWORK_LINK, status: n >= 2 ? 'connected' : n === 1 ? 'degraded' : 'down', source: 'attribute' }];
+  }
   const out: LinkState[] = [];
-  for (const item of value.split(/[,\s]+/)) {
+  for (const item of v.split(/[,\s]+/)) {
     const m = /^(\d+)[:=](\w+)$/.exec(item.trim());
     if (!m || Number(m[1]) > 7) continue;
     const w = m[2].toLowerCase();
-    out.push({ node, link: Number(m[1]), status: w === 'up' || w === 'connected' ? 'connected' : w === 'down' ? 'down' : 'unknown', source: 'attribute' });
+    out.push({ node, link: Number(m[1]), status: w === 'up' || w === 'connected' ? 'connected' : w === 'down' ? 'down' : w === 'degraded' ? 'degraded' : 'unknown', source: 'attribute' });
   }
   return out;
 }

@@ -5,20 +5,8 @@ import type { CfgtoolStatus, LinkState } from '../pacemaker/corosync';
 import { parseLinkAttribute } from '../pacemaker/corosync';
 import { raidFromAttributes, type RaidArray } from '../pacemaker/mdstat';
 
-export const SERVICES = ['dhcp', 'tftp', 'ntp', 'nfs', 'snmp'] as const;
-export type ServiceName = (typeof SERVICES)[number];
-
-/**
- * Which resources make up each OSCAR service: a resource belongs to a service when its id,
- * the id of a group/clone around it, or its agent type matches the pattern.
- */
-export const SERVICE_PATTERNS: Record<ServiceName, RegExp> = {
-  dhcp: /dhcp|kea/i,
-  tftp: /tftp/i,
-  ntp: /ntp|chrony/i,
-  nfs: /nfs|exportfs/i,
-  snmp: /snmp/i,
-};
+export { SERVICES, SERVICE_PATTERNS, type ServiceName } from '../pacemaker/oscar-services';
+import { SERVICES, serviceFor, type ServiceName } from '../pacemaker/oscar-services';
 
 const VIP_TYPES = /^(IPaddr2?|IPv6addr|IPsrcaddr)$/i;
 
@@ -26,7 +14,7 @@ export const NODE_STATE: Record<NodeState, number> = { online: 1, standby: 2, ma
 export const HEALTH: Record<Health, number> = { green: 1, yellow: 2, red: 3, unknown: 4 };
 export const ROLE: Record<ResourceRole, number> = { started: 1, stopped: 2, promoted: 3, unpromoted: 4, starting: 5, stopping: 6, migrating: 7, unknown: 8 };
 export const SERVICE_STATE = { running: 1, stopped: 2, failed: 3, notConfigured: 4 } as const;
-export const LINK_STATUS = { connected: 1, down: 2, unknown: 3 } as const;
+export const LINK_STATUS = { connected: 1, down: 2, unknown: 3, degraded: 4 } as const;
 export const LINK_SOURCE = { cfgtool: 1, attribute: 2 } as const;
 export const TRUTH = (b: boolean) => (b ? 1 : 2);
 
@@ -75,12 +63,7 @@ export interface ModelInput {
 const clip = (s: string, n = 255) => (Buffer.byteLength(s) <= n ? s : Buffer.from(s).subarray(0, n).toString('utf8').replace(/\uFFFD$/, ''));
 
 export function serviceOf(r: ResourceStatus, config?: CibConfig): ServiceName | undefined {
-  const type = config?.types[r.id] ?? r.agent.split(':').pop() ?? '';
-  for (const s of SERVICES) {
-    const re = SERVICE_PATTERNS[s];
-    if (re.test(r.id) || r.parents.some((p) => re.test(p)) || re.test(type)) return s;
-  }
-  return undefined;
+  return serviceFor(r.id, r.parents, config?.types[r.id] ?? r.agent.split(':').pop() ?? '');
 }
 
 const isActive = (r: ResourceStatus) => r.nodes.length > 0 && ['started', 'promoted', 'unpromoted', 'migrating'].includes(r.role);
@@ -154,7 +137,8 @@ export function buildSnapshot(input: ModelInput): { snapshot: Snapshot; record: 
     return { index: i + 1, name, state, activeNode, vips: clip(vips.join(',')), failovers, lastFailover: last, resources: rs.map((r) => r.id) };
   });
 
-  // Links: cfgtool (this node's view) first, then the ha-oscar-link attribute of the others.
+  // Links: cfgtool (this node's view of each Corosync link) first, then the ha-oscar-link
+  // attribute (linkmon's service-network value, row 100, or per-link items).
   const linkMap = new Map<string, LinkState & { name: string }>();
   for (const l of input.cfgtool?.links ?? []) {
     const name = idToName.get(l.node) ?? (l.node === input.cfgtool?.localNodeId ? input.localNode ?? '' : '');

@@ -112,6 +112,8 @@ describe('corosync-cfgtool', () => {
 
   it('parses the ha-oscar-link attribute', () => {
     expect(parseLinkAttribute('head2', '0:up,1:down, 2:weird,x,9:up').map((l) => [l.link, l.status])).toEqual([[0, 'connected'], [1, 'down'], [2, 'unknown']]);
+    // linkmon's single value for the service network: 2 ok, 1 degraded, 0 down.
+    expect(['2', '1', '0'].map((v) => parseLinkAttribute('h', v)[0]).map((l) => [l.link, l.status])).toEqual([[99, 'connected'], [99, 'degraded'], [99, 'down']]);
   });
 });
 

@@ -81,7 +81,8 @@ describeWith({ bins: ['snmpd', 'snmpget', 'snmpwalk', 'snmptable', 'snmpbulkwalk
       expect(rows).toContain('drbd|ocf:linbit:drbd|promoted|head1|0|true|false|');
       const links = await lab.snmp('snmptable', host, ['-Cf', '|', '-CH', '-Ci'], ['HA-OSCAR-MIB::haOscarLinkTable']);
       expect(links.stdout.trim().split('\n')).toEqual([
-        '1.1|head1|connected|cfgtool', '1.2|head1|connected|cfgtool', '2.1|head2|connected|cfgtool', '2.2|head2|down|cfgtool',
+        '1.1|head1|connected|cfgtool', '1.2|head1|connected|cfgtool', '1.100|head1|connected|attribute',
+        '2.1|head2|connected|cfgtool', '2.2|head2|down|cfgtool', '2.100|head2|degraded|attribute',
       ]);
       const raid = await lab.snmp('snmptable', host, ['-Cf', '|', '-CH', '-Ci'], ['HA-OSCAR-MIB::haOscarRaidTable']);
       // head1 from its node attribute; head2 is this node: /proc/mdstat.
@@ -101,7 +102,7 @@ describeWith({ bins: ['snmpd', 'snmpget', 'snmpwalk', 'snmptable', 'snmpbulkwalk
     // DataAge may tick between the walks.
     const strip = (s: string) => s.split('\n').filter((l) => !l.startsWith('.1.3.6.1.3.7460.1.1.11.0')).join('\n');
     expect(strip(b.stdout)).toBe(strip(a.stdout));
-    expect(a.stdout.trim().split('\n').length).toBe(11 + 2 * 7 + 13 * 8 + 5 * 6 + 4 * 3 + 4 * 4);
+    expect(a.stdout.trim().split('\n').length).toBe(11 + 2 * 7 + 13 * 8 + 5 * 6 + 6 * 3 + 4 * 4);
   });
 
   it('answers noSuchInstance for a missing row and noSuchObject outside the MIB objects', async () => {
