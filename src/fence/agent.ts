@@ -151,6 +151,9 @@ export async function runAgent(def: AgentDef, argv: readonly string[], io: Io): 
     if (argv.length > 0) {
       raw = parseArgv(argv, def.specs, warn);
       raw.verbose_level ??= raw.verbose ?? '0';
+      const onArgv = def.specs.filter((s) => s.secret && raw[s.name] !== undefined).map((s) => s.name);
+      for (const s of def.specs) if (s.secret) log.addSecret(raw[s.name]);
+      if (onArgv.length) warn(`${onArgv.join(', ')} given on the command line, where other users can read it (ps); prefer stdin or password_script`);
     } else {
       const text = await io.readStdin();
       // Secrets are masked before any warning about a malformed line can show them.

@@ -248,6 +248,13 @@ describe('fence runtime: actions and exit codes', () => {
     expect(b.stdout).toContain('-o, --action=[action]');
   });
 
+  it('getopt mode: a secret on the command line works but draws a warning (without the secret)', async () => {
+    const a = io();
+    expect(await runAgent(fakeAgent({ 1: 'on' }), ['-a', '192.0.2.1', '-n', '1', '-c', 'Comm-xyz-1', '-o', 'status'], a)).toBe(0);
+    expect(a.stderr).toContain('community given on the command line');
+    expect(a.stderr).not.toContain('Comm-xyz-1');
+  });
+
   it('getopt mode ignores stdin (as fencing.py does)', async () => {
     const a = io('action=off\n');
     expect(await runAgent(fakeAgent({ 1: 'on' }), ['-a', '192.0.2.1', '-n', '1', '-o', 'status'], a)).toBe(0);
