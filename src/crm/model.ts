@@ -13,6 +13,8 @@ export interface Primitive {
   ops: Op[];
 }
 export interface Clone { id: string; child: Primitive; meta: [string, string][] }
+/** A plain group (members start one after the other). Not generated: kept for comparisons. */
+export interface Group { id: string; members: Primitive[] }
 export interface ResourceSet { ids: string[]; sequential: boolean }
 export interface Colocation { kind: 'colocation'; id: string; score: string; sets: ResourceSet[] }
 export interface Order { kind: 'order'; id: string; orderKind: 'Mandatory' | 'Optional'; sets: ResourceSet[] }
@@ -33,6 +35,7 @@ export interface ClusterConfig {
   rscDefaults: [string, string][];
   primitives: Primitive[];
   clones: Clone[];
+  groups?: Group[];
   constraints: Constraint[];
   fencingLevels: FencingLevel[];
 }
@@ -135,8 +138,9 @@ export function buildConfig(d: Description): ClusterConfig {
     const params = Object.entries(conf).map(([key, v]) => [keys[key].param, v] as [string, string]);
     cfg.clones.push({
       id: `${spec.id}-clone`,
-      child: { id: spec.id, agent: spec.agent, params, meta: d.health.raid ? [['allow-unhealthy-nodes', 'true']] : [], ops: [mon(spec.monitor)] },
-      meta: [['interleave', 'true']],
+      child: { id: spec.id, agent: spec.agent, params, meta: [], ops: [mon(spec.monitor)] },
+      // on the clone: Pacemaker reads it there, not from the cloned primitive
+      meta: [['interleave', 'true'], ...(d.health.raid ? [['allow-unhealthy-nodes', 'true'] as [string, string]] : [])],
     });
   }
 
@@ -168,6 +172,30 @@ export function buildConfig(d: Description): ClusterConfig {
 export function levelsByTarget(levels: FencingLevel[]): FencingLevel[] {
   const targets = [...new Set(levels.map((l) => l.target))];
   return targets.flatMap((t) => levels.filter((l) => l.target === t).sort((a, b) => a.index - b.index));
+}
+
+/**
+ * The same configuration with each service set as a plain group (VIPs first,
+ * then the services, one at a time) instead of resource sets: what the
+ * generator deliberately does not do, kept to measure the difference.
+ */
+export function asGroups(cfg: ClusterConfig): ClusterConfig {
+  const out: ClusterConfig = { ...cfg, primitives: [...cfg.primitives], groups: [], constraints: [] };
+  const byId = new Map(cfg.primitives.map((p) => [p.id, p]));
+  const renamed = new Map<string, string>();
+  for (const c of cfg.constraints) {
+    if (c.kind !== 'order') continue;
+    const ids = c.sets.flatMap((s) => s.ids);
+    const gid = c.id.replace(/^ord-/, 'grp-');
+    out.groups!.push({ id: gid, members: ids.map((i) => byId.get(i)!) });
+    out.primitives = out.primitives.filter((p) => !ids.includes(p.id));
+    for (const i of ids) renamed.set(i, gid);
+  }
+  for (const c of cfg.constraints) {
+    if (c.kind === 'colocation' || c.kind === 'order') continue;
+    out.constraints.push(c.kind === 'location' && renamed.has(c.rsc) ? { ...c, rsc: renamed.get(c.rsc)! } : c);
+  }
+  return out;
 }
 
 function applyParams(

@@ -45,6 +45,10 @@ export function renderCrm(cfg: ClusterConfig, header?: string): string {
   if (header) out.push(...header.split('\n').map((l) => `# ${l}`.trimEnd()));
   for (const n of cfg.nodes) out.push(`node ${n.id}: ${n.uname}`);
   for (const p of cfg.primitives) out.push(primitive(p));
+  for (const g of cfg.groups ?? []) {
+    for (const m of g.members) out.push(primitive(m));
+    out.push(`group ${g.id} ${g.members.map((m) => m.id).join(' ')}`);
+  }
   for (const c of cfg.clones) {
     out.push(primitive(c.child));
     out.push([`clone ${c.id} ${c.child.id}`, ...pairs('meta', c.meta)].join(' \\\n\t'));

@@ -80,6 +80,11 @@ export function renderConfiguration(cfg: ClusterConfig, depth = 0): string {
     `${ind(d + 1)}</nodes>`,
     `${ind(d + 1)}<resources>`,
     ...cfg.primitives.flatMap((p) => primitive(p, d + 2)),
+    ...(cfg.groups ?? []).flatMap((g) => [
+      `${ind(d + 2)}<group id="${esc(g.id)}">`,
+      ...g.members.flatMap((m) => primitive(m, d + 3)),
+      `${ind(d + 2)}</group>`,
+    ]),
     ...cfg.clones.flatMap((c) => [
       `${ind(d + 2)}<clone id="${esc(c.id)}">`,
       ...nvset('meta_attributes', `${c.id}-meta_attributes`, c.meta, d + 3),
