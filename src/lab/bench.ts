@@ -1,4 +1,5 @@
 // Failover benchmark (npm run bench:failover -> scripts/bench-failover.mjs -> `ha-oscar lab bench`).
+import { cpus, loadavg } from 'node:os';
 import { cable, down, exec, powerOn, up, waitOnline, waitServices, whereIs, type Say } from './lab';
 import { corosyncEvents, logOffset, measureFailover, type Timeline } from './failover';
 import { sleep } from './procs';
@@ -6,7 +7,7 @@ import { HEADS, VIP4, type LabSpec, type NetName, type NodeName } from './spec';
 
 export interface Stat { name: string; n: number; median?: number; max?: number; missed: number }
 export interface CutResult { what: string; sent: number; received: number; lost: number; memberships: number }
-export interface BenchResult { token: string; runs: Timeline[]; stats: Stat[]; cuts: CutResult[] }
+export interface BenchResult { token: string; runs: Timeline[]; stats: Stat[]; cuts: CutResult[]; load: number[] }
 
 function stat(name: string, xs: (number | undefined)[]): Stat {
   const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
@@ -53,8 +54,10 @@ export async function bench(spec: LabSpec, runs: number, say: Say): Promise<Benc
   await up(spec, { say: (l) => say(`  [up] ${l.trim()}`) });
   const out: Timeline[] = [];
   const cuts: CutResult[] = [];
+  const load: number[] = [];
   try {
     for (let i = 1; i <= runs; i++) {
+      load.push(loadavg()[0]!);
       const t = await measureFailover(spec);
       out.push(t);
       say(`  run ${i}/${runs} (token ${token}): ${t.active} off -> membership ${fmtS(t.membershipMs)}; ` +
@@ -77,7 +80,7 @@ export async function bench(spec: LabSpec, runs: number, say: Say): Promise<Benc
     ...names.map((n) => stat(`${n} answers`, out.map((t) => t.checks.find((c) => c.name === n)?.ms))),
     stat('all services answer', out.map((t) => (t.checks.every((c) => c.ms !== undefined) ? Math.max(...t.checks.map((c) => c.ms!)) : undefined))),
   ];
-  return { token, runs: out, stats, cuts };
+  return { token, runs: out, stats, cuts, load };
 }
 
 const fmtS = (ms: number | undefined): string => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
@@ -91,5 +94,6 @@ export function printBench(r: BenchResult, say: Say): void {
   if (det !== undefined && all !== undefined) {
     say(`  target full-service median <= detection + 1 s: ${fmtS(all)} vs ${fmtS(det + 1000)} -> ${all <= det + 1000 ? 'met' : 'NOT met'}`);
   }
+  if (r.load.length) say(`  machine load (1-min average) at the power-offs: ${Math.min(...r.load).toFixed(1)}..${Math.max(...r.load).toFixed(1)} on ${cpus().length} CPUs`);
   for (const c of r.cuts) say(`  ${c.what}: client->VIP pings ${c.sent} sent, ${c.lost} lost; membership changes ${c.memberships}`);
 }

@@ -56,9 +56,11 @@ export function logOffset(spec: LabSpec, node: NodeName): number {
 /** Wait (from the client) for a check to answer; ms since t0, or undefined after timeoutMs. */
 export async function firstAnswer(spec: LabSpec, c: ClientCheck, t0: number, timeoutMs: number): Promise<number | undefined> {
   const until = t0 + timeoutMs;
-  if (c.waitArgv) {
-    const r = await exec(spec, 'client', c.waitArgv, { timeoutMs: timeoutMs + 5_000 });
-    return r.code === 0 ? Date.now() - t0 : undefined;
+  // A waiting ping also ends on an ICMP error (e.g. the neighbour entry FAILED while the VIP
+  // was nowhere): start it again until it gets its reply or the time is up.
+  while (c.waitArgv && Date.now() < until) {
+    const r = await exec(spec, 'client', c.waitArgv, { timeoutMs: until - Date.now() + 5_000 });
+    if (r.code === 0) return Date.now() - t0;
   }
   while (Date.now() < until) {
     const r = await exec(spec, 'client', c.pollArgv ?? c.argv, { timeoutMs: 10_000 });

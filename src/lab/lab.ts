@@ -30,7 +30,10 @@ export const LAB_BINS: Record<string, string> = {
 };
 
 function which(bin: string): boolean {
-  for (const d of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin']) {
+  const path = (process.env.PATH ?? '').split(':');
+  // sbin is often missing from a user's PATH, but only where /usr/bin is on it
+  const extra = path.includes('/usr/bin') ? ['/usr/sbin', '/sbin'] : [];
+  for (const d of [...path, ...extra]) {
     if (d && existsSync(join(d, bin))) return true;
   }
   return false;
