@@ -200,7 +200,7 @@ describeWith({ bins: ['ipmi_sim', 'ipmitool'], packages: ['openipmi', 'ipmitool'
     const dead = await freeUdpPort();
     const r = await fence(`${conf().replace(`ipport=${port}`, `ipport=${dead}`).replace('login_timeout=2', 'login_timeout=1')}action=off\n`);
     expect(r.code).toBe(1);
-    expect(r.ms).toBeLessThan(12_000);
+    expect(r.ms).toBeLessThan(15_000); // ipmitool -N 1 -R 1, bounded by the agent at 3·login_timeout+5 s
   }, 30_000);
 
   it('verbose run with a debug file: the password is in neither', async () => {

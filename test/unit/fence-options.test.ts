@@ -271,7 +271,7 @@ describe('fence runtime: verify and timeouts', () => {
     const ms = Date.now() - t0;
     expect(a.stderr).toContain('Failed: Timed out waiting to power OFF');
     expect(ms).toBeGreaterThanOrEqual(900);
-    expect(ms).toBeLessThan(3000);
+    expect(ms).toBeLessThan(5000);
   });
 
   it('a device that never answers: the watchdog ends the run with a failure, not a hang', async () => {

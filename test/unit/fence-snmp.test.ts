@@ -142,7 +142,7 @@ describe('fence_haoscar SNMP v2c against the lab PDU (127.0.0.1)', () => {
     expect(r.stderr).toContain('Failed: Timed out waiting to power OFF');
     expect(state('spare')).toBe(true);
     expect(r.ms).toBeGreaterThanOrEqual(1900);
-    expect(r.ms).toBeLessThan(6000);
+    expect(r.ms).toBeLessThan(9000); // 2 s power_timeout + process start-up on a loaded machine
     expect(pdu.events().some((e) => e.name === 'spare' && e.event === 'failed')).toBe(true);
   });
 
@@ -180,7 +180,7 @@ describe('fence_haoscar SNMP over IPv6 (::1), v2c and v3', () => {
   it('v3 with a wrong privacy key fails (no answer), within the timeout', async () => {
     const r = await fence(`${v3().replace(V3.privKey, 'wrong-priv-key')}action=status\nplug=head2\nlogin_timeout=1\n`);
     expect(r.code).toBe(1);
-    expect(r.ms).toBeLessThan(5000);
+    expect(r.ms).toBeLessThan(7000); // 1 s login_timeout (+1 retry) + start-up under load
   });
 
   it('v3 without password: exit 1, "You have to set login password", no traffic', async () => {
@@ -198,13 +198,13 @@ describe('bad input and unreachable devices: exit code and no hang', () => {
     const r = await fence(`ip=127.0.0.1\nipport=${dead}\ncommunity=x\naction=off\nplug=1\nlogin_timeout=1\n`);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('Connection timed out');
-    expect(r.ms).toBeLessThan(4000);
+    expect(r.ms).toBeLessThan(7000); // 1 s login_timeout (+1 retry) + start-up under load
   });
 
   it('wrong community: the PDU drops it; exit 1 within the timeout', async () => {
     const r = await fence(`ip=127.0.0.1\nipport=${port}\ncommunity=not-it\naction=status\nplug=1\nlogin_timeout=1\n`);
     expect(r.code).toBe(1);
-    expect(r.ms).toBeLessThan(4000);
+    expect(r.ms).toBeLessThan(7000); // 1 s login_timeout (+1 retry) + start-up under load
   });
 
   it('unknown action: exit 1, no device contacted', async () => {
