@@ -1,7 +1,8 @@
 // The HA-OSCAR AgentX subagent: reads cluster state on change (CIB epoch poll, a trigger file
 // the alert agent touches, SIGHUP), publishes it as a fresh Mib snapshot, and answers snmpd
 // from memory. No SNMP request ever waits for crm_mon.
-import { readFileSync, watchFile, unwatchFile } from 'node:fs';
+import { readFileSync, readdirSync, unlinkSync, watchFile, unwatchFile } from 'node:fs';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { readCibEpoch, readCrmMon, readCibConfig, type Runner, type CibConfig } from '../pacemaker/crm-mon';
 import { readCfgtool, type CfgtoolStatus } from '../pacemaker/corosync';
@@ -9,7 +10,7 @@ import { readMdstat, type RaidArray } from '../pacemaker/mdstat';
 import { run as realRun } from '../service/run';
 import { writeFileAtomic } from '../service/atomic';
 import { buildSnapshot, emptyRecord, type FailoverRecord, type Move, type Snapshot } from './model';
-import { buildMib, OBJECTS, OBJECT_TYPES, TRAP, NOTIFY } from './mib-def';
+import { buildMib, OBJECTS, OBJECT_TYPES, TRAP, NOTIFY, NOTIFICATIONS, NOTIFY_OBJECTS } from './mib-def';
 import { ResilientSubagent, ObjectType } from './netsnmp-fixes';
 
 export interface AgentOptions {
@@ -29,6 +30,8 @@ export interface AgentOptions {
   localNode?: string;
   /** Send haOscarFailover through the AgentX master when this node takes a service over. */
   notify?: boolean;
+  /** Directory where alert_haoscar (transport=subagent) queues notifications to send. */
+  spoolDir?: string;
   log?: (msg: string) => void;
   retryMs?: number;
   pingMs?: number;
@@ -158,11 +161,34 @@ export class HaOscarAgent {
     ]).catch((e) => this.log(e.message));
   }
 
+  /** Send the notifications alert_haoscar queued (oldest first); keep them while AgentX is down. */
+  async drainSpool(): Promise<number> {
+    const dir = this.opts.spoolDir;
+    if (!dir || !this.subagent.connected) return 0;
+    let names: string[];
+    try { names = readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort(); } catch { return 0; }
+    let sent = 0;
+    for (const n of names) {
+      const path = join(dir, n);
+      let note: { trap: string; varbinds: { oid: string; type: string; value: string }[] } | undefined;
+      try { note = JSON.parse(readFileSync(path, 'utf8')); } catch { /* half-written cannot happen (atomic); unreadable: drop */ }
+      const ok = note && typeof note.trap === 'string' && note.trap.startsWith(`${NOTIFICATIONS}.`) && Array.isArray(note.varbinds)
+        && note.varbinds.every((v) => typeof v.oid === 'string' && v.oid.startsWith(`${NOTIFY_OBJECTS}.`) && (v.type === 's' || v.type === 'u') && typeof v.value === 'string');
+      if (!ok) { this.log(`dropping malformed notification ${n}`); try { unlinkSync(path); } catch { /* gone */ } continue; }
+      try {
+        await this.subagent.notify(note!.trap, note!.varbinds.map((v) => ({ oid: v.oid, type: v.type === 'u' ? ObjectType.Gauge : ObjectType.OctetString, value: v.type === 'u' ? Number(v.value) >>> 0 : v.value })));
+      } catch (e) { this.log(`notification ${n} not sent yet: ${(e as Error).message}`); return sent; }
+      try { unlinkSync(path); } catch { /* gone */ }
+      sent++;
+    }
+    return sent;
+  }
+
   async start(): Promise<void> {
     await this.refresh(true);
     this.subagent.start();
-    this.timer = setInterval(() => void this.refresh(false), this.opts.pollMs ?? 2_000);
-    if (this.opts.triggerFile) watchFile(this.opts.triggerFile, { interval: 500, persistent: false }, () => void this.refresh(true));
+    this.timer = setInterval(() => { void this.refresh(false); void this.drainSpool(); }, this.opts.pollMs ?? 2_000);
+    if (this.opts.triggerFile) watchFile(this.opts.triggerFile, { interval: 500, persistent: false }, () => { void this.refresh(true); void this.drainSpool(); });
   }
 
   async stop(): Promise<void> {

@@ -1,0 +1,212 @@
+// alert_haoscar: Pacemaker alert agent that turns cluster events into HA-OSCAR-MIB notifications.
+//
+// Pacemaker runs it with CRM_alert_* variables; the alert's instance attributes arrive as
+// environment variables of the same name:
+//   transport        snmptrap (default): send to CRM_alert_recipient with snmptrap;
+//                    subagent: queue the notification for ha-oscar-snmp-agent, which sends it
+//                    through snmpd's AgentX master (so snmpd's trap sinks and their secrets apply).
+//   snmp_conf_dir    directory holding the snmp.conf snmptrap reads (defVersion/defCommunity or
+//                    SNMPv3 settings). Secrets stay in that file, never in argv.
+//                    Default /etc/ha-oscar/snmp-alert; when missing, v2c with community "public".
+//   inform           true: send an INFORM (acknowledged) instead of a trap.
+//   state_dir        where the agent remembers service nodes and link/RAID states
+//                    (default /var/lib/ha-oscar/alert).
+//   failover_record  the subagent's failover record, consulted for a service's previous node
+//                    (default /var/lib/ha-oscar/snmp-failovers.json).
+//   spool_dir        subagent transport queue (default /run/ha-oscar/snmp-events).
+//   refresh_file     touched after each alert so the subagent re-reads the cluster at once
+//                    (default /run/ha-oscar/snmp-refresh; skipped when its directory is missing).
+//
+// Events: node lost/member -> haOscarNodeLost/Joined; a failed resource operation ->
+// haOscarResourceFailedEvent; a successful start of a service's resource on another node than
+// the service ran on -> haOscarFailover; ha-oscar-link attribute -> haOscarLinkDown/Up;
+// ha-oscar-raid-<array> or #health-ha-oscar-raid going bad -> haOscarRaidDegradedEvent.
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { run, describeFailure } from '../src/service/run';
+import { writeFileAtomic } from '../src/service/atomic';
+import { serviceFor } from '../src/pacemaker/oscar-services';
+import { parseLinkAttribute, type LinkStatus } from '../src/pacemaker/corosync';
+import { RAID_ATTR_PREFIX, RAID_HEALTH_ATTR } from '../src/pacemaker/mdstat';
+
+// HA-OSCAR-MIB OIDs (mib/HA-OSCAR-MIB.txt; test/unit/snmp-alert.test.ts checks them against it).
+const ROOT = '1.3.6.1.3.7460';
+export const TRAPS = {
+  failover: `${ROOT}.0.1`, nodeLost: `${ROOT}.0.2`, nodeJoined: `${ROOT}.0.3`, resourceFailed: `${ROOT}.0.4`,
+  linkDown: `${ROOT}.0.5`, linkUp: `${ROOT}.0.6`, raidDegraded: `${ROOT}.0.7`,
+} as const;
+export const VARS = {
+  node: `${ROOT}.1.8.1.0`, resource: `${ROOT}.1.8.2.0`, service: `${ROOT}.1.8.3.0`, fromNode: `${ROOT}.1.8.4.0`,
+  toNode: `${ROOT}.1.8.5.0`, link: `${ROOT}.1.8.6.0`, raidArray: `${ROOT}.1.8.7.0`, detail: `${ROOT}.1.8.8.0`,
+} as const;
+
+export type TrapName = keyof typeof TRAPS;
+export interface Varbind { oid: string; type: 's' | 'u'; value: string }
+export interface Notification { trap: TrapName; varbinds: Varbind[] }
+
+interface AlertState {
+  services: Record<string, string>;
+  links: Record<string, Record<string, LinkStatus>>;
+  raid: Record<string, boolean>;
+}
+
+const s = (oid: string, value: string): Varbind => ({ oid, type: 's', value: value.slice(0, 255) });
+
+class AlertError extends Error {}
+
+function loadJson<T>(path: string, fallback: T): T {
+  try { return JSON.parse(readFileSync(path, 'utf8')) as T; } catch { return fallback; }
+}
+
+/** Serialise the read-modify-write of the state file between alerts running in parallel. */
+async function withLock<T>(dir: string, fn: () => T | Promise<T>): Promise<T> {
+  const lock = join(dir, 'state.lock');
+  const end = Date.now() + 5000;
+  for (;;) {
+    try { closeSync(openSync(lock, 'wx', 0o600)); break; } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      try { if (Date.now() - statSync(lock).mtimeMs > 15_000) unlinkSync(lock); } catch { /* raced */ }
+      if (Date.now() > end) break; // give up waiting: better a duplicate than no notification
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try { return await fn(); } finally { try { unlinkSync(lock); } catch { /* gone */ } }
+}
+
+const isBadRaid = (v: string) => /degraded|fail|inactive|red|yellow|\[U*_[U_]*\]/i.test(v);
+
+/** Map one alert (its environment) to notifications, updating the remembered state. */
+export function notificationsFor(env: NodeJS.ProcessEnv, state: AlertState, previousNode: (svc: string) => string | undefined): Notification[] {
+  const kind = env.CRM_alert_kind ?? '';
+  const node = env.CRM_alert_node ?? '';
+  const desc = env.CRM_alert_desc ?? '';
+  switch (kind) {
+    case 'node': {
+      if (desc === 'lost') return [{ trap: 'nodeLost', varbinds: [s(VARS.node, node), s(VARS.detail, `node ${node} (id ${env.CRM_alert_nodeid ?? '?'}) lost`)] }];
+      if (desc === 'member') return [{ trap: 'nodeJoined', varbinds: [s(VARS.node, node), s(VARS.detail, `node ${node} (id ${env.CRM_alert_nodeid ?? '?'}) joined`)] }];
+      return [];
+    }
+    case 'resource': {
+      const rsc = env.CRM_alert_rsc ?? '';
+      const task = env.CRM_alert_task ?? '';
+      const rc = env.CRM_alert_rc ?? '';
+      const target = env.CRM_alert_target_rc ?? '0';
+      const status = env.CRM_alert_status ?? '0';
+      if (!rsc) return [];
+      if (status !== '0' || rc !== target) {
+        return [{ trap: 'resourceFailed', varbinds: [s(VARS.resource, rsc), s(VARS.node, node), s(VARS.detail, `${task} failed: ${desc || `rc=${rc}`}`)] }];
+      }
+      if (task !== 'start' && task !== 'promote' && task !== 'migrate_from') return [];
+      const svc = serviceFor(rsc);
+      if (!svc) return [];
+      const prev = state.services[svc] ?? previousNode(svc);
+      state.services[svc] = node;
+      if (prev && prev !== node) {
+        return [{ trap: 'failover', varbinds: [s(VARS.service, svc), s(VARS.resource, rsc), s(VARS.fromNode, prev), s(VARS.toNode, node)] }];
+      }
+      return [];
+    }
+    case 'attribute': {
+      const name = env.CRM_alert_attribute_name ?? '';
+      const value = env.CRM_alert_attribute_value ?? '';
+      if (name === 'ha-oscar-link') {
+        const out: Notification[] = [];
+        const before = state.links[node] ?? {};
+        const now: Record<string, LinkStatus> = {};
+        for (const l of parseLinkAttribute(node, value)) {
+          now[l.link] = l.status;
+          const was = before[l.link];
+          const lv = { oid: VARS.link, type: 'u' as const, value: String(l.link) };
+          if (l.status === 'down' && was !== 'down') out.push({ trap: 'linkDown', varbinds: [s(VARS.node, node), lv] });
+          if (l.status !== 'down' && l.status !== 'unknown' && was === 'down') out.push({ trap: 'linkUp', varbinds: [s(VARS.node, node), lv] });
+        }
+        state.links[node] = now;
+        return out;
+      }
+      const isArray = name.startsWith(RAID_ATTR_PREFIX);
+      if (isArray || name === RAID_HEALTH_ATTR) {
+        const key = `${node}/${name}`;
+        const bad = value !== '' && isBadRaid(value);
+        const was = state.raid[key] ?? false;
+        state.raid[key] = bad;
+        if (bad && !was) {
+          return [{ trap: 'raidDegraded', varbinds: [s(VARS.node, node), s(VARS.raidArray, isArray ? name.slice(RAID_ATTR_PREFIX.length) : ''), s(VARS.detail, `${name}=${value}`)] }];
+        }
+      }
+      return [];
+    }
+    default:
+      return []; // fencing and anything newer: nothing to say
+  }
+}
+
+function argvFor(n: Notification): string[] {
+  return [TRAPS[n.trap], ...n.varbinds.flatMap((v) => [v.oid, v.type, v.value])];
+}
+
+async function sendSnmptrap(env: NodeJS.ProcessEnv, notes: Notification[], stateDir: string): Promise<void> {
+  const recipient = (env.CRM_alert_recipient ?? '').trim();
+  if (!recipient) throw new AlertError('no recipient: set the alert recipient to the trap receiver (e.g. udp:192.0.2.5:162)');
+  if (recipient.startsWith('-')) throw new AlertError(`recipient "${recipient}" is not an address`);
+  let confDir = env.snmp_conf_dir || '/etc/ha-oscar/snmp-alert';
+  let tmp: string | undefined;
+  if (!existsSync(join(confDir, 'snmp.conf'))) {
+    tmp = mkdtempSync(join(tmpdir(), 'alert_haoscar-'));
+    writeFileAtomic(join(tmp, 'snmp.conf'), 'defVersion 2c\ndefCommunity public\n', { mode: 0o600 });
+    confDir = tmp;
+  }
+  try {
+    for (const n of notes) {
+      const args = ['-t', '5', '-r', '1', ...(env.inform === 'true' ? ['-Ci'] : []), recipient, '', ...argvFor(n)];
+      const r = await run(env.snmptrap_bin || 'snmptrap', args, {
+        timeoutMs: 15_000,
+        env: { SNMPCONFPATH: confDir, MIBS: '', SNMP_PERSISTENT_DIR: join(stateDir, 'snmp') },
+      });
+      if (r.code !== 0) throw new AlertError(describeFailure('snmptrap', r));
+    }
+  } finally {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function queueForSubagent(env: NodeJS.ProcessEnv, notes: Notification[]): void {
+  const dir = env.spool_dir || '/run/ha-oscar/snmp-events';
+  if (!existsSync(dir)) throw new AlertError(`spool directory ${dir} does not exist (is ha-oscar-snmp-agent set up with --spool?)`);
+  notes.forEach((n, i) => {
+    writeFileAtomic(join(dir, `${Date.now()}-${process.pid}-${i}.json`), JSON.stringify({ trap: TRAPS[n.trap], varbinds: n.varbinds }) + '\n', { mode: 0o660 });
+  });
+}
+
+export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const stateDir = env.state_dir || '/var/lib/ha-oscar/alert';
+  const transport = env.transport || 'snmptrap';
+  if (transport !== 'snmptrap' && transport !== 'subagent') throw new AlertError(`transport must be snmptrap or subagent, not "${transport}"`);
+  if (!env.CRM_alert_kind) throw new AlertError('CRM_alert_kind is not set: this is a Pacemaker alert agent');
+  mkdirSync(stateDir, { recursive: true, mode: 0o750 });
+  const stateFile = join(stateDir, 'state.json');
+  const record = loadJson<{ services?: Record<string, { node?: string }> }>(env.failover_record || '/var/lib/ha-oscar/snmp-failovers.json', {});
+  const notes = await withLock(stateDir, () => {
+    const st = loadJson<AlertState>(stateFile, { services: {}, links: {}, raid: {} });
+    st.services ??= {}; st.links ??= {}; st.raid ??= {};
+    const before = JSON.stringify(st);
+    const out = notificationsFor(env, st, (svc) => record.services?.[svc]?.node);
+    if (JSON.stringify(st) !== before) writeFileAtomic(stateFile, JSON.stringify(st) + '\n', { mode: 0o640 });
+    return out;
+  });
+  const refresh = env.refresh_file || '/run/ha-oscar/snmp-refresh';
+  if (existsSync(dirname(refresh))) {
+    try { writeFileAtomic(refresh, `${Date.now()}\n`, { mode: 0o664 }); } catch { /* the subagent still polls */ }
+  }
+  if (!notes.length) return 0;
+  if (transport === 'subagent') queueForSubagent(env, notes);
+  else await sendSnmptrap(env, notes, stateDir);
+  return 0;
+}
+
+if (process.env.HA_OSCAR_BUNDLED === '1' || (typeof require !== 'undefined' && typeof module !== 'undefined' && require.main === module)) {
+  main().then((code) => process.exit(code), (e) => {
+    process.stderr.write(`alert_haoscar: ${(e as Error).message.split('\n')[0]}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,145 @@
+// alert_haoscar: Pacemaker alert environment -> HA-OSCAR-MIB notifications, sent with snmptrap
+// to a real snmptrapd on loopback (IPv4 and IPv6), or queued for the subagent (AgentX).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { notificationsFor, TRAPS, VARS } from '../../agents/alert_haoscar';
+import { TRAP, NOTIFY } from '../../src/snmp/mib-def';
+import { HaOscarAgent } from '../../src/snmp/subagent';
+import { run } from '../../src/service/run';
+import { describeWith } from '../helpers/prereq';
+import { SnmpLab, waitFor, MIB_DIRS, COMMUNITY, repo } from '../fixtures/snmp/harness';
+
+const fresh = () => ({ services: {}, links: {}, raid: {} }) as any;
+
+describe('alert -> notification mapping', () => {
+  it('uses the MIB\'s OIDs', () => {
+    expect(TRAPS).toEqual(TRAP);
+    expect(VARS).toEqual(NOTIFY);
+  });
+
+  it('node lost and joined', () => {
+    const st = fresh();
+    expect(notificationsFor({ CRM_alert_kind: 'node', CRM_alert_node: 'head1', CRM_alert_nodeid: '1', CRM_alert_desc: 'lost' }, st, () => undefined))
+      .toEqual([{ trap: 'nodeLost', varbinds: [{ oid: VARS.node, type: 's', value: 'head1' }, { oid: VARS.detail, type: 's', value: 'node head1 (id 1) lost' }] }]);
+    expect(notificationsFor({ CRM_alert_kind: 'node', CRM_alert_node: 'head1', CRM_alert_desc: 'member' }, st, () => undefined)[0].trap).toBe('nodeJoined');
+    expect(notificationsFor({ CRM_alert_kind: 'fencing', CRM_alert_node: 'head1', CRM_alert_desc: 'Operation reboot' }, st, () => undefined)).toEqual([]);
+  });
+
+  it('a failed operation, and a failover reported once per service', () => {
+    const st = fresh();
+    const failed = notificationsFor({ CRM_alert_kind: 'resource', CRM_alert_node: 'head1', CRM_alert_rsc: 'dhcpd', CRM_alert_task: 'monitor', CRM_alert_rc: '7', CRM_alert_target_rc: '0', CRM_alert_status: '0', CRM_alert_desc: 'not running' }, st, () => undefined);
+    expect(failed).toEqual([{ trap: 'resourceFailed', varbinds: [{ oid: VARS.resource, type: 's', value: 'dhcpd' }, { oid: VARS.node, type: 's', value: 'head1' }, { oid: VARS.detail, type: 's', value: 'monitor failed: not running' }] }]);
+    const start = (rsc: string, node: string) => notificationsFor({ CRM_alert_kind: 'resource', CRM_alert_node: node, CRM_alert_rsc: rsc, CRM_alert_task: 'start', CRM_alert_rc: '0', CRM_alert_target_rc: '0', CRM_alert_status: '0' }, st, (svc) => (svc === 'dhcp' ? 'head1' : undefined));
+    const f = start('vip-dhcp', 'head2');
+    expect(f.map((n) => n.trap)).toEqual(['failover']);
+    expect(f[0].varbinds.map((v) => v.value)).toEqual(['dhcp', 'vip-dhcp', 'head1', 'head2']);
+    expect(start('dhcpd', 'head2')).toEqual([]); // same service, same node: already reported
+    expect(start('tftpd', 'head2')).toEqual([]); // first time seen: nothing to compare with
+    expect(start('fence-head1', 'head1')).toEqual([]); // not a service
+    expect(start('tftpd', 'head1').map((n) => n.trap)).toEqual(['failover']);
+  });
+
+  it('link down/up from linkmon\'s value and per-link items; RAID going bad once', () => {
+    const st = fresh();
+    const link = (v: string) => notificationsFor({ CRM_alert_kind: 'attribute', CRM_alert_node: 'head2', CRM_alert_attribute_name: 'ha-oscar-link', CRM_alert_attribute_value: v }, st, () => undefined);
+    expect(link('2')).toEqual([]);
+    expect(link('0')).toEqual([{ trap: 'linkDown', varbinds: [{ oid: VARS.node, type: 's', value: 'head2' }, { oid: VARS.link, type: 'u', value: '99' }] }]);
+    expect(link('0')).toEqual([]);
+    expect(link('1').map((n) => n.trap)).toEqual(['linkUp']);
+    expect(link('0:up,1:down').map((n) => n.trap + n.varbinds[1].value)).toEqual(['linkDown1']);
+    const raid = (name: string, v: string) => notificationsFor({ CRM_alert_kind: 'attribute', CRM_alert_node: 'head1', CRM_alert_attribute_name: name, CRM_alert_attribute_value: v }, st, () => undefined);
+    expect(raid('ha-oscar-raid-md0', 'active raid1 [2/2] [UU]')).toEqual([]);
+    const d = raid('ha-oscar-raid-md0', 'active raid1 [2/1] [U_]');
+    expect(d.map((n) => n.trap)).toEqual(['raidDegraded']);
+    expect(d[0].varbinds[1]).toEqual({ oid: VARS.raidArray, type: 's', value: 'md0' });
+    expect(raid('ha-oscar-raid-md0', 'active raid1 [2/1] [U_] recovery')).toEqual([]);
+    expect(raid('#health-ha-oscar-raid', 'yellow').map((n) => n.trap)).toEqual(['raidDegraded']);
+  });
+});
+
+describeWith({ bins: ['snmptrap', 'snmptrapd', 'snmpd', 'snmptranslate'], packages: ['snmp', 'snmptrapd', 'snmpd'] }, 'alert_haoscar bundle against snmptrapd', () => {
+  const lab = new SnmpLab();
+  const dir = mkdtempSync(join(tmpdir(), 'dv7-alert-'));
+  let bin = '';
+  const conf = join(dir, 'conf');
+  const spool = join(dir, 'spool');
+  let agent: HaOscarAgent;
+
+  beforeAll(async () => {
+    await lab.start({ traps: true });
+    const { bundle } = await import(join(repo, 'scripts', 'build.mjs'));
+    bin = await bundle(join(repo, 'agents', 'alert_haoscar.ts'), join(dir, 'alert_haoscar'));
+    mkdirSync(conf);
+    writeFileSync(join(conf, 'snmp.conf'), `defVersion 2c\ndefCommunity ${COMMUNITY}\n`);
+    mkdirSync(spool);
+    mkdirSync(join(dir, 'run'));
+  });
+  afterAll(async () => {
+    await agent?.stop();
+    await lab.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const base = () => ({ state_dir: join(dir, 'state'), failover_record: join(dir, 'none.json'), snmp_conf_dir: conf, refresh_file: join(dir, 'run', 'refresh'), PATH: process.env.PATH ?? '' });
+
+  it('the OIDs it sends are HA-OSCAR-MIB\'s notifications', async () => {
+    for (const [name, oid] of Object.entries({ haOscarNodeLost: TRAPS.nodeLost, haOscarFailover: TRAPS.failover, haOscarRaidDegradedEvent: TRAPS.raidDegraded, haOscarNotifyLink: VARS.link.replace(/\.0$/, '') })) {
+      const r = await run('snmptranslate', ['-M', MIB_DIRS, '-m', 'HA-OSCAR-MIB', '-On', `HA-OSCAR-MIB::${name}`], { env: { SNMPCONFPATH: '/nonexistent-dv7' } });
+      expect(r.stdout.trim()).toBe(`.${oid}`);
+    }
+  });
+
+  for (const [label, host] of [['IPv4', '127.0.0.1'], ['IPv6', 'udp6:[::1]']]) {
+    it(`sends node lost with snmptrap over ${label} and pokes the subagent's refresh file`, async () => {
+      const r = await run(bin, [], { cleanEnv: true, env: { ...base(), CRM_alert_kind: 'node', CRM_alert_node: `head-${label}`, CRM_alert_nodeid: '1', CRM_alert_desc: 'lost', CRM_alert_recipient: `${host}:${lab.trapPort}` } });
+      expect(r.code, r.stderr).toBe(0);
+      const trap = await waitFor('trap', async () => lab.traps().find((t) => t.includes(`head-${label}`)), 10_000);
+      expect(trap).toContain(`.1.3.6.1.6.3.1.1.4.1.0 = OID: .${TRAPS.nodeLost}`);
+      expect(trap).toContain(`.${VARS.detail} = STRING: "node head-${label} (id 1) lost"`);
+      // The alert touched the refresh file the subagent watches.
+      expect(readFileSync(join(dir, 'run', 'refresh'), 'utf8')).toMatch(/^\d+\n$/);
+    });
+  }
+
+  it('passes the community in a config file, never argv', async () => {
+    const spy = join(dir, 'spy-snmptrap');
+    writeFileSync(spy, `#!${process.execPath}\nrequire('fs').writeFileSync(${JSON.stringify(join(dir, 'spy.json'))}, JSON.stringify({ argv: process.argv.slice(2), conf: require('fs').readFileSync(process.env.SNMPCONFPATH + '/snmp.conf', 'utf8') }));\n`);
+    chmodSync(spy, 0o755);
+    const r = await run(bin, [], { cleanEnv: true, env: { ...base(), snmptrap_bin: spy, CRM_alert_kind: 'node', CRM_alert_node: 'h', CRM_alert_desc: 'member', CRM_alert_recipient: '127.0.0.1:9' } });
+    expect(r.code, r.stderr).toBe(0);
+    const got = JSON.parse(readFileSync(join(dir, 'spy.json'), 'utf8'));
+    expect(got.argv.join(' ')).not.toContain(COMMUNITY);
+    expect(got.argv).toContain(`${TRAPS.nodeJoined}`);
+    expect(got.conf).toContain(`defCommunity ${COMMUNITY}`);
+  });
+
+  it('bad input: a clear one-line reason, exit 1', async () => {
+    const noRecipient = await run(bin, [], { cleanEnv: true, env: { ...base(), CRM_alert_kind: 'node', CRM_alert_node: 'h', CRM_alert_desc: 'lost' } });
+    expect(noRecipient.code).toBe(1);
+    expect(noRecipient.stderr).toMatch(/^alert_haoscar: no recipient: [^\n]+\n$/);
+    const notPcmk = await run(bin, [], { cleanEnv: true, env: { ...base() } });
+    expect(notPcmk.code).toBe(1);
+    expect(notPcmk.stderr).toBe('alert_haoscar: CRM_alert_kind is not set: this is a Pacemaker alert agent\n');
+    const badTransport = await run(bin, [], { cleanEnv: true, env: { ...base(), transport: 'carrier-pigeon', CRM_alert_kind: 'node' } });
+    expect(badTransport.stderr).toBe('alert_haoscar: transport must be snmptrap or subagent, not "carrier-pigeon"\n');
+  });
+
+  it('transport=subagent: queued, then sent by the subagent through snmpd\'s AgentX master', async () => {
+    const ok = (stdout: string) => ({ code: 0, stdout, stderr: '', timedOut: false });
+    const fx = (p: string) => readFileSync(join(repo, 'test', 'fixtures', p), 'utf8');
+    agent = new HaOscarAgent({
+      master: lab.agentx, spoolDir: spool, pollMs: 200, localNode: 'head2', log: () => {},
+      runner: async (cmd, args) => cmd === 'crm_mon' ? ok(fx('crm_mon/two-heads.xml')) : cmd === 'cibadmin' ? ok(args.includes('--no-children') ? '<cib epoch="1"/>' : fx('crm_mon/cib-config.xml')) : { code: 1, stdout: '', stderr: 'no', timedOut: false },
+    });
+    await agent.start();
+    await waitFor('registration', async () => agent.subagent.connected, 10_000);
+    const r = await run(bin, [], { cleanEnv: true, env: { ...base(), transport: 'subagent', spool_dir: spool, CRM_alert_kind: 'attribute', CRM_alert_node: 'head2', CRM_alert_attribute_name: 'ha-oscar-raid-md3', CRM_alert_attribute_value: 'active raid1 [2/1] [_U]' } });
+    expect(r.code, r.stderr).toBe(0);
+    const trap = await waitFor('RAID trap via AgentX', async () => lab.traps().find((t) => t.includes('"md3"')), 10_000);
+    expect(trap).toContain(`OID: .${TRAPS.raidDegraded}`);
+    expect(trap).toContain(`.${VARS.node} = STRING: "head2"`);
+    await waitFor('spool drained', async () => readdirSync(spool).length === 0, 5_000);
+  });
+});
