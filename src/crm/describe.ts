@@ -450,6 +450,7 @@ export function validate(raw: unknown): Description {
             const o = c.obj(dv0, p, ['method!', ...Object.keys(keys).map((k) => (k === 'ip' ? 'ip!' : k))]);
             if (!o) return;
             const params = c.params(o, p, keys);
+            if (params.ip !== undefined && seen.has(params.ip)) c.err(`${p}.ip`, `${params.ip} is ${seen.get(params.ip)}: a fence device needs its own address`);
             if (m === 'snmp' && params.plug === undefined) c.err(`${p}.plug`, 'missing (the PDU outlet that powers this head)');
             if (m === 'snmp' && params.community === undefined && params.username === undefined) c.err(p, 'needs community (SNMP v1/v2c) or username (SNMP v3)');
             if (m === 'ipmi' && params.username === undefined) c.err(`${p}.username`, 'missing');

@@ -82,6 +82,10 @@ describe('bad descriptions get precise errors naming the field', () => {
     expect(problems((d) => { d.fencing.devices.head3 = d.fencing.devices.head2; }))
       .toEqual(['fencing.devices.head3: unknown key (allowed: head1, head2)']);
   });
+  it('a fence device on a head or VIP address', () => {
+    expect(problems((d) => { d.fencing.devices.head2.ip = '192.0.2.11'; }))
+      .toEqual(['fencing.devices.head2.ip: 192.0.2.11 is heads[0].addresses.a.ipv4: a fence device needs its own address']);
+  });
   it('a literal fence password', () => {
     const p = problems((d) => { d.fencing.devices.head1 = { method: 'ipmi', ip: '192.0.2.201', username: 'u', password: 'secret' }; });
     expect(p[0]).toBe('fencing.devices.head1.password: a literal password is not accepted (it would sit in the CIB): give password_script, a program that prints it');

@@ -66,6 +66,23 @@ describeWith({ bins: ['crm', 'cibadmin', 'crm_verify'], packages: ['crmsh', 'pac
   }
 });
 
+describeWith({ bins: ['cibadmin'], packages: ['pacemaker-cli-utils'] }, 'the --format xml <configuration> loads with cibadmin', () => {
+  for (const ex of examples) {
+    it(`${ex}: cibadmin --replace --scope configuration (what pcs cluster cib-push scope=configuration does), twice`, async () => {
+      const cfg = buildConfig(loadDescription(join(root, 'examples', ex)));
+      const file = join(tmp, `${ex}.cibadmin.xml`);
+      const conf = join(tmp, `${ex}.configuration.xml`);
+      writeFileAtomic(file, (await runOk('cibadmin', ['--empty'])).stdout);
+      writeFileAtomic(conf, renderConfiguration(cfg));
+      await runOk('cibadmin', ['--replace', '--scope', 'configuration', '--xml-file', conf], { env: { CIB_file: file } });
+      const once = readFileSync(file, 'utf8');
+      expect(norm(configurationOf(once))).toBe(norm(renderConfiguration(cfg)));
+      await runOk('cibadmin', ['--replace', '--scope', 'configuration', '--xml-file', conf], { env: { CIB_file: file } });
+      expect(readFileSync(file, 'utf8')).toBe(once);
+    });
+  }
+});
+
 describeWith({ bins: ['corosync', 'ip'], root: true, packages: ['corosync', 'iproute2'] }, 'corosync -t accepts every generated corosync.conf', () => {
   const ns = `dv4-${process.pid}`;
   beforeAll(async () => {
