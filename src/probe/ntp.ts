@@ -165,6 +165,11 @@ export interface NtpQueryResult {
   error?: string;
   /** A kiss code (DENY, RSTR, RATE...) when the server sent a kiss-o'-death. */
   kiss?: string;
+  /**
+   * A server reply to THIS request arrived (origin echoed, mode 4), even if it was then
+   * refused (unsynchronised, leap alarm, kiss-o'-death): the server is up and talking.
+   */
+  answered: boolean;
   /** ms from sending the request to the end of the exchange. */
   ms: number;
 }
@@ -185,7 +190,7 @@ export interface NtpQueryOptions {
 export async function ntpQuery(address: string, port = 123, opts: NtpQueryOptions = {}): Promise<NtpQueryResult> {
   const t0 = Date.now();
   const attempts = 1 + Math.max(0, opts.retries ?? 0);
-  let last: NtpQueryResult = { ok: false, error: 'no attempt', ms: 0 };
+  let last: NtpQueryResult = { ok: false, answered: false, error: 'no attempt', ms: 0 };
   for (let i = 0; i < attempts; i++) {
     last = await queryOnce(address, port, opts);
     last.ms = Date.now() - t0;
@@ -213,26 +218,27 @@ async function queryOnce(address: string, port: number, opts: NtpQueryOptions): 
       resolve({ ...r, ms: Date.now() - t0 });
     };
     const timer = setTimeout(() => {
-      finish({ ok: false, error: `no reply within ${timeoutMs} ms${lastDiscard ? ` (discarded: ${lastDiscard})` : ''}` });
+      finish({ ok: false, answered: false, error: `no reply within ${timeoutMs} ms${lastDiscard ? ` (discarded: ${lastDiscard})` : ''}` });
     }, timeoutMs);
     sock.on('error', (e: NodeJS.ErrnoException) => {
       // ECONNREFUSED: an ICMP port unreachable came back (nothing listens there)
-      finish({ ok: false, error: e.code === 'ECONNREFUSED' ? 'connection refused (nothing listens on that port)' : e.message });
+      finish({ ok: false, answered: false, error: e.code === 'ECONNREFUSED' ? 'connection refused (nothing listens on that port)' : e.message });
     });
     sock.on('message', (msg: Buffer) => {
-      const t4 = performanceNowMs();
+      const t4 = Date.now();
       let pk: NtpPacket;
       try { pk = decodePacket(msg); } catch (e) { lastDiscard = (e as Error).message; return; }
       const c = checkReply(pk, sentTs);
       if (!c.ok) {
         if (c.discard) { lastDiscard = c.error; return; }
-        finish({ ok: false, error: c.error, kiss: c.kiss });
+        finish({ ok: false, answered: true, error: c.error, kiss: c.kiss });
         return;
       }
       const t2 = fromNtpTimestamp(pk.receiveTs);
       const t3 = fromNtpTimestamp(pk.transmitTs);
       finish({
         ok: true,
+        answered: true,
         reply: {
           stratum: pk.stratum, leap: pk.leap, version: pk.version, poll: pk.poll, precision: pk.precision,
           rootDelay: pk.rootDelay, rootDispersion: pk.rootDispersion, refId: refIdText(pk),
@@ -243,22 +249,100 @@ async function queryOnce(address: string, port: number, opts: NtpQueryOptions): 
     });
     const send = () => {
       sock.connect(port, address, () => {
-        t1 = performanceNowMs();
+        t1 = Date.now();
         const req = encodeRequest(t1, opts.version ?? 4);
         sentTs = req.transmitTs;
-        sock.send(req.packet, (e) => { if (e) finish({ ok: false, error: e.message }); });
+        sock.send(req.packet, (e) => { if (e) finish({ ok: false, answered: false, error: e.message }); });
       });
     };
     try {
       if (opts.localAddress) sock.bind({ address: opts.localAddress, port: 0 }, send);
       else send();
     } catch (e) {
-      finish({ ok: false, error: e instanceof Error ? e.message : String(e) });
+      finish({ ok: false, answered: false, error: e instanceof Error ? e.message : String(e) });
     }
   });
 }
 
-/** Wall-clock ms with sub-millisecond resolution. */
-function performanceNowMs(): number {
-  return performance.timeOrigin + performance.now();
+// ---- mode 6 (control) READVAR: the daemon's own system variables (ntpd/ntpsec, as ntpq rv) ----
+
+export const CTL_OP_READVAR = 2;
+
+/** A mode-6 READVAR request for association 0 (the system), asking for `names` (all when empty). */
+export function encodeReadVar(sequence: number, names: string[] = []): Buffer {
+  const data = Buffer.from(names.join(','), 'ascii');
+  const padded = Buffer.alloc(12 + Math.ceil(data.length / 4) * 4);
+  padded[0] = (2 << 3) | MODE.CONTROL; // LI 0, VN 2 (as ntpq), mode 6
+  padded[1] = CTL_OP_READVAR;
+  padded.writeUInt16BE(sequence & 0xffff, 2);
+  padded.writeUInt16BE(0, 4); // status
+  padded.writeUInt16BE(0, 6); // association 0
+  padded.writeUInt16BE(0, 8); // offset
+  padded.writeUInt16BE(data.length, 10);
+  data.copy(padded, 12);
+  return padded;
+}
+
+export interface ControlFragment { response: boolean; error: boolean; more: boolean; opcode: number; sequence: number; status: number; offset: number; data: Buffer }
+
+export function decodeControl(buf: Buffer): ControlFragment {
+  if (buf.length < 12) throw new NtpDecodeError(`short control packet (${buf.length} bytes, need 12)`);
+  if ((buf[0]! & 7) !== MODE.CONTROL) throw new NtpDecodeError(`not a control packet (mode ${buf[0]! & 7})`);
+  const count = buf.readUInt16BE(10);
+  if (12 + count > buf.length) throw new NtpDecodeError(`control packet says ${count} data bytes but carries ${buf.length - 12}`);
+  return {
+    response: (buf[1]! & 0x80) !== 0, error: (buf[1]! & 0x40) !== 0, more: (buf[1]! & 0x20) !== 0, opcode: buf[1]! & 0x1f,
+    sequence: buf.readUInt16BE(2), status: buf.readUInt16BE(4), offset: buf.readUInt16BE(8), data: Buffer.from(buf.subarray(12, 12 + count)),
+  };
+}
+
+/** "a=1, b="x, y", c" -> { a: '1', b: '"x, y"', c: '' } */
+export function parseVarList(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const re = /\s*([^=,\s]+)\s*(?:=\s*("[^"]*"|[^,]*))?\s*(?:,|$)/gy;
+  for (let m = re.exec(text); m && m[0] !== ''; m = re.exec(text)) out[m[1]!] = (m[2] ?? '').trim();
+  return out;
+}
+
+export interface ReadVarResult { ok: boolean; vars?: Record<string, string>; error?: string; ms: number }
+
+/** Ask an ntpd for its system variables (mode 6 READVAR). Resolves, never rejects. */
+export async function ntpReadVars(address: string, port = 123, opts: { timeoutMs?: number; names?: string[] } = {}): Promise<ReadVarResult> {
+  const dgram = await import('node:dgram');
+  const timeoutMs = opts.timeoutMs ?? 1000;
+  const t0 = Date.now();
+  const seq = 1 + Math.floor(Math.random() * 0xfffe);
+  return await new Promise<ReadVarResult>((resolve) => {
+    const sock = dgram.createSocket(address.includes(':') ? 'udp6' : 'udp4');
+    const frags = new Map<number, Buffer>();
+    let lastOffset: number | undefined;
+    let done = false;
+    const finish = (r: Omit<ReadVarResult, 'ms'>) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      try { sock.close(); } catch { /* closed */ }
+      resolve({ ...r, ms: Date.now() - t0 });
+    };
+    const timer = setTimeout(() => finish({ ok: false, error: `no control reply within ${timeoutMs} ms` }), timeoutMs);
+    sock.on('error', (e: NodeJS.ErrnoException) => finish({ ok: false, error: e.code === 'ECONNREFUSED' ? 'connection refused (nothing listens on that port)' : e.message }));
+    sock.on('message', (msg: Buffer) => {
+      let fr: ControlFragment;
+      try { fr = decodeControl(msg); } catch { return; }
+      if (!fr.response || fr.sequence !== seq || fr.opcode !== CTL_OP_READVAR) return;
+      if (fr.error) { finish({ ok: false, error: `server refused the request (error code ${fr.status >> 8})` }); return; }
+      frags.set(fr.offset, fr.data);
+      if (!fr.more) lastOffset = fr.offset;
+      if (lastOffset === undefined) return;
+      // complete when the fragments cover 0..end without a gap
+      let pos = 0;
+      const parts: Buffer[] = [];
+      while (frags.has(pos)) { const d = frags.get(pos)!; parts.push(d); if (pos === lastOffset) break; pos += d.length; if (d.length === 0) break; }
+      if (pos !== lastOffset || !frags.has(lastOffset)) return;
+      finish({ ok: true, vars: parseVarList(Buffer.concat(parts).toString('latin1')) });
+    });
+    sock.connect(port, address, () => {
+      sock.send(encodeReadVar(seq, opts.names ?? ['leap', 'stratum', 'refid', 'offset', 'rootdisp']), (e) => { if (e) finish({ ok: false, error: e.message }); });
+    });
+  });
 }
