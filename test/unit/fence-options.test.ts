@@ -297,3 +297,18 @@ describe('fence runtime: verify and timeouts', () => {
     } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 });
+
+describe('fence_haoscar layering (what esbuild really bundles)', () => {
+  it('reaches only src/fence and src/service; net-snmp is loaded lazily, not at start-up', async () => {
+    const { build } = await import('esbuild');
+    const rootDir = join(__dirname, '../..');
+    const r = await build({ entryPoints: [join(rootDir, 'agents/fence_haoscar.ts')], bundle: true, platform: 'node', format: 'cjs', write: false, metafile: true, logLevel: 'silent' });
+    const inputs = Object.keys(r.metafile.inputs).filter((p) => !p.startsWith('node_modules'));
+    expect(inputs.filter((p) => p.startsWith('src/') && !/^src\/(fence|service|types)\//.test(p))).toEqual([]);
+    const code = r.outputFiles[0].text;
+    // The only call that runs net-snmp's module body is inside a dynamic import, i.e. in the SNMP backend.
+    const calls = code.split('\n').filter((l) => l.includes('require_net_snmp()'));
+    expect(calls.length).toBeGreaterThan(0);
+    for (const l of calls) expect(l).toMatch(/Promise\.resolve\(\)\.then\(\(\) => __toESM\(require_net_snmp\(\)\)\)/);
+  });
+});
