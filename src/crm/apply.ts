@@ -87,7 +87,15 @@ export async function applyConfig(cfg: ClusterConfig, opts: ApplyOptions = {}): 
   if (differences.length === 0 || opts.dryRun) {
     return { changed: false, epochBefore, epochAfter: epochBefore, differences };
   }
-  await crmLoadUpdate(renderCrm(cfg), opts);
+  try {
+    await crmLoadUpdate(renderCrm(cfg), opts);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    if (/no such resource agent|got no meta-data/.test(msg) && !opts.force) {
+      throw new Error(`${msg} (install the ha-oscar agents on this head first, or pass --force to load anyway)`);
+    }
+    throw e;
+  }
   const after = await queryCib(opts);
   const left = await compare(renderConfiguration(cfg), after);
   if (left.length) throw new Error(`after crm configure load update the CIB still differs: ${left.map((d) => `${d.what} ${d.why}`).join(', ')}`);

@@ -2,7 +2,7 @@
 // through crmsh, and applying the same description twice leaves the CIB - and
 // its epoch - exactly as it was.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -95,6 +95,17 @@ describeWith({ bins: ['crm', 'cibadmin', 'crm_verify'], packages: ['crmsh', 'pac
     expect(out[0]).toMatch(/^dry run: would change primitive vip-boot-ipv4 \(missing\), /);
     expect(out[1]).toMatch(/^applied .*active-active\.yaml: \d+ object\(s\) changed, epoch 1 -> \d+$/);
     expect(out[2]).toBe(`unchanged: the CIB already matches ${file} (epoch ${epochOf(cib)})`);
+  });
+
+  it('without --force, agents that crmsh cannot find stop the apply, in one line, with the way out', async () => {
+    const cib = join(tmp, 'noforce.xml');
+    writeFileAtomic(cib, (await runOk('cibadmin', ['--empty'])).stdout);
+    const before = readFileSync(cib, 'utf8');
+    const cfg = buildConfig(parseDescription(labText));
+    const agents = [...new Set(cfg.primitives.concat(cfg.clones.map((c) => c.child)).map((p) => p.agent).filter((a) => a.startsWith('ocf:ha-oscar:')))];
+    if (agents.every((a) => existsSync(`/usr/lib/ocf/resource.d/ha-oscar/${a.split(':')[2]}`))) return; // all installed: nothing to refuse
+    await expect(applyConfig(cfg, { cibFile: cib })).rejects.toThrow(/^crm configure load update: ERROR: ocf:ha-oscar:\w+: no such resource agent \(install the ha-oscar agents on this head first, or pass --force to load anyway\)$/);
+    expect(readFileSync(cib, 'utf8')).toBe(before);
   });
 
   it('refuses a CIB file that is not there, in one line', async () => {
