@@ -141,7 +141,7 @@ export async function snmpBackend(opts: Options, log: Logger): Promise<Backend> 
     session.get(oids, (err: any, vbs: any[]) => {
       if (err) { reject(wrap(err)); return; }
       for (const vb of vbs) {
-        if (snmp.isVarbindError(vb)) { reject(new FenceError(EC.STATUS, `${vb.oid}: ${snmp.varbindError(vb)}`)); return; }
+        if (snmp.isVarbindError(vb)) { reject(new FenceError(EC.STATUS, String(snmp.varbindError(vb)))); return; }
       }
       resolve(vbs);
     });
@@ -150,7 +150,7 @@ export async function snmpBackend(opts: Options, log: Logger): Promise<Backend> 
     session.set([{ oid, type: snmp.ObjectType.Integer, value }], (err: any, vbs: any[]) => {
       if (err) { reject(wrap(err)); return; }
       for (const vb of vbs ?? []) {
-        if (snmp.isVarbindError(vb)) { reject(new FenceError(EC.STATUS, `${vb.oid}: ${snmp.varbindError(vb)}`)); return; }
+        if (snmp.isVarbindError(vb)) { reject(new FenceError(EC.STATUS, String(snmp.varbindError(vb)))); return; }
       }
       resolve();
     });

@@ -128,6 +128,25 @@ describe('fence_haoscar SNMP v2c against the lab PDU (127.0.0.1)', () => {
     expect(r.code).toBe(0);
   });
 
+  it('an outlet number the PDU does not have: exit 1, "plug is not available"', async () => {
+    const r = await fence(`${v2()}action=off\nplug=9\n`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('Unable to obtain correct plug status or plug is not available: NoSuchInstance');
+    expect(calls).toEqual([]);
+  });
+
+  it('several plugs at once (plug_separator): all switched and verified', async () => {
+    let r = await fence(`${v2()}action=off\nplug=head1,spare\n`);
+    expect(r.code).toBe(0);
+    expect([state('head1'), state('spare'), state('head2')]).toEqual([false, false, true]);
+    r = await fence(`${v2()}action=status\nplug=1,3\n`);
+    expect(r.stdout).toBe('Status: OFF\n');
+    r = await fence(`${v2()}action=on\nplug=1:3\nplug_separator=:\n`);
+    expect(r.code).toBe(0);
+    expect([state('head1'), state('spare')]).toEqual([true, true]);
+    expect(calls.sort()).toEqual(['off:head1', 'off:spare', 'on:head1', 'on:spare']);
+  });
+
   it('an unknown outlet name is a clear failure', async () => {
     const r = await fence(`${v2()}action=off\nplug=nosuch\n`);
     expect(r.code).toBe(1);
