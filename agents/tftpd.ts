@@ -3,7 +3,8 @@
 // Monitor: level 0 = every in.tftpd is alive; level 10 = a real TFTP read of the probe
 // file from every listen address, content compared with the file on disk.
 import { defineAgent, p, fail, OCF, splitList, checkAddressList, checkAbsolutePath, type Context } from '../src/ocf/agent';
-import { startDaemon, stopDaemon, daemonState } from '../src/service/daemon';
+import { startDaemon, stopDaemon, daemonState, runningPid } from '../src/service/daemon';
+import { cmdline } from '../src/service/proc';
 import { writeFileAtomic } from '../src/service/atomic';
 import { run } from '../src/service/run';
 import { tftpGet } from '../src/probe/tftp';
@@ -123,9 +124,15 @@ export default defineAgent({
     }
     const log = join(runDir(c), 'tftpd.log');
     for (const [i, addr] of addrs(c).entries()) {
+      const argv = argvFor(c, exe, addr);
+      const old = runningPid(pidfileOf(c, i), exe);
+      if (old !== undefined && cmdline(old)?.join('\0') !== argv.join('\0')) {
+        c.log.info(`in.tftpd (pid ${old}) runs with other options: restarting it`);
+        await stopDaemon(pidfileOf(c, i), exe, 3000);
+      }
       try {
         const pid = await startDaemon(
-          { argv: argvFor(c, exe, addr), pidfile: pidfileOf(c, i), logfile: log },
+          { argv, pidfile: pidfileOf(c, i), logfile: log },
           {
             timeoutMs: Math.max(1000, c.remaining() - 500),
             // answered at all (even "file not found") means bound and serving

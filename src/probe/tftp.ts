@@ -41,7 +41,7 @@ export function decodeTftp(buf: Buffer): TftpPacket {
   switch (op) {
     case OP.RRQ: case OP.WRQ: {
       const s = cstrings(buf, 2);
-      if (s.length < 2 || !s[0]) throw new TftpDecodeError('request without file name or mode');
+      if (s.length < 2 || !s[0] || !s[1]) throw new TftpDecodeError('request without file name or mode');
       return { op, file: s[0], mode: s[1]!.toLowerCase(), options: optionPairs(s.slice(2)) };
     }
     case OP.DATA:
