@@ -63,6 +63,18 @@ describeWith({ bins: ['stonith_admin', 'xmllint'], root: true, packages: ['pacem
     expect(r.stdout.split('\n').map((l) => l.trim())).toContain(name);
   });
 
+  it('stonith_admin --validate runs the agent\'s validate-all: good config passes, missing password / bad version fail with the reason', async () => {
+    const ok = await run('stonith_admin', ['--validate', '-a', name, '-o', 'ip=127.0.0.1', '-o', 'port=1'], { timeoutMs: 30_000 });
+    expect(ok.stdout).toContain(`Validation of ${name} succeeded`);
+    expect(ok.code).toBe(0);
+    const nopw = await run('stonith_admin', ['--validate', '-a', name, '-o', 'ip=127.0.0.1', '-o', 'method=ipmi'], { timeoutMs: 30_000 });
+    expect(nopw.code).not.toBe(0);
+    expect(nopw.stdout + nopw.stderr).toContain('Failed: You have to set login password');
+    const badv = await run('stonith_admin', ['--validate', '-a', name, '-o', 'ip=127.0.0.1', '-o', 'port=1', '-o', 'snmp_version=9'], { timeoutMs: 30_000 });
+    expect(badv.code).not.toBe(0);
+    expect(badv.stdout + badv.stderr).toContain('snmp_version must be one of 1, 2c, 3');
+  });
+
   it('the installed agent validates a configuration the way Pacemaker passes it (stdin)', async () => {
     const r = await run(`/usr/sbin/${name}`, [], { input: 'action=validate-all\nip=127.0.0.1\nport=1\nnodename=head1\ncommunity=x\n', timeoutMs: 30_000 });
     expect(r.stderr).toBe('');
