@@ -14,6 +14,11 @@
 //                parsed). -> exact BigInt handling in ObjectTypeUtil and AgentXPdu.readVarbind.
 //  5. missing:   a Get for a missing row answers noSuchObject; RFC 3416 wants noSuchInstance
 //                when the object type exists. -> answerGet(): our own Get handler.
+//  6. (found while benchmarking) GetNext walks the whole Mib tree for every varbind (about
+//                0.4 ms per varbind with 1,700 instances), ignores the search range's include
+//                flag and end, and GetBulk reads an undefined start OID.
+//                -> serveReads(): Get/GetNext/GetBulk answered from a sorted index of the Mib
+//                (binary search), honouring include and end (RFC 2741 7.2.3).
 import snmp from 'net-snmp';
 import { EventEmitter } from 'node:events';
 
@@ -143,7 +148,120 @@ export function frameAgentX(onPdu: (pdu: Buffer) => void, onError: (e: Error) =>
 /** Swap the library's one-read-one-PDU listener for the framing one. */
 export function fixFraming(sa: any): void {
   sa.socket.removeAllListeners('data');
-  sa.socket.on('data', frameAgentX((pdu) => sa.onMsg(pdu), (e) => sa.emit('pduError', e)));
+  sa.socket.on('data', frameAgentX((pdu) => (sa.onPdu ?? sa.onMsg).call(sa, pdu), (e) => sa.emit('pduError', e)));
+}
+
+// ---------------------------------------------------------------- 6. read requests
+
+type Oid = number[];
+interface Instance { oid: Oid; str: string; node: any }
+
+function cmpOid(a: Oid, b: Oid): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+  return a.length - b.length;
+}
+
+const indexes = new WeakMap<object, Instance[]>();
+
+/** Every instance (node with a value) of the Mib, in OID order. Built once per Mib. */
+export function indexMib(mib: any): Instance[] {
+  const have = indexes.get(mib);
+  if (have) return have;
+  const out: Instance[] = [];
+  const walk = (node: any, path: Oid) => {
+    if (node.valueType !== undefined && node.value !== undefined) out.push({ oid: path, str: path.join('.'), node });
+    const keys = Object.keys(node.children ?? {}).map(Number).sort((a, b) => a - b);
+    for (const k of keys) walk(node.children[k], [...path, k]);
+  };
+  walk(mib.root, []);
+  indexes.set(mib, out);
+  return out;
+}
+
+/** First instance after `start` (at or after when include), before `end` when given. */
+export function nextInstance(index: Instance[], start: Oid, include: boolean, end: Oid | null): Instance | undefined {
+  let lo = 0;
+  let hi = index.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    const c = cmpOid(index[mid].oid, start);
+    if (c < 0 || (c === 0 && !include)) lo = mid + 1; else hi = mid;
+  }
+  const hit = index[lo];
+  if (!hit) return undefined;
+  if (end && end.length && cmpOid(hit.oid, end) >= 0) return undefined;
+  return hit;
+}
+
+interface Range { start: Oid; include: boolean; end: Oid | null }
+
+/** Parse the search ranges of an agentx Get/GetNext/GetBulk PDU (RFC 2741 5.2), both byte orders. */
+export function parseReadPdu(b: Buffer): { type: number; flags: number; sessionID: number; transactionID: number; packetID: number; nonRepeaters: number; maxRepetitions: number; ranges: Range[] } {
+  const flags = b[2];
+  const be = (flags & 0x10) !== 0;
+  const u32 = (o: number) => (be ? b.readUInt32BE(o) : b.readUInt32LE(o));
+  const u16 = (o: number) => (be ? b.readUInt16BE(o) : b.readUInt16LE(o));
+  const end = 20 + u32(16);
+  let off = 20;
+  if (flags & 0x08) { const len = u32(off); off += 4 + len + ((4 - (len % 4)) % 4); } // non-default context
+  let nonRepeaters = 0;
+  let maxRepetitions = 0;
+  if (b[1] === AgentXPduType.GetBulk) { nonRepeaters = u16(off); maxRepetitions = u16(off + 2); off += 4; }
+  const readOid = (): { oid: Oid; include: boolean } => {
+    const n = b[off]; const prefix = b[off + 1]; const include = b[off + 2] === 1;
+    off += 4;
+    const oid: Oid = n === 0 && prefix === 0 ? [] : prefix ? [1, 3, 6, 1, prefix] : [];
+    for (let i = 0; i < n; i++, off += 4) oid.push(u32(off));
+    return { oid, include };
+  };
+  const ranges: Range[] = [];
+  while (off < end) {
+    const s = readOid();
+    const e = readOid();
+    ranges.push({ start: s.oid, include: s.include, end: e.oid.length ? e.oid : null });
+  }
+  return { type: b[1], flags, sessionID: u32(4), transactionID: u32(8), packetID: u32(12), nonRepeaters, maxRepetitions, ranges };
+}
+
+/**
+ * Answer Get, GetNext and GetBulk from a sorted index of the current Mib; every other PDU goes
+ * to the library. `objects`: object type OIDs, for noSuchInstance vs noSuchObject.
+ */
+export function serveReads(sa: any, objects: () => readonly string[]): void {
+  const libraryOnMsg = sa.onMsg;
+  sa.onPdu = function (buf: Buffer) {
+    const type = buf[1];
+    if (type !== AgentXPduType.Get && type !== AgentXPduType.GetNext && type !== AgentXPduType.GetBulk) return libraryOnMsg.call(sa, buf);
+    const req = parseReadPdu(buf);
+    const mib = sa.mib;
+    const varbinds: { oid: string; type: number; value: unknown }[] = [];
+    const valueOf = (i: Instance) => ({ oid: i.str, type: i.node.valueType, value: i.node.value });
+    const eom = (r: Range) => ({ oid: r.start.join('.'), type: ObjectType.EndOfMibView, value: null });
+    if (type === AgentXPduType.Get) {
+      for (const r of req.ranges) varbinds.push(answerGet(mib, objects(), r.start.join('.')));
+    } else {
+      const index = indexMib(mib);
+      const nonRep = type === AgentXPduType.GetBulk ? Math.min(req.nonRepeaters, req.ranges.length) : req.ranges.length;
+      for (const r of req.ranges.slice(0, nonRep)) { const h = nextInstance(index, r.start, r.include, r.end); varbinds.push(h ? valueOf(h) : eom(r)); }
+      if (type === AgentXPduType.GetBulk) {
+        const rep = req.ranges.slice(nonRep).map((r) => ({ ...r }));
+        for (let i = 0; i < req.maxRepetitions && rep.length; i++) {
+          let live = 0;
+          for (const r of rep) {
+            const h = nextInstance(index, r.start, r.include, r.end);
+            if (h) { varbinds.push(valueOf(h)); r.start = h.oid; r.include = false; live++; } else varbinds.push(eom(r));
+          }
+          if (!live) break;
+        }
+      }
+    }
+    const resp = AgentXPdu.createFromVariables({
+      pduType: AgentXPduType.Response, sessionID: req.sessionID, transactionID: req.transactionID, packetID: req.packetID,
+      sysUpTime: 0, error: 0, index: 0, varbinds,
+    });
+    sa.socket.write(resp.toBuffer());
+  };
 }
 
 // ---------------------------------------------------------------- 5. Get answers
@@ -239,6 +357,7 @@ export class ResilientSubagent extends EventEmitter {
     fixFraming(sa);
     fixMibProxy(sa.mib);
     fixGet(sa, this.opts.objects);
+    serveReads(sa, this.opts.objects);
     // The library handlers look up this.mib on each request: make it follow our snapshot.
     Object.defineProperty(sa, 'mib', { get: () => this.opts.mib(), set: () => {}, configurable: true });
     let opened = false;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SmartBuffer } from 'smart-buffer';
 import {
-  snmp, unpatched, applyGlobalFixes, frameAgentX, fixFraming, answerGet, createMib, toCounter64, ResilientSubagent,
+  snmp, unpatched, applyGlobalFixes, frameAgentX, fixFraming, answerGet, createMib, toCounter64, ResilientSubagent, serveReads, indexMib, nextInstance,
   AgentXPdu, AgentXPduType, ObjectType, MibProviderType, MaxAccess,
 } from '../../src/snmp/netsnmp-fixes';
 import { run } from '../../src/service/run';
@@ -211,5 +211,88 @@ describe('bug 5: a missing row answers noSuchObject', () => {
     const mib = tableMib(createMib());
     expect(answerGet(mib, ['1.3.6.1.3.7460.1.2.1.2'], '1.3.6.1.3.7460.1.2.1.9.1').type).toBe(ObjectType.NoSuchObject);
     expect(answerGet(mib, ['1.3.6.1.3.7460.1.2.1.2'], '1.3.6.1.3.7460.1.2.1.2').type).toBe(ObjectType.NoSuchObject);
+  });
+});
+
+/** agentx-GetNext/GetBulk-PDU with explicit include flags and range ends. */
+function readPdu(type: number, sessionID: number, ranges: { start: string; include?: boolean; end?: string }[], bulk?: { nonRepeaters: number; maxRepetitions: number }): Buffer {
+  const parts: Buffer[] = [];
+  if (bulk) { const b = Buffer.alloc(4); b.writeUInt16BE(bulk.nonRepeaters, 0); b.writeUInt16BE(bulk.maxRepetitions, 2); parts.push(b); }
+  for (const r of ranges) parts.push(oidBytes(r.start, r.include ? 1 : 0), r.end ? oidBytes(r.end) : Buffer.alloc(4));
+  const payload = Buffer.concat(parts);
+  const h = Buffer.alloc(20);
+  h[0] = 1; h[1] = type; h[2] = 0x10;
+  h.writeUInt32BE(sessionID, 4); h.writeUInt32BE(1, 8); h.writeUInt32BE(4242, 12); h.writeUInt32BE(payload.length, 16);
+  return Buffer.concat([h, payload]);
+}
+
+/** The varbinds (type, oid) of an agentx-Response-PDU. */
+function responseVarbinds(b: Buffer): [number, string][] {
+  const out: [number, string][] = [];
+  let off = 28;
+  while (off < b.length) {
+    const type = b.readUInt16BE(off); off += 4;
+    const n = b[off]; const prefix = b[off + 1]; off += 4;
+    const oid = [...(prefix ? [1, 3, 6, 1, prefix] : [])];
+    for (let i = 0; i < n; i++, off += 4) oid.push(b.readUInt32BE(off));
+    out.push([type, oid.join('.')]);
+    if (type === ObjectType.OctetString) { const len = b.readUInt32BE(off); off += 4 + len + ((4 - (len % 4)) % 4); } else if (type === ObjectType.Integer || type === ObjectType.Gauge) off += 4;
+  }
+  return out;
+}
+
+describe('bug 6: GetNext ignores include and range end, and walks the tree per varbind', () => {
+  function scalars(mib: any) {
+    for (const i of [1, 2, 3]) {
+      mib.registerProvider({ name: `s${i}`, type: MibProviderType.Scalar, oid: `1.3.6.1.3.7460.1.1.${i}`, scalarType: ObjectType.Integer, maxAccess: MaxAccess['read-only'] });
+      mib.setScalarValue(`s${i}`, i * 10);
+    }
+    return mib;
+  }
+
+  async function ask(fix: boolean, pdu: (sid: number) => Buffer): Promise<[number, string][]> {
+    const path = sockPath();
+    const m = fakeMaster(path);
+    await sleep(50);
+    const sa = snmp.createSubagent({ masterPort: path });
+    cleanups.push(() => sa.socket.destroy());
+    fixFraming(sa);
+    scalars(sa.mib);
+    if (fix) serveReads(sa, () => []);
+    await openSubagent(sa);
+    m.conns[0].write(pdu(77));
+    await new Promise<void>((r) => { const t = setInterval(() => { if (m.responses.length) { clearInterval(t); r(); } }, 20); });
+    return responseVarbinds(m.responses[0]);
+  }
+
+  const includeStart = (sid: number) => readPdu(AgentXPduType.GetNext, sid, [{ start: '1.3.6.1.3.7460.1.1.2.0', include: true }]);
+  const bounded = (sid: number) => readPdu(AgentXPduType.GetNext, sid, [{ start: '1.3.6.1.3.7460.1.1.2.0', end: '1.3.6.1.3.7460.1.1.3' }]);
+
+  it('plain library: skips the included start and crosses the range end', async () => {
+    expect(await ask(false, includeStart)).toEqual([[ObjectType.Integer, '1.3.6.1.3.7460.1.1.3.0']]);
+    expect(await ask(false, bounded)).toEqual([[ObjectType.Integer, '1.3.6.1.3.7460.1.1.3.0']]);
+  });
+
+  it('fixed: include and end honoured; GetBulk repeats and ends with endOfMibView', async () => {
+    expect(await ask(true, includeStart)).toEqual([[ObjectType.Integer, '1.3.6.1.3.7460.1.1.2.0']]);
+    expect(await ask(true, bounded)).toEqual([[ObjectType.EndOfMibView, '1.3.6.1.3.7460.1.1.2.0']]);
+    const bulk = await ask(true, (sid) => readPdu(AgentXPduType.GetBulk, sid, [{ start: '1.3.6.1.3.7460.1.1.2.0' }, { start: '1.3.6.1.3.7460.1.1' }], { nonRepeaters: 1, maxRepetitions: 5 }));
+    expect(bulk).toEqual([
+      [ObjectType.Integer, '1.3.6.1.3.7460.1.1.3.0'],
+      [ObjectType.Integer, '1.3.6.1.3.7460.1.1.1.0'], [ObjectType.Integer, '1.3.6.1.3.7460.1.1.2.0'], [ObjectType.Integer, '1.3.6.1.3.7460.1.1.3.0'],
+      [ObjectType.EndOfMibView, '1.3.6.1.3.7460.1.1.3.0'],
+    ]);
+  });
+
+  it('the index is sorted numerically, not as strings', () => {
+    const mib = createMib();
+    for (const i of [2, 10, 1]) {
+      mib.registerProvider({ name: `x${i}`, type: MibProviderType.Scalar, oid: `1.3.6.1.3.7460.1.1.${i}`, scalarType: ObjectType.Integer, maxAccess: MaxAccess['read-only'] });
+      mib.setScalarValue(`x${i}`, i);
+    }
+    const idx = indexMib(mib);
+    expect(idx.map((i) => i.str)).toEqual(['1.3.6.1.3.7460.1.1.1.0', '1.3.6.1.3.7460.1.1.2.0', '1.3.6.1.3.7460.1.1.10.0']);
+    expect(nextInstance(idx, [1, 3, 6, 1, 3, 7460, 1, 1, 2, 0], false, null)!.str).toBe('1.3.6.1.3.7460.1.1.10.0');
+    expect(nextInstance(idx, [1, 3, 6, 1, 3, 7460, 1, 1, 10, 0], false, null)).toBeUndefined();
   });
 });
