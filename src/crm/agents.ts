@@ -157,8 +157,13 @@ export const VIP = {
   ip: 'ip',
   netmask: 'cidr_netmask',
   nic: 'nic',
-  /** IPv6 only: skip Duplicate Address Detection, so the VIP is usable at once. */
-  ipv6Fixed: { nodad: 'true' } as Record<string, string>,
+  /**
+   * IPv6 only: skip Duplicate Address Detection (IPaddr2 otherwise polls, 1 s a
+   * step, until the address is no longer tentative) and send the unsolicited
+   * neighbour advertisements in the background (IPv4's ARPs already are).
+   * Measured: IPv6 VIP start 5.9 s -> 2.6 s (median of 7, docs/config.md).
+   */
+  ipv6Fixed: { nodad: 'true', arp_bg: 'true' } as Record<string, string>,
   monitor: { interval: '10s', timeout: '20s' },
 };
 
