@@ -8,17 +8,17 @@ import { NET, NETS, addr4, addr6, bridgeOf, ifOf, netnsOf, portOf } from './spec
 import type { LabState } from './state';
 import { netnsIno, writeState } from './state';
 
-const T = { timeoutMs: 10_000 };
+const T = { timeoutMs: 30_000 };
 
 async function ip(args: string[]): Promise<void> { await runOk('ip', args, T); }
-async function inNs(ns: string, cmd: string, args: string[]): Promise<void> {
-  await runOk('ip', ['netns', 'exec', ns, cmd, ...args], T);
+/** Several ip commands in ONE process (`ip -batch -`): bring-up cost is mostly process starts. */
+async function ipBatch(ns: string | undefined, lines: string[][]): Promise<void> {
+  await runOk('ip', [...(ns ? ['-n', ns] : []), '-batch', '-'], { ...T, input: lines.map((l) => l.join(' ')).join('\n') + '\n' });
 }
 
 async function noDad(ns: string): Promise<void> {
-  for (const k of ['all', 'default']) {
-    await inNs(ns, 'sysctl', ['-q', '-w', `net.ipv6.conf.${k}.accept_dad=0`, `net.ipv6.conf.${k}.dad_transmits=0`]);
-  }
+  const keys = ['all', 'default'].flatMap((k) => [`net.ipv6.conf.${k}.accept_dad=0`, `net.ipv6.conf.${k}.dad_transmits=0`]);
+  await runOk('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', ...keys], T);
 }
 
 /** Create a named netns, recording it BEFORE creation so teardown finds a half-made one. */
@@ -29,20 +29,19 @@ export async function addNetns(spec: LabSpec, st: LabState, ns: string): Promise
   const rec = st.netns.find((n) => n.name === ns);
   if (rec) rec.ino = netnsIno(ns);
   writeState(spec, st);
-  await inNs(ns, 'ip', ['link', 'set', 'lo', 'up']);
 }
 
 export async function makeSwitch(spec: LabSpec, st: LabState): Promise<void> {
   const sw = netnsOf(spec.name, 'sw');
   await addNetns(spec, st, sw);
   await noDad(sw);
+  const lines: string[][] = [['link', 'set', 'lo', 'up']];
   for (const net of NETS) {
     const br = bridgeOf(spec.name, net);
-    await ip(['-n', sw, 'link', 'add', br, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0']);
-    // No multicast snooping: IPv6 neighbour discovery must flood like on a dumb switch.
-    await ip(['-n', sw, 'link', 'set', br, 'type', 'bridge', 'mcast_snooping', '0']);
-    await ip(['-n', sw, 'link', 'set', br, 'up']);
+    // No STP, no forward delay, no multicast snooping: IPv6 ND floods like on a dumb switch.
+    lines.push(['link', 'add', br, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0'], ['link', 'set', br, 'up']);
   }
+  await ipBatch(sw, lines);
 }
 
 /** A node's namespace and its two cables plugged into the switch ("boot-time" network). */
@@ -51,16 +50,21 @@ export async function makeNodeNet(spec: LabSpec, st: LabState, node: NodeName): 
   const sw = netnsOf(spec.name, 'sw');
   await addNetns(spec, st, ns);
   await noDad(ns);
+  const root: string[][] = [];
+  const swl: string[][] = [];
+  const nsl: string[][] = [['link', 'set', 'lo', 'up']];
   for (const net of NETS) {
     const port = portOf(spec.name, node, net);
     const dev = ifOf(net);
-    await ip(['link', 'add', port, 'netns', sw, 'type', 'veth', 'peer', 'name', dev, 'netns', ns]);
-    await ip(['-n', sw, 'link', 'set', port, 'master', bridgeOf(spec.name, net)]);
-    await ip(['-n', sw, 'link', 'set', port, 'up']);
-    await ip(['-n', ns, 'addr', 'add', `${addr4(node, net)}/${NET[net].v4len}`, 'dev', dev]);
-    await ip(['-n', ns, 'addr', 'add', `${addr6(node, net)}/${NET[net].v6len}`, 'dev', dev, 'nodad']);
-    await ip(['-n', ns, 'link', 'set', dev, 'up']);
+    root.push(['link', 'add', port, 'netns', sw, 'type', 'veth', 'peer', 'name', dev, 'netns', ns]);
+    swl.push(['link', 'set', port, 'master', bridgeOf(spec.name, net)], ['link', 'set', port, 'up']);
+    nsl.push(['addr', 'add', `${addr4(node, net)}/${NET[net].v4len}`, 'dev', dev],
+      ['addr', 'add', `${addr6(node, net)}/${NET[net].v6len}`, 'dev', dev, 'nodad'],
+      ['link', 'set', dev, 'up']);
   }
+  await ipBatch(undefined, root);
+  await ipBatch(sw, swl);
+  await ipBatch(ns, nsl);
 }
 
 /** Pull a node's cable out of the switch (down) or plug it back in (up). */

@@ -1,5 +1,5 @@
 // Per-node directories (host side, before boot) and the bind mounts the node init makes.
-import { chownSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, statSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../service/atomic';
 import { runOk } from '../service/run';
@@ -77,8 +77,9 @@ export async function prepareNodeDirs(spec: LabSpec, node: NodeName, cib: string
   for (const p of SERVICE_STATE_DIRS) {
     if (!existsSync(p) || existsSync(join(d, flat(p)))) continue;
     cpSync(p, join(d, flat(p)), { recursive: true, preserveTimestamps: true });
-    await runOk('chown', ['--reference', p, join(d, flat(p))]);
-    await runOk('chmod', ['--reference', p, join(d, flat(p))]);
+    const st = statSync(p); // cpSync keeps modes of the contents, not owners: copy the top's
+    chownSync(join(d, flat(p)), st.uid, st.gid);
+    chmodSync(join(d, flat(p)), st.mode & 0o7777);
   }
   mkdirSync(OWN_STATE_DIR, { recursive: true, mode: 0o755 });
   mkdirSync(join(d, flat(OWN_STATE_DIR)), { recursive: true, mode: 0o755 });

@@ -19,8 +19,9 @@ describe('ha-oscar lab: bad input', () => {
       [['status', '--name', 'nolab'], /lab 'nolab' is not up/],
       [['frobnicate'], /unknown command 'frobnicate'/],
     ];
-    for (const [args, re] of cases) {
-      const r = await cli(args);
+    const rs = await Promise.all(cases.map(([args]) => cli(args)));
+    for (const [i, [args, re]] of cases.entries()) {
+      const r = rs[i]!;
       expect(r.code, args.join(' ')).not.toBe(0);
       expect(r.stderr, args.join(' ')).toMatch(re);
       expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace

@@ -53,18 +53,24 @@ describeWith(need, 'lab teardown', () => {
     child.stderr.on('data', (d) => { out += String(d); });
     const exited = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
     let seen: number[] = [];
-    const until = Date.now() + 30_000;
-    // wait until the nodes are booting (their inits recorded), then interrupt
-    while (Date.now() < until) {
-      const st = readState(join(LAB_ROOT, name));
-      if (st?.nodes.client?.init) { seen = st.netns.map((n) => n.ino ?? -1); break; }
-      await sleep(50);
+    try {
+      const until = Date.now() + 180_000; // a loaded 2-core CI machine is slow to make namespaces
+      // wait until the nodes are booting (their inits recorded), then interrupt
+      while (Date.now() < until && child.exitCode === null) {
+        const st = readState(join(LAB_ROOT, name));
+        if (st?.nodes.client?.init) { seen = st.netns.map((n) => n.ino ?? -1); break; }
+        await sleep(50);
+      }
+      expect(seen.length, out).toBe(4);
+      child.kill('SIGTERM');
+      const code = await exited;
+      expect(code, out).not.toBe(0);
+      expect(out).toMatch(/SIGTERM: tearing lab 'vts' down/);
+    } finally {
+      if (child.exitCode === null) { child.kill('SIGKILL'); await exited; }
+      const left = await leftovers(name, seen);
+      await down(name); // never leave it behind, whatever happened above
+      expect(left).toEqual([]);
     }
-    expect(seen.length, out).toBe(4);
-    child.kill('SIGTERM');
-    const code = await exited;
-    expect(code, out).not.toBe(0);
-    expect(out).toMatch(/SIGTERM: tearing lab 'vts' down/);
-    expect(await leftovers(name, seen)).toEqual([]);
   });
 });
