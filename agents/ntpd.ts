@@ -4,11 +4,24 @@
 // Monitor: level 0 = the daemon is alive; level 10 = a real NTP mode-3 query to every listen
 // address, answered with a sane stratum and no leap alarm; level 20 = the daemon reports itself
 // synchronised (to upstream, or to its local/orphan reference when upstream is unreachable).
-import { defineAgent, p, fail, OCF, splitList, checkAddressList, checkAbsolutePath, isIP, isIPv4, isIPv6, type Context } from '../src/ocf/agent';
+import { defineAgent, p, fail, OCF, OcfError, splitList, checkAddressList, checkAbsolutePath, isIP, isIPv4, isIPv6, type Context } from '../src/ocf/agent';
 import { startDaemon, stopDaemon, daemonState, runningPid } from '../src/service/daemon';
 import { writeFileAtomic } from '../src/service/atomic';
 import { ntpQuery } from '../src/probe/ntp';
-import { accessSync, constants, mkdirSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, rmSync, statSync, openSync, readSync, closeSync } from 'node:fs';
+
+const sizeOf = (file: string) => { try { return statSync(file).size; } catch { return 0; } };
+/** What a log file gained since it had `from` bytes (at most 64 KiB). */
+function newLogText(file: string, from: number): string {
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const buf = Buffer.alloc(Math.max(0, Math.min(65536, sizeOf(file) - from)));
+      readSync(fd, buf, 0, buf.length, from);
+      return buf.toString('utf8');
+    } finally { closeSync(fd); }
+  } catch { return ''; }
+}
 import { version } from '../package.json';
 
 const HOST = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
@@ -265,6 +278,12 @@ export default defineAgent({
       await stopDaemon(f.innerPid, exe, Math.min(10_000, c.remaining() / 2));
     }
     rmSync(f.innerPid, { force: true });
+    // chronyd shares its port (SO_REUSEPORT) with another chronyd, so a second server on the
+    // same address and port would start "fine" and answer half the queries: refuse it here
+    const other = await answering(c, 300);
+    if (other.answered) {
+      fail(OCF.ERR_GENERIC, `another NTP server already answers on ${fam(c).all.map((a) => show(probeAddr(a), c.params.port)).join(' ')}: stop it first (a system chrony/ntp service?)`);
+    }
     let argv: string[];
     if (c.params.server === 'chrony') {
       writeFileAtomic(f.conf, chronyConfig(c), { mode: 0o644, mkdir: true });
@@ -285,14 +304,31 @@ export default defineAgent({
       }
     }
     const t0 = Date.now();
+    const logStart = sizeOf(f.log);
     try {
       const pid = await startDaemon(
         { argv, pidfile: f.pidfile, logfile: f.log },
         // ready when every listen address gets a reply to a real NTP query (even "unsynchronised")
         { timeoutMs: Math.max(1000, c.remaining() - 500), pollMs: 50, ready: async () => (await answering(c, 250)).answered },
       );
+      // another server on the same port would answer the readiness queries for a daemon that
+      // could not bind: chronyd says so in its log and carries on, so read what it said
+      const said = newLogText(f.log, logStart).split('\n');
+      const bindError = said.find((l) => /Could not bind .*NTP socket|Address already in use/.test(l));
+      if (bindError) {
+        await stopDaemon(f.pidfile, exe, Math.min(5000, c.remaining()));
+        fail(OCF.ERR_GENERIC, `start failed: ${daemonName(c)} could not listen: ${bindError.replace(/^\S+Z /, '').trim()}`);
+      }
+      // without its command socket the level-20 monitor is blind: typically the chrony user
+      // (it drops root) cannot reach state_dir because a parent directory is not searchable
+      if (c.params.server === 'chrony' && !existsSync(f.sock)) {
+        await stopDaemon(f.pidfile, exe, Math.min(5000, c.remaining()));
+        const line = said.find((l) => /command socket/.test(l))?.replace(/^\S+Z /, '').trim();
+        fail(OCF.ERR_CONFIGURED, `start failed: chronyd has no command socket${line ? ` (${line})` : ''}: state_dir ${f.state} and its parents must be searchable by the chrony user`);
+      }
       c.log.info(`started ${daemonName(c)} (pid ${pid}) answering NTP on ${fam(c).all.join(' ')} after ${Date.now() - t0} ms`);
     } catch (e) {
+      if (e instanceof OcfError) throw e;
       fail(OCF.ERR_GENERIC, `start failed: ${(e as Error).message}`);
     }
   },
@@ -308,10 +344,7 @@ export default defineAgent({
     const f = paths(c);
     const st = daemonState(f.pidfile, c.bin(daemonName(c)));
     if (st.state === 'stopped') return OCF.NOT_RUNNING;
-    if (c.checkLevel >= 10) {
-      const a = await answering(c, Math.min(2000, Math.max(300, c.remaining() / 3)));
-      if (a.why) fail(OCF.ERR_GENERIC, a.why);
-    }
+    // level 20 first: "not synchronised" is the cause when the NTP answers are refused too
     if (c.checkLevel >= 20) {
       const s = c.params.server === 'chrony' ? await chronyTracking(c) : await ntpsecState(c);
       if (!s.synced) {
@@ -319,6 +352,10 @@ export default defineAgent({
       }
       if (s.local && c.params.upstream) c.log.warn(`synchronised to ${s.reference} (stratum ${s.stratum}): upstream ${c.params.upstream} is not in use`);
       else c.log.debug(`synchronised to ${s.reference} (stratum ${s.stratum})`);
+    }
+    if (c.checkLevel >= 10) {
+      const a = await answering(c, Math.min(2000, Math.max(300, c.remaining() / 3)));
+      if (a.why) fail(OCF.ERR_GENERIC, a.why);
     }
     return OCF.SUCCESS;
   },

@@ -135,8 +135,14 @@ export function checkReply(reply: NtpPacket, sentTs: bigint): ReplyCheck {
   if (reply.originTs !== sentTs) return { ok: false, discard: true, error: 'origin timestamp does not echo our request (bogus or stale reply)' };
   if (reply.version < 1 || reply.version > 4) return { ok: false, discard: false, error: `unsupported NTP version ${reply.version}` };
   if (reply.stratum === 0) {
-    const kiss = reply.refIdRaw.toString('latin1').replace(/[^\x20-\x7e]/g, '?');
-    return { ok: false, discard: false, kiss, error: `kiss-o'-death ${kiss}` };
+    // a kiss code is 4 ASCII letters (RATE, DENY, RSTR...); stratum 0 with anything else
+    // (chrony: refid 0, leap 3) is a server that is simply not synchronised
+    const text = reply.refIdRaw.toString('latin1');
+    if (/^[A-Z][A-Z0-9]{0,3}\0*$/.test(text)) {
+      const kiss = text.replace(/\0+$/, '');
+      return { ok: false, discard: false, kiss, error: `kiss-o'-death ${kiss}` };
+    }
+    return { ok: false, discard: false, error: `server is unsynchronised (stratum 0, leap ${reply.leap})` };
   }
   if (reply.stratum >= 16) return { ok: false, discard: false, error: `server is unsynchronised (stratum ${reply.stratum})` };
   if (reply.leap === LEAP.ALARM) return { ok: false, discard: false, error: `leap indicator 3 (alarm: clock not synchronised), stratum ${reply.stratum}` };

@@ -73,6 +73,8 @@ describe('NTP packets', () => {
   });
   it('rejects kiss-o\'-death, unsynchronised, leap alarm, zero transmit, bad version', () => {
     expect(checkReply(good({ stratum: 0, refIdRaw: Buffer.from('RATE') }), sent)).toMatchObject({ ok: false, discard: false, kiss: 'RATE', error: "kiss-o'-death RATE" });
+    expect(checkReply(good({ stratum: 0, leap: 3, refIdRaw: Buffer.alloc(4) }), sent)).toEqual({ ok: false, discard: false, error: 'server is unsynchronised (stratum 0, leap 3)' });
+    expect(checkReply(good({ stratum: 0, refIdRaw: Buffer.from([0xff, 1, 2, 3]) }), sent)).toMatchObject({ ok: false, error: expect.stringMatching(/unsynchronised \(stratum 0/) });
     expect(checkReply(good({ stratum: 16 }), sent)).toMatchObject({ ok: false, error: expect.stringMatching(/unsynchronised \(stratum 16\)/) });
     expect(checkReply(good({ stratum: 200 }), sent)).toMatchObject({ ok: false });
     expect(checkReply(good({ leap: LEAP.ALARM }), sent)).toMatchObject({ ok: false, error: expect.stringMatching(/leap indicator 3/) });
