@@ -55,7 +55,10 @@ beforeAll(async () => {
     port,
     addresses: ['127.0.0.1', '::1'],
     communities: [COMM],
-    users: [{ name: V3.name, authProtocol: 'sha', authKey: V3.authKey, privProtocol: 'aes', privKey: V3.privKey }],
+    users: [
+      { name: V3.name, authProtocol: 'sha', authKey: V3.authKey, privProtocol: 'aes', privKey: V3.privKey },
+      { name: 'md5user', level: 'authNoPriv', authProtocol: 'md5', authKey: 'md5-Auth-7781' },
+    ],
     outlets: ['head1', 'head2', 'spare'],
     rebootDelayMs: 200,
     hooks: {
@@ -194,6 +197,14 @@ describe('fence_haoscar SNMP over IPv6 (::1), v2c and v3', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(calls).toEqual(['off:head2', 'on:head2']);
+  });
+
+  it('v3 authNoPriv (MD5) and SNMP v1 work too', async () => {
+    const a = await fence(`ip=::1\nipport=${port}\nsnmp_version=3\nusername=md5user\npassword=md5-Auth-7781\nsnmp_auth_prot=MD5\naction=status\nplug=head1\n`);
+    expect(a.stderr).toBe('');
+    expect(a.stdout).toBe('Status: ON\n');
+    const b = await fence(`ip=127.0.0.1\nipport=${port}\ncommunity=${COMM}\nsnmp_version=1\naction=list\n`);
+    expect(b.stdout).toBe('1,head1\n2,head2\n3,spare\n');
   });
 
   it('v3 with a wrong privacy key fails (no answer), within the timeout', async () => {
