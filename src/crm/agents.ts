@@ -36,6 +36,8 @@ export interface DefaultCtx {
   serviceInterface?: string;
   /** Both heads' node names. */
   heads: string[];
+  /** Both heads' addresses on corosync link 0's network (corosync.family). */
+  peerAddrs: string[];
 }
 
 export interface Variant {
@@ -89,7 +91,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
   tftp: {
     agent: 'ocf:ha-oscar:tftpd', id: 'tftpd',
     keys: {
-      root: p('root', 'path'), listen: p('listen', 'addrs'), secure: p('secure', 'bool'),
+      root: p('root', 'path'), listen: p('listen', 'addrs'), port: p('port', 'int'), secure: p('secure', 'bool'),
       user: p('user', 'string'), blocksize_max: p('blocksize_max', 'int'),
     },
     defaults: { listen: listenVips },
@@ -100,7 +102,9 @@ export const SERVICES: Record<string, ServiceSpec> = {
     keys: {
       server: p('server', 'string', ['chrony', 'ntpsec']), upstream: p('upstream', 'hosts'),
       listen: p('listen', 'addrs'), allow: p('allow', 'list'), local_stratum: p('local_stratum', 'int'),
-      peer: p('peer', 'hosts'), clock_control: p('clock_control', 'bool'),
+      peer: p('peer', 'hosts'), clock_control: p('clock_control', 'bool'), port: p('port', 'int'),
+      upstream_port: p('upstream_port', 'int'), minpoll: p('minpoll', 'int'), maxpoll: p('maxpoll', 'int'),
+      user: p('user', 'string'), pidfile: p('pidfile', 'path'), state_dir: p('state_dir', 'path'),
     },
     defaults: { listen: listenVips, allow: (c) => (c.serviceCidrs.length ? c.serviceCidrs.join(' ') : undefined) },
     monitor: { interval: '30s', timeout: '30s' },
@@ -110,7 +114,8 @@ export const SERVICES: Record<string, ServiceSpec> = {
     keys: {
       server: p('server', 'string', ['kernel', 'ganesha']), exports: p('exports', 'path'),
       state_dir: p('state_dir', 'path'), grace_time: p('grace_time', 'int'), lease_time: p('lease_time', 'int'),
-      listen: p('listen', 'addrs'), versions: p('versions', 'list'),
+      listen: p('listen', 'addrs'), versions: p('versions', 'list'), port: p('port', 'int'), threads: p('threads', 'int'),
+      mountd_port: p('mountd_port', 'int'), statd_port: p('statd_port', 'int'),
     },
     defaults: { listen: listenVips },
     monitor: { interval: '30s', timeout: '60s' },
@@ -128,7 +133,14 @@ export const SERVICES: Record<string, ServiceSpec> = {
   },
   statesync: {
     agent: 'ocf:ha-oscar:statesync', id: 'statesync',
-    keys: { dirs: p('dirs', 'list'), peer: p('peer', 'hosts'), interval: p('interval', 'int') },
+    keys: {
+      dirs: p('dirs', 'list'), peer: p('peer', 'hosts'), interval: p('interval', 'int'), sync_on_stop: p('sync_on_stop', 'bool'),
+      transport: p('transport', 'string', ['rsyncd', 'ssh']), user: p('user', 'string'), password_file: p('password_file', 'path'),
+      ssh_key: p('ssh_key', 'path'), known_hosts: p('known_hosts', 'path'), port: p('port', 'int'),
+      bwlimit: p('bwlimit', 'int'), io_timeout: p('io_timeout', 'int'),
+    },
+    // the same value on both heads: the agent skips its own address
+    defaults: { peer: (c) => (c.peerAddrs.length ? c.peerAddrs.join(' ') : undefined) },
     monitor: { interval: '30s', timeout: '30s' },
   },
 };
@@ -137,14 +149,17 @@ export const SERVICES: Record<string, ServiceSpec> = {
 export const HEALTH = {
   link: {
     agent: 'ocf:ha-oscar:linkmon', id: 'linkmon',
-    keys: { interfaces: p('interfaces', 'list'), targets: p('targets', 'addrs') },
+    keys: {
+      interfaces: p('interfaces', 'list'), targets: p('targets', 'addrs'), target_policy: p('target_policy', 'string'),
+      dampen: p('dampen', 'int'), ping_count: p('ping_count', 'int'), ping_timeout: p('ping_timeout', 'int'),
+    },
     /** Node attribute linkmon publishes: 1 = the service network works, 0 = it is down. */
     attribute: 'ha-oscar-link',
     monitor: { interval: '10s', timeout: '20s' },
   },
   raid: {
     agent: 'ocf:ha-oscar:raidmon', id: 'raidmon',
-    keys: { arrays: p('arrays', 'list'), mdstat: p('mdstat', 'path') },
+    keys: { arrays: p('arrays', 'list'), mdstat: p('mdstat', 'path'), smart_devices: p('smart_devices', 'list'), dampen: p('dampen', 'int') },
     /** Node-health attribute raidmon publishes: green / yellow / red (red = an array failed). */
     attribute: '#health-ha-oscar-raid',
     monitor: { interval: '30s', timeout: '20s' },

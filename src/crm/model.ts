@@ -54,6 +54,7 @@ function ctxFor(d: Description, set: ServiceSet): DefaultCtx {
     serviceCidrs: [svcNet.ipv4?.text, svcNet.ipv6?.text].filter((x): x is string => Boolean(x)),
     serviceInterface: svcNet.interface,
     heads: d.heads.map((h) => h.name),
+    peerAddrs: d.heads.map((h) => h.addresses[d.corosync.links[0]]?.[d.corosync.family]?.text).filter((x): x is string => Boolean(x)),
   };
 }
 

@@ -56,13 +56,13 @@ describe('ha-oscar config', () => {
     const bad = join(tmp, 'bad.yaml');
     writeFileAtomic(bad, readFileSync(lab, 'utf8')
       .replace('vips: [192.0.2.100, "2001:db8:a::100"]', 'vips: [192.0.2.100, "2001:db8:f::100"]')
-      .replace('services: [dhcp, tftp, ntp, nfs, snmp]', 'services: [dhcp, tftp, ntp, nfs, snmp, ldap]'));
+      .replace('services: [dhcp, tftp, ntp, nfs, snmp, statesync]', 'services: [dhcp, tftp, ntp, nfs, snmp, statesync, ldap]'));
     const r = await cli('check', bad);
     expect(r.code).toBe(1);
     expect(r.out).toBe('');
     expect(r.err.trimEnd().split('\n')).toEqual([
       'sets[0].vips[1]: VIP 2001:db8:f::100 is outside every network (ipv6 networks: 2001:db8:a::/64, 2001:db8:b::/64)',
-      "sets[0].services[5]: unknown service 'ldap' (known: dhcp, tftp, ntp, nfs, snmp, statesync)",
+      "sets[0].services[6]: unknown service 'ldap' (known: dhcp, tftp, ntp, nfs, snmp, statesync)",
     ]);
   });
   it('a missing file, a bad option, a missing argument: one line, no stack trace', async () => {

@@ -93,7 +93,7 @@ describe('bad descriptions get precise errors naming the field', () => {
   });
   it('an unknown service, in a set and in services', () => {
     expect(problems((d) => { d.sets[0].services.push('ldap'); }))
-      .toEqual(["sets[0].services[5]: unknown service 'ldap' (known: dhcp, tftp, ntp, nfs, snmp, statesync)"]);
+      .toEqual(["sets[0].services[6]: unknown service 'ldap' (known: dhcp, tftp, ntp, nfs, snmp, statesync)"]);
     expect(problems((d) => { d.services.ldap = {}; }))
       .toEqual(['services.ldap: unknown key (allowed: dhcp, tftp, ntp, nfs, snmp, statesync)']);
   });
@@ -109,7 +109,7 @@ describe('bad descriptions get precise errors naming the field', () => {
   });
   it('unknown keys, at any depth', () => {
     expect(problems((d) => { d.colour = 'blue'; })[0]).toMatch(/^colour: unknown key \(allowed: cluster, mode/);
-    expect(problems((d) => { d.services.tftp.rot = '/srv/tftp'; })[0]).toBe('services.tftp.rot: unknown key (allowed: root, listen, secure, user, blocksize_max)');
+    expect(problems((d) => { d.services.tftp.rot = '/srv/tftp'; })[0]).toBe('services.tftp.rot: unknown key (allowed: root, listen, port, secure, user, blocksize_max)');
     expect(problems((d) => { d.services.dhcp.v4.lease = 'x'; })[0]).toMatch(/^services\.dhcp\.v4\.lease: unknown key/);
     expect(problems((d) => { d.timings.tokn = 1; })[0]).toMatch(/^timings\.tokn: unknown key/);
   });
@@ -123,12 +123,12 @@ describe('bad descriptions get precise errors naming the field', () => {
     expect(problems((d) => { d.mode = 'active-active'; })).toEqual(['sets: active-active needs exactly 2 service sets, found 1']);
     expect(problems((d) => {
       d.mode = 'active-active';
-      d.sets[0].services = ['dhcp', 'tftp'];
+      d.sets[0].services = ['dhcp', 'tftp', 'statesync'];
       d.sets.push({ name: 'data', prefer: 'head1', vips: ['192.0.2.101'], services: ['ntp', 'nfs', 'snmp'] });
     })).toEqual(["sets[1].prefer: both sets prefer 'head1'; active-active needs one set per head"]);
     expect(problems((d) => {
       d.mode = 'active-active';
-      d.sets[0].services = ['dhcp', 'tftp', 'ntp'];
+      d.sets[0].services = ['dhcp', 'tftp', 'ntp', 'statesync'];
       d.sets.push({ name: 'data', prefer: 'head2', vips: ['192.0.2.101'], services: ['ntp', 'nfs', 'snmp'] });
     })).toEqual(["sets[1].services[0]: service 'ntp' is already in sets[0].services[2]"]);
   });

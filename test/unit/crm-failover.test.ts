@@ -86,7 +86,7 @@ describeWith({ bins: ['crm_simulate', 'crm_mon'], packages: ['pacemaker-cli-util
   it('active-standby: everything starts on one head; fencing devices never on the head they fence', async () => {
     const cfg = buildConfig(loadDescription(join(root, 'examples', 'lab.yaml')));
     const { placement } = await simulate(cibOf(cfg));
-    const svc = ['vip-oscar-ipv4', 'vip-oscar-ipv6', 'dhcpd4', 'dhcpd6', 'tftpd', 'ntpd', 'nfsserver', 'snmpd'];
+    const svc = ['vip-oscar-ipv4', 'vip-oscar-ipv6', 'dhcpd4', 'dhcpd6', 'tftpd', 'ntpd', 'nfsserver', 'snmpd', 'statesync'];
     for (const r of svc) expect(placement.get(r), r).toBe('head1');
     expect(placement.get('fence-head1')).toBe('head2');
     expect(placement.get('fence-head2')).toBe('head1');
@@ -117,7 +117,7 @@ describeWith({ bins: ['crm_simulate', 'crm_mon'], packages: ['pacemaker-cli-util
 
   it('health: a head that loses the service network, or whose RAID turns red, gives up its services (monitors and fencing stay)', async () => {
     const cfg = buildConfig(loadDescription(join(root, 'examples', 'lab.yaml')));
-    const svc = ['vip-oscar-ipv4', 'vip-oscar-ipv6', 'dhcpd4', 'dhcpd6', 'tftpd', 'ntpd', 'nfsserver', 'snmpd'];
+    const svc = ['vip-oscar-ipv4', 'vip-oscar-ipv6', 'dhcpd4', 'dhcpd6', 'tftpd', 'ntpd', 'nfsserver', 'snmpd', 'statesync'];
     const link = await simulate(cibOf(cfg, { head1: { 'ha-oscar-link': '0' }, head2: { 'ha-oscar-link': '1' } }));
     for (const r of svc) expect(link.placement.get(r), r).toBe('head2');
     const raid = await simulate(cibOf(cfg, { head1: { '#health-ha-oscar-raid': 'red' } }));
@@ -136,12 +136,12 @@ describeWith({ bins: ['crm_simulate', 'crm_mon'], packages: ['pacemaker-cli-util
     const sets = await startLevels((await simulate(setsUp.cib, ['--node-fail', 'head1'])).graph);
     expect(sets).toEqual([
       ['vip-oscar-ipv4', 'vip-oscar-ipv6'],
-      ['dhcpd4', 'dhcpd6', 'nfsserver', 'ntpd', 'snmpd', 'tftpd'],
+      ['dhcpd4', 'dhcpd6', 'nfsserver', 'ntpd', 'snmpd', 'statesync', 'tftpd'],
     ]);
     const grouped = asGroups(cfg);
     const groupUp = await simulate(cibOf(grouped));
     const group = await startLevels((await simulate(groupUp.cib, ['--node-fail', 'head1'])).graph);
-    expect(group).toEqual(['vip-oscar-ipv4', 'vip-oscar-ipv6', 'dhcpd4', 'dhcpd6', 'tftpd', 'ntpd', 'nfsserver', 'snmpd'].map((r) => [r]));
+    expect(group).toEqual(['vip-oscar-ipv4', 'vip-oscar-ipv6', 'dhcpd4', 'dhcpd6', 'tftpd', 'ntpd', 'nfsserver', 'snmpd', 'statesync'].map((r) => [r]));
     console.log(`failover start steps: resource sets ${sets.length}, group ${group.length}`);
   });
 });
