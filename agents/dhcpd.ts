@@ -1,0 +1,248 @@
+// ocf:ha-oscar:dhcpd — the PXE DHCP server as a cluster resource: ISC dhcpd (DHCPv4, or
+// DHCPv6 with family=6: one resource per family) or Kea DHCPv4 (server=kea).
+// The config is checked with the server's own test mode in validate-all and before every start.
+// Leases live in state_dir, which moves with the service (shared storage or a synced dir).
+// Monitor: level 0 = the server process is alive; level 10 = a real DHCP exchange from this
+// node: DHCPINFORM broadcast on the interface from the VIP (v4, answer must carry server
+// identifier = server_id), INFORMATION-REQUEST to ff02::1:2 on the interface (v6).
+import { defineAgent, p, fail, OCF, splitList, checkAbsolutePath, isIPv4, isIPv6, type Context } from '../src/ocf/agent';
+import { oneLine } from '../src/ocf/log';
+import { startDaemon, stopDaemon, daemonState } from '../src/service/daemon';
+import { writeFileAtomic } from '../src/service/atomic';
+import { run } from '../src/service/run';
+import { dhcpInform, macFor } from '../src/probe/dhcp';
+import { readFileSync, existsSync, mkdirSync, accessSync, constants } from 'node:fs';
+import { networkInterfaces, hostname } from 'node:os';
+import { version } from '../package.json';
+
+const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$/;
+const DUID = /^([0-9a-fA-F]{2}:?){4,130}$/;
+
+const params = {
+  server: p.select({ options: ['isc', 'kea'] as const, default: 'isc', shortdesc: 'DHCP server: ISC dhcpd or Kea (DHCPv4 only)' }),
+  family: p.select({ options: ['4', '6'] as const, default: '4', shortdesc: 'Address family: 4 (DHCPv4) or 6 (DHCPv6, ISC dhcpd -6). One resource per family.' }),
+  config: p.string({
+    required: true, check: checkAbsolutePath,
+    shortdesc: 'Server configuration file (dhcpd.conf, dhcpd6.conf or kea-dhcp4.conf)',
+    longdesc: 'Checked with the server\'s own test mode (dhcpd -t -cf, kea-dhcp4 -t) in validate-all and before every start. For Kea the agent writes a derived copy into state_dir with interfaces bound to interface/server_id and the lease file set to leasefile.',
+  }),
+  interface: p.string({
+    required: true, uniqueGroup: 'listen',
+    check: (s) => { const l = splitList(s); return l.length === 0 ? 'must name at least one interface' : l.every((i) => IFNAME.test(i)) ? undefined : 'must be interface names (1-15 letters, digits or _.@-, starting with a letter or digit)'; },
+    shortdesc: 'Interface(s) to serve (the compute-node network)',
+    longdesc: 'Space- or comma-separated interface names. ISC dhcpd gets them as arguments; Kea is bound to interface/server_id (a bare interface made Kea answer every request twice, once from the node\'s own address). The level-10 monitor probes on the first one.',
+  }),
+  server_id: p.string({
+    check: (s) => (isIPv4(s) || isIPv6(s) || DUID.test(s) ? undefined : 'must be the VIP (an IPv4/IPv6 address) or, for family 6, a server DUID in hex'),
+    uniqueGroup: 'listen',
+    shortdesc: 'Server identifier: the VIP (v4); optionally the server DUID (v6)',
+    longdesc: 'v4: the VIP the clients must see as DHCP server identifier, so that renewals reach whichever head holds the VIP. ISC dhcpd.conf must say "server-identifier <VIP>;" (the level-10 monitor fails otherwise); Kea is bound to interface/VIP. v6: when a DUID (hex), the monitor checks the answering server has it.',
+  }),
+  state_dir: p.string({
+    check: checkAbsolutePath,
+    shortdesc: 'Directory of the lease database (default /var/lib/ha-oscar/<instance>)',
+    longdesc: 'Holds the leases (and Kea\'s derived config). It must move with the service: put it on shared storage mounted before this resource, or in a directory the cluster keeps in sync between the heads. Otherwise clients lose their addresses at failover.',
+  }),
+  leasefile: p.string({ check: checkAbsolutePath, shortdesc: 'Lease file (default <state_dir>/dhcpd.leases, dhcpd6.leases or kea-leases4.csv)' }),
+  pidfile: p.string({ check: checkAbsolutePath, shortdesc: 'Pidfile (default /run/ha-oscar/<instance>.pid)' }),
+  user: p.string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/, patternHint: 'a user name', shortdesc: 'ISC dhcpd: run as this user (-user; only with a dhcpd built with --enable-paranoia)' }),
+  group: p.string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/, patternHint: 'a group name', shortdesc: 'ISC dhcpd: run as this group (-group; only with a dhcpd built with --enable-paranoia)' }),
+};
+type Ctx = Context<typeof params>;
+
+const exeName = (c: Ctx) => (c.params.server === 'kea' ? 'kea-dhcp4' : 'dhcpd');
+const ifaces = (c: Ctx) => splitList(c.params.interface);
+
+function paths(c: Ctx) {
+  const state = c.params.state_dir ?? `/var/lib/ha-oscar/${c.instanceId}`;
+  const pidfile = c.params.pidfile ?? `/run/ha-oscar/${c.instanceId}.pid`;
+  const lease = c.params.server === 'kea' ? 'kea-leases4.csv' : c.params.family === '6' ? 'dhcpd6.leases' : 'dhcpd.leases';
+  return {
+    state,
+    pidfile,
+    rundir: `${pidfile}.d`,
+    leasefile: c.params.leasefile ?? `${state}/${lease}`,
+    log: `${pidfile}.log`,
+    keaConf: `${state}/kea-dhcp4.derived.json`,
+  };
+}
+
+/** The server's own complaint, on one line, from its test-mode output. */
+function serverMessage(out: string): string {
+  const lines = out.split('\n').map((l) => l.trim()).filter(Boolean);
+  const kea = lines.find((l) => /^(Syntax check failed with|Error encountered):/.test(l));
+  if (kea) return oneLine(kea, 300);
+  const banner = /^(Internet Systems Consortium|Copyright|All rights reserved|For info, please visit)/;
+  const useful = lines.filter((l) => !banner.test(l) && !/^\^$/.test(l));
+  const first = useful.find((l) => /line \d+:|Can't open|No subnet|Not configured to listen/i.test(l)) ?? useful[0] ?? '(no output)';
+  return oneLine(first, 300);
+}
+
+async function configTest(c: Ctx, exe: string, file: string): Promise<void> {
+  const argv = c.params.server === 'kea' ? ['-t', file] : [...(c.params.family === '6' ? ['-6'] : []), '-t', '-cf', file];
+  const r = await run(exe, argv, { timeoutMs: Math.max(2000, Math.min(15000, c.remaining() - 1000)), cleanEnv: true });
+  if (r.timedOut) fail(OCF.ERR_GENERIC, `${exeName(c)} config test of ${file} timed out`);
+  if (r.code !== 0) {
+    const m = serverMessage(`${r.stdout}\n${r.stderr}`);
+    fail(OCF.ERR_CONFIGURED, m.includes(file) ? m : `${file}: ${m}`);
+  }
+}
+
+/** Kea's config is JSON with //, # and C comments: strip them outside strings. */
+function stripJsonComments(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    if (ch === '"') {
+      let j = i + 1;
+      while (j < s.length && s[j] !== '"') j += s[j] === '\\' ? 2 : 1;
+      out += s.slice(i, j + 1);
+      i = j;
+    } else if (ch === '#' || (ch === '/' && s[i + 1] === '/')) {
+      while (i < s.length && s[i] !== '\n') i++;
+      out += '\n';
+    } else if (ch === '/' && s[i + 1] === '*') {
+      const e = s.indexOf('*/', i + 2);
+      i = e < 0 ? s.length : e + 1;
+    } else out += ch;
+  }
+  return out;
+}
+
+/** Kea config with interfaces bound to iface/VIP and the lease file in state_dir. */
+function keaDerived(c: Ctx): string {
+  const f = paths(c);
+  let conf: { Dhcp4?: Record<string, unknown> } & Record<string, unknown>;
+  try { conf = JSON.parse(stripJsonComments(readFileSync(c.params.config, 'utf8'))); } catch (e) {
+    fail(OCF.ERR_CONFIGURED, `${c.params.config}: not JSON the agent can read: ${oneLine((e as Error).message, 200)}`);
+  }
+  const d4 = conf.Dhcp4;
+  if (!d4 || typeof d4 !== 'object') fail(OCF.ERR_CONFIGURED, `${c.params.config}: no "Dhcp4" object`);
+  const ic = (d4['interfaces-config'] ?? {}) as Record<string, unknown>;
+  d4['interfaces-config'] = { ...ic, interfaces: ifaces(c).map((i) => `${i}/${c.params.server_id}`) };
+  const ldb = (d4['lease-database'] ?? {}) as Record<string, unknown>;
+  if (ldb.type !== undefined && ldb.type !== 'memfile') fail(OCF.ERR_CONFIGURED, `${c.params.config}: lease-database type ${String(ldb.type)}: the agent manages memfile leases only`);
+  d4['lease-database'] = { ...ldb, type: 'memfile', persist: true, name: f.leasefile };
+  return `${JSON.stringify(conf, null, 2)}\n`;
+}
+
+function interfaceAddress4(c: Ctx): string | undefined {
+  if (c.params.server_id && isIPv4(c.params.server_id)) return c.params.server_id;
+  const a = networkInterfaces()[ifaces(c)[0]!]?.find((x) => x.family === 'IPv4');
+  return a?.address;
+}
+
+/** One DHCP exchange from this node to the running server; a reason when it fails. */
+async function answering(c: Ctx, timeoutMs: number, strict = true): Promise<string | undefined> {
+  const iface = ifaces(c)[0]!;
+  const mac = macFor(`${hostname()}/${c.instance}`);
+  if (c.params.family === '4') {
+    const local = interfaceAddress4(c);
+    if (!local) return `no IPv4 address on ${iface} to probe from (set server_id to the VIP)`;
+    const r = await dhcpInform({ family: 4, localAddress: local, mac, timeoutMs, retransmitMs: Math.max(100, Math.floor(timeoutMs / 3)) });
+    if (!r.ok) return `no DHCPv4 answer on ${iface}: ${r.error}`;
+    if (strict && c.params.server_id && r.serverId !== c.params.server_id) {
+      return `DHCPv4 server on ${iface} answers with server identifier ${r.serverId ?? '(none)'}, not ${c.params.server_id}: renewals would miss the VIP after failover (add "server-identifier ${c.params.server_id};" to ${c.params.config})`;
+    }
+    return undefined;
+  }
+  const r = await dhcpInform({ family: 6, iface, mac, timeoutMs, retransmitMs: Math.max(100, Math.floor(timeoutMs / 3)) });
+  if (!r.ok) return `no DHCPv6 answer on ${iface} (ff02::1:2): ${r.error}`;
+  const want = c.params.server_id && DUID.test(c.params.server_id) && !isIPv6(c.params.server_id) ? c.params.server_id.replace(/:/g, '').toLowerCase() : undefined;
+  if (strict && want && r.serverId !== want) return `DHCPv6 server on ${iface} has DUID ${r.serverId}, not ${want}`;
+  return undefined;
+}
+
+async function supportsUser(exe: string): Promise<boolean> {
+  const r = await run(exe, ['-h'], { timeoutMs: 5000, cleanEnv: true });
+  return /-user\b/.test(r.stdout + r.stderr);
+}
+
+export default defineAgent({
+  name: 'dhcpd',
+  version,
+  shortdesc: 'DHCP server (ISC dhcpd v4/v6, Kea v4) for PXE boot',
+  longdesc: 'Runs ISC dhcpd (DHCPv4, or DHCPv6 with family=6) or Kea DHCPv4 in the foreground as a cluster resource on the compute-node network. The configuration is checked with the server\'s own test mode before every start. Leases live in state_dir, which must move with the service (shared storage or a synced directory). Level 10 monitors do a real DHCP exchange from the node (DHCPINFORM from the VIP, or a DHCPv6 Information-request).',
+  params,
+  needsRoot: true,
+  binaries: (pr) => [pr.server === 'kea' ? 'kea-dhcp4' : 'dhcpd'],
+  timeouts: { start: 30, stop: 20, monitor: 20 },
+  monitors: [{ depth: 0, interval: 10 }, { depth: 10, interval: 30, timeout: 20 }],
+
+  async validate(c) {
+    const pr = c.params;
+    if (pr.server === 'kea' && pr.family === '6') fail(OCF.ERR_CONFIGURED, 'server=kea supports family 4 only (use server=isc for DHCPv6)');
+    if (pr.server === 'kea' && (pr.user || pr.group)) fail(OCF.ERR_CONFIGURED, 'user/group are not supported with server=kea');
+    if (pr.family === '4' && pr.server_id && !isIPv4(pr.server_id)) fail(OCF.ERR_CONFIGURED, `server_id ${pr.server_id} must be an IPv4 address (the VIP) for family 4`);
+    if (pr.family === '6' && pr.server_id && isIPv4(pr.server_id)) fail(OCF.ERR_CONFIGURED, `server_id ${pr.server_id} must be an IPv6 address or a DUID for family 6`);
+    if (pr.server === 'kea' && !pr.server_id) fail(OCF.ERR_CONFIGURED, 'server=kea needs server_id (the VIP): Kea is bound to interface/VIP');
+    try { accessSync(pr.config, constants.R_OK); } catch { fail(OCF.ERR_CONFIGURED, `config file ${pr.config} does not exist or is not readable`); }
+    const missing = ifaces(c).filter((i) => !existsSync(`/sys/class/net/${i}`));
+    if (missing.length) fail(OCF.ERR_INSTALLED, `interface ${missing.join(', ')} does not exist on this node`);
+    const exe = c.bin(exeName(c));
+    if ((pr.user || pr.group) && !(await supportsUser(exe))) fail(OCF.ERR_CONFIGURED, `${exe} has no -user/-group option (built without --enable-paranoia): unset user and group`);
+    if (pr.server === 'kea') {
+      await configTest(c, exe, pr.config);
+      // the derived file is what runs: check it too (in a temp copy, not over the live one)
+      const f = paths(c);
+      mkdirSync(f.rundir, { recursive: true, mode: 0o755 });
+      const tmp = `${f.rundir}/kea-dhcp4.check.json`;
+      writeFileAtomic(tmp, keaDerived(c), { mode: 0o640 });
+      await configTest(c, exe, tmp);
+    } else {
+      await configTest(c, exe, pr.config);
+    }
+  },
+
+  async start(c) {
+    const f = paths(c);
+    const exe = c.bin(exeName(c));
+    if (daemonState(f.pidfile, exe).state === 'running') return OCF.SUCCESS;
+    mkdirSync(f.state, { recursive: true, mode: 0o750 });
+    mkdirSync(f.rundir, { recursive: true, mode: 0o755 });
+    let argv: string[];
+    let env: Record<string, string> | undefined;
+    if (c.params.server === 'kea') {
+      writeFileAtomic(f.keaConf, keaDerived(c), { mode: 0o640 });
+      argv = [exe, '-c', f.keaConf];
+      env = { KEA_PIDFILE_DIR: f.rundir, KEA_LOCKFILE_DIR: f.rundir };
+    } else {
+      if (!existsSync(f.leasefile)) writeFileAtomic(f.leasefile, '', { mode: 0o644, mkdir: true });
+      argv = [exe, '-f', ...(c.params.family === '6' ? ['-6'] : ['-4']), '-cf', c.params.config, '-lf', f.leasefile, '-pf', `${f.rundir}/dhcpd.pid`];
+      if (c.params.user) argv.push('-user', c.params.user);
+      if (c.params.group) argv.push('-group', c.params.group);
+      argv.push(...ifaces(c));
+    }
+    try {
+      const pid = await startDaemon(
+        { argv, pidfile: f.pidfile, logfile: f.log, env },
+        { timeoutMs: Math.max(1000, c.remaining() - 500), pollMs: 200, ready: async () => (await answering(c, 400, false)) === undefined },
+      );
+      c.log.info(`started ${exeName(c)} (pid ${pid}) for DHCPv${c.params.family} on ${ifaces(c).join(' ')}, leases in ${f.leasefile}`);
+    } catch (e) {
+      fail(OCF.ERR_GENERIC, `start failed: ${oneLine((e as Error).message, 300)}`);
+    }
+    // it answers; with the wrong server identifier it is misconfigured for failover
+    const why = await answering(c, Math.max(500, Math.min(3000, c.remaining() - 2000)));
+    if (why) {
+      await stopDaemon(f.pidfile, exe, 5000);
+      fail(/server identifier|DUID/.test(why) ? OCF.ERR_CONFIGURED : OCF.ERR_GENERIC, why);
+    }
+  },
+
+  async stop(c) {
+    const f = paths(c);
+    await stopDaemon(f.pidfile, c.bin(exeName(c)), c.remaining());
+  },
+
+  async monitor(c) {
+    const f = paths(c);
+    const st = daemonState(f.pidfile, c.bin(exeName(c)));
+    if (st.state === 'stopped') return OCF.NOT_RUNNING;
+    if (c.checkLevel >= 10) {
+      const why = await answering(c, Math.min(3000, Math.max(500, c.remaining() / 3)));
+      if (why) fail(OCF.ERR_GENERIC, why);
+    }
+    return OCF.SUCCESS;
+  },
+}).main();
