@@ -184,7 +184,8 @@ export async function runAgent(def: AgentDef, argv: readonly string[], io: Io): 
     const more = def.validate(opts);
     if (more.length) throw new UsageError(more[0]);
 
-    opts.plug = mapPlug(opts.plug, opts.pcmk_host_map, opts.nodename) as string;
+    // No plug given: the host map, else the node name itself (outlets named after their nodes).
+    opts.plug = (mapPlug(opts.plug, opts.pcmk_host_map, opts.nodename) ?? opts.nodename) as string;
     if (opts.plug === undefined) delete opts.plug;
     const powerAction = ['on', 'off', 'reboot', 'status'].includes(action);
     if (powerAction && def.needsPlug(opts) && !opts.plug) {

@@ -9,6 +9,7 @@ import { runAgent, mapPlug, type AgentDef, type Backend, type Io, type Power } f
 import { metadataXml } from '../../src/fence/metadata.js';
 import { haoscarAgent, HAOSCAR_SPECS } from '../../src/fence/haoscar.js';
 import { run } from '../../src/service/run.js';
+import { writeFileAtomic } from '../../src/service/atomic.js';
 import { describeWith, isCI } from '../helpers/prereq.js';
 
 const specs = HAOSCAR_SPECS;
@@ -216,6 +217,28 @@ describe('fence runtime: actions and exit codes', () => {
     expect(await runAgent(fakeAgent({ '': 'on' }, { log }), [], a)).toBe(1);
     expect(a.stderr).toContain('Failed: You have to set login password');
     expect(log).toEqual([]);
+  });
+
+  it('no plug but a nodename: the outlet named like the node', async () => {
+    const a = io(`${base}action=status\nnodename=head7\n`);
+    expect(await runAgent(fakeAgent({ head7: 'off' }), [], a)).toBe(2);
+    expect(a.stdout).toBe('Status: OFF\n');
+  });
+
+  it('password_script: the program\'s first line is the password (never logged); a failing script is a clear failure', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dv8-pws-'));
+    try {
+      const good = join(dir, 'pw');
+      writeFileAtomic(good, '#!/bin/sh\necho Script-pw-31\necho second-line\n', { mode: 0o755 });
+      const bad = join(dir, 'nopw');
+      writeFileAtomic(bad, '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+      const a = io(`${base}method=ipmi\naction=validate-all\npassword_script=${good}\nverbose=1\n`);
+      expect(await runAgent(fakeAgent({}), [], a)).toBe(0);
+      expect(a.stderr).not.toContain('Script-pw-31');
+      const b = io(`${base}method=ipmi\naction=validate-all\npasswd_script=${bad}\n`);
+      expect(await runAgent(fakeAgent({}), [], b)).toBe(1);
+      expect(b.stderr).toContain('Failed: You have to set login password: password_script failed (exit 3)');
+    } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 
   it('missing plug for snmp: exit 1', async () => {
