@@ -67,7 +67,10 @@ const listenVips = (c: DefaultCtx) => (c.vips.length ? c.vips.join(' ') : undefi
 export const SERVICES: Record<string, ServiceSpec> = {
   dhcp: {
     agent: 'ocf:ha-oscar:dhcpd', id: 'dhcpd',
-    keys: { server: p('server', 'string', ['isc', 'kea']), interface: p('interface', 'string') },
+    keys: {
+      server: p('server', 'string', ['isc', 'kea']), interface: p('interface', 'string'),
+      user: p('user', 'string'), group: p('group', 'string'),
+    },
     defaults: { interface: (c) => c.serviceInterface },
     variants: {
       v4: {
