@@ -100,13 +100,13 @@ describeWith({ bins: ['ip', 'rsync', 'ocf-tester', 'xmllint'], root: true, packa
     sh(500);
   });
   afterAll(() => {
-    for (const n of ['ocft', 'main', 'v6', 'stop', 'kill', 'pw']) runA('stop', { ...base(), sync_on_stop: 'false' }, inst(n));
+    for (const n of ['ocft', 'main', 'v6', 'stop', 'kill', 'pw', 'ssh']) runA('stop', { ...base(), sync_on_stop: 'false' }, inst(n));
     if (daemon?.pid) { try { process.kill(daemon.pid, 'SIGTERM'); } catch { /* gone */ } }
     sh(300);
     spawnSync('ip', ['netns', 'del', nsA]);
     spawnSync('ip', ['netns', 'del', nsB]);
     rmSync(dir, { recursive: true, force: true });
-    for (const n of ['ocft', 'main', 'v6', 'stop', 'kill', 'pw']) rmSync(`/var/log/ha-oscar/statesync-${inst(n)}.log`, { force: true });
+    for (const n of ['ocft', 'main', 'v6', 'stop', 'kill', 'pw', 'ssh']) rmSync(`/var/log/ha-oscar/statesync-${inst(n)}.log`, { force: true });
   });
 
   it('passes ocf-tester (inside the active namespace, pushing to the rsync daemon)', () => {
@@ -178,6 +178,29 @@ describeWith({ bins: ['ip', 'rsync', 'ocf-tester', 'xmllint'], root: true, packa
     const log = readFileSync(`/var/log/ha-oscar/statesync-${I}.log`, 'utf8');
     expect(log).toMatch(/WARNING: sync failed: .*auth failed/);
     expect(log).not.toContain('not-the-password');
+  });
+
+  it('transport=ssh: rsync runs ssh with the key, batch mode and strict host-key checking against known_hosts', () => {
+    const I = inst('ssh');
+    const bin = join(dir, 'fakebin');
+    mkdirSync(bin, { recursive: true });
+    // a stand-in ssh that records how it was called and refuses, as a peer without our key would
+    writeFileSync(join(bin, 'ssh'), `#!/usr/bin/env node\nrequire('fs').writeFileSync(${JSON.stringify(join(dir, 'ssh-argv.json'))}, JSON.stringify(process.argv.slice(2)));\nconsole.error('root@192.0.2.2: Permission denied (publickey).');\nprocess.exit(255);\n`);
+    chmodSync(join(bin, 'ssh'), 0o755);
+    writeFileSync(join(dir, 'id_ed25519'), 'not a real key\n', { mode: 0o600 });
+    const p = base({ transport: 'ssh', user: 'root', ssh_key: join(dir, 'id_ed25519'), known_hosts: join(dir, 'known_hosts'), dirs: src('leases'), sync_on_stop: 'false' });
+    delete (p as Record<string, string>).port;
+    const env = { PATH: `${bin}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin` };
+    expect(runA('start', p, I, env).code).toBe(0);
+    expect(waitFor(() => statusOf(I).ok === false, 20_000)).toBe(true);
+    expect(statusOf(I).reason).toMatch(/Permission denied \(publickey\)|connection unexpectedly closed/);
+    const argv = JSON.parse(readFileSync(join(dir, 'ssh-argv.json'), 'utf8')) as string[];
+    expect(argv.slice(0, 12)).toEqual(['-i', join(dir, 'id_ed25519'), '-p', '22', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes',
+      '-o', `UserKnownHostsFile=${join(dir, 'known_hosts')}`, '-o', 'ConnectTimeout=5']);
+    expect(argv).toContain('root');
+    expect(argv).toContain('192.0.2.2');
+    expect(argv.join(' ')).toMatch(/rsync --server .*--delay-updates.* \. \/.*\/src\/leases\/$/);
+    expect(runA('stop', p, I, env).code).toBe(0);
   });
 
   it('bad input: a group-readable password file, a missing directory, ssh without known_hosts: 6 with a reason', () => {
