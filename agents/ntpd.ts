@@ -178,7 +178,7 @@ function ntpsecConfig(c: Ctx): string {
   // listen only where asked (plus loopback, for the monitor and ntpq)
   if (!all.some(isWild)) {
     L.push('interface ignore all');
-    for (const a of ['127.0.0.1', '::1', ...all]) L.push(`interface listen ${a}`);
+    for (const a of new Set(['127.0.0.1', '::1', ...all])) L.push(`interface listen ${a}`);
   } else {
     if (!all.includes('0.0.0.0')) L.push('interface ignore ipv4', 'interface listen 127.0.0.1');
     if (!all.includes('::')) L.push('interface ignore ipv6', 'interface listen ::1');
@@ -237,8 +237,9 @@ async function ntpsecState(c: Ctx): Promise<SyncState> {
   const leap = Number(v.leap ?? '3');
   const stratum = Number(v.stratum ?? '16');
   const refid = (v.refid ?? '').replace(/^"|"$/g, '');
-  const local = stratum === c.params.local_stratum && refid !== '' && !splitList(c.params.upstream).length;
-  return { synced: leap !== 3 && stratum >= 1 && stratum <= 15, stratum, reference: refid || '?', local, leap: String(leap) };
+  // orphan parent: it serves its own clock at the orphan stratum
+  const local = c.params.local_stratum > 0 && stratum === c.params.local_stratum;
+  return { synced: leap !== 3 && stratum >= 1 && stratum <= 15, stratum, reference: local ? 'its local (orphan) reference' : refid || '?', local, leap: String(leap) };
 }
 
 export default defineAgent({

@@ -138,6 +138,9 @@ export function checkReply(reply: NtpPacket, sentTs: bigint): ReplyCheck {
     // a kiss code is 4 ASCII letters (RATE, DENY, RSTR...); stratum 0 with anything else
     // (chrony: refid 0, leap 3) is a server that is simply not synchronised
     const text = reply.refIdRaw.toString('latin1');
+    const code = text.replace(/\0+$/, '');
+    // INIT and STEP are kiss codes that only say "not synchronised yet" (RFC 5905 7.4)
+    if (code === 'INIT' || code === 'STEP') return { ok: false, discard: false, error: `server is unsynchronised (stratum 0, ${code})` };
     if (/^[A-Z][A-Z0-9]{0,3}\0*$/.test(text)) {
       const kiss = text.replace(/\0+$/, '');
       return { ok: false, discard: false, kiss, error: `kiss-o'-death ${kiss}` };

@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createSocket, type Socket, type RemoteInfo } from 'node:dgram';
 import {
   encodePacket, decodePacket, encodeRequest, checkReply, ntpQuery, toNtpTimestamp, fromNtpTimestamp, refIdText,
-  NtpDecodeError, MODE, LEAP, NTP_PACKET_LENGTH, type NtpPacket,
+  encodeReadVar, decodeControl, parseVarList, ntpReadVars, NtpDecodeError, MODE, LEAP, NTP_PACKET_LENGTH, type NtpPacket,
 } from '../../src/probe/ntp';
 
 describe('NTP timestamps', () => {
@@ -75,6 +75,7 @@ describe('NTP packets', () => {
     expect(checkReply(good({ stratum: 0, refIdRaw: Buffer.from('RATE') }), sent)).toMatchObject({ ok: false, discard: false, kiss: 'RATE', error: "kiss-o'-death RATE" });
     expect(checkReply(good({ stratum: 0, leap: 3, refIdRaw: Buffer.alloc(4) }), sent)).toEqual({ ok: false, discard: false, error: 'server is unsynchronised (stratum 0, leap 3)' });
     expect(checkReply(good({ stratum: 0, refIdRaw: Buffer.from([0xff, 1, 2, 3]) }), sent)).toMatchObject({ ok: false, error: expect.stringMatching(/unsynchronised \(stratum 0/) });
+    expect(checkReply(good({ stratum: 0, leap: 3, refIdRaw: Buffer.from('INIT') }), sent)).toEqual({ ok: false, discard: false, error: 'server is unsynchronised (stratum 0, INIT)' });
     expect(checkReply(good({ stratum: 16 }), sent)).toMatchObject({ ok: false, error: expect.stringMatching(/unsynchronised \(stratum 16\)/) });
     expect(checkReply(good({ stratum: 200 }), sent)).toMatchObject({ ok: false });
     expect(checkReply(good({ leap: LEAP.ALARM }), sent)).toMatchObject({ ok: false, error: expect.stringMatching(/leap indicator 3/) });
@@ -186,3 +187,58 @@ for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
     });
   });
 }
+
+describe('mode 6 READVAR (the daemon\'s own variables, as ntpq rv)', () => {
+  it('encodes a request for association 0 with the variable names, padded to 4 bytes', () => {
+    const b = encodeReadVar(0x1234, ['leap', 'stratum']);
+    expect(b[0]).toBe(0x16); // VN 2, mode 6
+    expect(b[1]).toBe(2); // opcode READVAR, R/E/M clear
+    expect(b.readUInt16BE(2)).toBe(0x1234);
+    expect(b.readUInt16BE(6)).toBe(0);
+    expect(b.readUInt16BE(10)).toBe('leap,stratum'.length);
+    expect(b.length % 4).toBe(0);
+    expect(b.subarray(12, 24).toString()).toBe('leap,stratum');
+  });
+  it('parses variable lists, with quoted values holding commas', () => {
+    expect(parseVarList('leap=00, stratum=10, refid="a, b",\r\nflag, offset=-0.5')).toEqual({ leap: '00', stratum: '10', refid: '"a, b"', flag: '', offset: '-0.5' });
+    expect(parseVarList('')).toEqual({});
+  });
+  it('refuses short or non-control packets', () => {
+    expect(() => decodeControl(Buffer.alloc(8))).toThrow(/short control packet/);
+    expect(() => decodeControl(encodePacket({ mode: 4 }))).toThrow(/not a control packet \(mode 4\)/);
+    const lying = encodeReadVar(1, ['x']);
+    lying.writeUInt16BE(400, 10);
+    expect(() => decodeControl(lying)).toThrow(/says 400 data bytes/);
+  });
+
+  it('reads the variables from a scripted server over UDP, reassembling fragments, ignoring other sequences', async () => {
+    const f = await fakeServer('udp4', '127.0.0.1');
+    try {
+      const frag = (req: Buffer, seq: number, offset: number, text: string, more: boolean, error = false) => {
+        const data = Buffer.from(text);
+        const b = Buffer.alloc(12 + Math.ceil(data.length / 4) * 4);
+        b[0] = 0x16; b[1] = 0x80 | (error ? 0x40 : 0) | (more ? 0x20 : 0) | 2;
+        b.writeUInt16BE(seq, 2); b.writeUInt16BE(error ? 0x0500 : 0, 4); b.writeUInt16BE(offset, 8); b.writeUInt16BE(data.length, 10);
+        data.copy(b, 12);
+        void req;
+        return b;
+      };
+      f.behaviour = (req, _from, reply) => {
+        const seq = req.readUInt16BE(2);
+        reply(frag(req, seq + 1, 0, 'leap=3', false)); // someone else's answer
+        reply(frag(req, seq, 16, 'stratum=2, refid=192.0.2.1', false)); // second fragment first
+        reply(frag(req, seq, 0, 'leap=0, refid=x,', true));
+      };
+      const r = await ntpReadVars('127.0.0.1', f.port, { timeoutMs: 1000 });
+      expect(r.error).toBeUndefined();
+      expect(r.vars).toEqual({ leap: '0', refid: '192.0.2.1', stratum: '2' });
+      expect(decodeControl(f.requests.at(-1)!).opcode).toBe(2);
+      f.behaviour = (req, _from, reply) => reply(frag(req, req.readUInt16BE(2), 0, '', false, true));
+      expect((await ntpReadVars('127.0.0.1', f.port, { timeoutMs: 1000 })).error).toBe('server refused the request (error code 5)');
+      f.behaviour = () => {};
+      expect((await ntpReadVars('127.0.0.1', f.port, { timeoutMs: 200 })).error).toBe('no control reply within 200 ms');
+    } finally {
+      f.sock.close();
+    }
+  });
+});
