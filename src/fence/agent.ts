@@ -349,6 +349,11 @@ export function main(def: AgentDef): void {
     }),
   };
   process.stdout.on('error', () => { /* EPIPE: the reader went away */ });
+  // The fencer kills an agent that overruns its timeout: exit through process.exit so that
+  // backends' exit hooks (e.g. removing a password file) still run.
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(sig, () => { process.stderr.write(`ERROR: stopped by ${sig}\n`); process.exit(EC.GENERIC_ERROR); });
+  }
   runAgent(def, process.argv.slice(2), io).then((code) => {
     process.stdout.write('', () => process.exit(code));
   }, (e) => {

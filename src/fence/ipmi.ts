@@ -1,7 +1,7 @@
 // IPMI backend: `ipmitool -I lanplus` with an argv array (no shell). The password
 // goes to ipmitool through the environment (`-E`, IPMI_PASSWORD) or a 0600 file
 // (`-f`) that is removed afterwards; it is never on the command line and never logged.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, type RunResult } from '../service/run.js';
@@ -41,8 +41,12 @@ export async function ipmiBackend(opts: Options, log: Logger): Promise<Backend> 
   const viaFile = opts.ipmi_password_via === 'file';
   let dir: string | undefined;
   let passFile: string | undefined;
+  // The file lives in memory (/dev/shm) when possible and is removed on close, on exit and
+  // on the signals the fencer sends on timeout (main() turns those into an exit).
+  const cleanup = () => { if (dir) rmSync(dir, { recursive: true, force: true }); };
   if (viaFile) {
-    dir = mkdtempSync(join(tmpdir(), 'fence_haoscar-'));
+    dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'fence_haoscar-'));
+    process.once('exit', cleanup);
     passFile = join(dir, 'pw');
     writeFileAtomic(passFile, opts.password, { mode: 0o600 });
   }
@@ -83,7 +87,8 @@ export async function ipmiBackend(opts: Options, log: Logger): Promise<Backend> 
       await ipmi(['chassis', 'power', 'status']);
     },
     close() {
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      cleanup();
+      process.removeListener('exit', cleanup);
     },
   };
 }

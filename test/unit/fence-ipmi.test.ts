@@ -181,6 +181,35 @@ describeWith({ bins: ['ipmi_sim', 'ipmitool'], packages: ['openipmi', 'ipmitool'
     expect(existsSync((m as RegExpExecArray)[1])).toBe(false);
   });
 
+  it('killed by the fencer mid-run (SIGTERM): the password file is removed all the same', async () => {
+    // An "ipmitool" that records its argv and its PID, then hangs.
+    const hang = join(dir, 'ipmitool-hang');
+    const pidFile = join(dir, 'hang.pid');
+    writeFileAtomic(hang, `#!/bin/sh\nprintf '%s\\n' "$@" > ${argvFile}.hang\necho $$ > ${pidFile}\nexec sleep 60\n`, { mode: 0o755 });
+    const agent = spawn(agentBin, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let err = '';
+    agent.stderr?.on('data', (d) => { err += d; });
+    agent.stdin?.end(`${conf().replace(`ipmitool_path=${wrapper}`, `ipmitool_path=${hang}`)}ipmi_password_via=file\naction=status\n`);
+    let hangPid: number | undefined;
+    try {
+      const t0 = Date.now();
+      while (!existsSync(pidFile) && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 50));
+      hangPid = Number(readFileSync(pidFile, 'utf8'));
+      const args = readFileSync(`${argvFile}.hang`, 'utf8').split('\n');
+      const pwPath = args[args.indexOf('-f') + 1];
+      expect(readFileSync(pwPath, 'utf8')).toBe(PASSWORD); // there while ipmitool runs
+      expect(args).not.toContain(PASSWORD);
+      process.kill(agent.pid as number, 'SIGTERM');
+      const code = await new Promise<number | null>((r) => agent.once('exit', (c) => r(c)));
+      expect(code).toBe(1);
+      expect(err).toContain('stopped by SIGTERM');
+      expect(existsSync(pwPath)).toBe(false);
+    } finally {
+      if (agent.exitCode === null && agent.pid) process.kill(agent.pid, 'SIGKILL');
+      if (hangPid) { try { process.kill(hangPid, 'SIGKILL'); } catch { /* already gone */ } }
+    }
+  });
+
   it('a wrong password: exit 1, "Unable to connect/login", bounded time', async () => {
     const r = await fence(`${conf().replace(PASSWORD, 'not-the-password')}action=off\n`);
     expect(r.code).toBe(1);
