@@ -7,7 +7,8 @@
 // identifier = server_id), INFORMATION-REQUEST to ff02::1:2 on the interface (v6).
 import { defineAgent, p, fail, OCF, splitList, checkAbsolutePath, isIPv4, isIPv6, type Context } from '../src/ocf/agent';
 import { oneLine } from '../src/ocf/log';
-import { startDaemon, stopDaemon, daemonState } from '../src/service/daemon';
+import { startDaemon, stopDaemon, daemonState, logTail, runningPid } from '../src/service/daemon';
+import { boundSockets } from '../src/service/proc';
 import { writeFileAtomic } from '../src/service/atomic';
 import { run } from '../src/service/run';
 import { dhcpInform, macFor } from '../src/probe/dhcp';
@@ -119,7 +120,8 @@ function keaDerived(c: Ctx): string {
   const d4 = conf.Dhcp4;
   if (!d4 || typeof d4 !== 'object') fail(OCF.ERR_CONFIGURED, `${c.params.config}: no "Dhcp4" object`);
   const ic = (d4['interfaces-config'] ?? {}) as Record<string, unknown>;
-  d4['interfaces-config'] = { ...ic, interfaces: ifaces(c).map((i) => `${i}/${c.params.server_id}`) };
+  // require-all: a Kea that cannot bind (port taken) exits instead of running deaf
+  d4['interfaces-config'] = { ...ic, interfaces: ifaces(c).map((i) => `${i}/${c.params.server_id}`), 'service-sockets-require-all': true };
   const ldb = (d4['lease-database'] ?? {}) as Record<string, unknown>;
   if (ldb.type !== undefined && ldb.type !== 'memfile') fail(OCF.ERR_CONFIGURED, `${c.params.config}: lease-database type ${String(ldb.type)}: the agent manages memfile leases only`);
   d4['lease-database'] = { ...ldb, type: 'memfile', persist: true, name: f.leasefile };
@@ -135,6 +137,15 @@ function interfaceAddress4(c: Ctx): string | undefined {
 /** One DHCP exchange from this node to the running server; a reason when it fails. */
 async function answering(c: Ctx, timeoutMs: number, strict = true): Promise<string | undefined> {
   const iface = ifaces(c)[0]!;
+  if (c.params.server === 'kea') {
+    // Kea drops frames the node sends itself (its packet filter skips outgoing frames, and its
+    // UDP socket only sends), so no DHCP exchange from the node can reach it: check that Kea
+    // itself holds the DHCP socket on the VIP. The real exchange is the client-side probe's job.
+    const pid = runningPid(paths(c).pidfile, c.bin('kea-dhcp4'));
+    if (pid === undefined) return 'kea-dhcp4 is not running';
+    const s = boundSockets(pid).find((b) => b.proto === 'udp' && b.address === c.params.server_id && b.port === 67);
+    return s ? undefined : `kea-dhcp4 (pid ${pid}) holds no DHCP socket on ${c.params.server_id}:67`;
+  }
   const mac = macFor(`${hostname()}/${c.instance}`);
   if (c.params.family === '4') {
     const local = interfaceAddress4(c);
@@ -228,6 +239,8 @@ export default defineAgent({
       await stopDaemon(f.pidfile, exe, 5000);
       fail(/server identifier|DUID/.test(why) ? OCF.ERR_CONFIGURED : OCF.ERR_GENERIC, why);
     }
+    // an answer may have come from another server on the link while ours died (port taken)
+    if (daemonState(f.pidfile, exe).state !== 'running') fail(OCF.ERR_GENERIC, `${exeName(c)} exited right after start: ${logTail(f.log, 2) || 'no output'}`);
   },
 
   async stop(c) {
