@@ -72,7 +72,7 @@ describeWith({ bins: ['crm', 'cibadmin', 'crm_verify'], packages: ['crmsh', 'pac
     const xml = readFileSync(cib, 'utf8');
     expect(xml).toMatch(/name="resource-stickiness" value="150"/);
     expect(xml).toMatch(/name="blocksize_max" value="1468"/);
-  });
+  }, 180_000);
 
   it('through the CLI: twice, same epoch; --dry-run writes nothing', async () => {
     const cib = join(tmp, 'cli-cib.xml');
@@ -95,7 +95,7 @@ describeWith({ bins: ['crm', 'cibadmin', 'crm_verify'], packages: ['crmsh', 'pac
     expect(out[0]).toMatch(/^dry run: would change primitive vip-boot-ipv4 \(missing\), /);
     expect(out[1]).toMatch(/^applied .*active-active\.yaml: \d+ object\(s\) changed, epoch 1 -> \d+$/);
     expect(out[2]).toBe(`unchanged: the CIB already matches ${file} (epoch ${epochOf(cib)})`);
-  });
+  }, 180_000);
 
   it('without --force, agents that crmsh cannot find stop the apply, in one line, with the way out', async () => {
     const cib = join(tmp, 'noforce.xml');
@@ -106,7 +106,7 @@ describeWith({ bins: ['crm', 'cibadmin', 'crm_verify'], packages: ['crmsh', 'pac
     if (agents.every((a) => existsSync(`/usr/lib/ocf/resource.d/ha-oscar/${a.split(':')[2]}`))) return; // all installed: nothing to refuse
     await expect(applyConfig(cfg, { cibFile: cib })).rejects.toThrow(/^crm configure load update: ERROR: ocf:ha-oscar:\w+: no such resource agent \(install the ha-oscar agents on this head first, or pass --force to load anyway\)$/);
     expect(readFileSync(cib, 'utf8')).toBe(before);
-  });
+  }, 180_000);
 
   it('refuses a CIB file that is not there, in one line', async () => {
     const err: string[] = [];

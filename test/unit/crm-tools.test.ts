@@ -62,7 +62,7 @@ describeWith({ bins: ['crm', 'cibadmin', 'crm_verify'], packages: ['crmsh', 'pac
       const v = await run('crm_verify', ['--xml-pipe'], { input: online });
       expect(v.stderr).toBe('');
       expect(v.code).toBe(0);
-    });
+    }, 180_000);
   }
 });
 
