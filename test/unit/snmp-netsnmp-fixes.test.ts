@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SmartBuffer } from 'smart-buffer';
 import {
-  snmp, unpatched, applyGlobalFixes, frameAgentX, fixFraming, answerGet, createMib, toCounter64, ResilientSubagent, serveReads, indexMib, nextInstance,
+  snmp, unpatched, applyGlobalFixes, frameAgentX, fixFraming, answerGet, createMib, toCounter64, ResilientSubagent, serveReads, indexMib, nextInstance, encodeResponse,
   AgentXPdu, AgentXPduType, ObjectType, MibProviderType, MaxAccess,
 } from '../../src/snmp/netsnmp-fixes';
 import { run } from '../../src/service/run';
@@ -294,5 +294,39 @@ describe('bug 6: GetNext ignores include and range end, and walks the tree per v
     expect(idx.map((i) => i.str)).toEqual(['1.3.6.1.3.7460.1.1.1.0', '1.3.6.1.3.7460.1.1.2.0', '1.3.6.1.3.7460.1.1.10.0']);
     expect(nextInstance(idx, [1, 3, 6, 1, 3, 7460, 1, 1, 2, 0], false, null)!.str).toBe('1.3.6.1.3.7460.1.1.10.0');
     expect(nextInstance(idx, [1, 3, 6, 1, 3, 7460, 1, 1, 10, 0], false, null)).toBeUndefined();
+  });
+});
+
+describe('the Response encoder used by serveReads', () => {
+  it('writes the same bytes as the library\'s AgentXPdu.toBuffer()', () => {
+    applyGlobalFixes();
+    const varbinds = [
+      { oid: '1.3.6.1.3.7460.1.1.1.0', type: ObjectType.OctetString, value: 'oscar-heads' },
+      { oid: '1.3.6.1.3.7460.1.1.2.0', type: ObjectType.Integer, value: -5 },
+      { oid: '1.3.6.1.3.7460.1.1.4.0', type: ObjectType.Gauge, value: 4294967295 },
+      { oid: '1.3.6.1.3.7460.1.1.10.0', type: ObjectType.Counter64, value: 18446744073709551615n },
+      { oid: '1.3.6.1.3.7460.1.3.1.2.1', type: ObjectType.OctetString, value: 'head-1' },
+      { oid: '1.3.6.1.3.7460.1.4.1.6.1', type: ObjectType.Counter, value: 7 },
+      { oid: '1.3.6.1.2.1.1.2.0', type: ObjectType.OID, value: '1.3.6.1.4.1.8072.3.2.10' },
+      { oid: '1.3.6.1.3.7460.1.9.0', type: ObjectType.NoSuchObject, value: null },
+      { oid: '1.3.6.1.3.7460.1.2.1.2.9', type: ObjectType.NoSuchInstance, value: null },
+      { oid: '1.3.6.1.3.7460.2', type: ObjectType.EndOfMibView, value: null },
+      { oid: '2.5.4', type: ObjectType.TimeTicks, value: 100 },
+    ];
+    const lib = AgentXPdu.createFromVariables({ pduType: AgentXPduType.Response, sessionID: 3, transactionID: 4, packetID: 5, sysUpTime: 0, error: 0, index: 0, varbinds }).toBuffer();
+    expect(encodeResponse({ sessionID: 3, transactionID: 4, packetID: 5, varbinds }).toString('hex')).toBe(lib.toString('hex'));
+  });
+
+  it('bug 7: the library writes a non-ASCII string\'s length in characters, not bytes; fixed in bytes', () => {
+    const plain = new SmartBuffer();
+    unpatched.writeOctetString(plain, 'héad');
+    expect(plain.toBuffer().readUInt32BE(0)).toBe(4); // 'héad'.length, but 5 bytes follow: the PDU is corrupt
+    applyGlobalFixes();
+    const fixed = new SmartBuffer();
+    AgentXPdu.writeOctetString(fixed, 'héad');
+    expect(fixed.toBuffer().toString('hex')).toBe('00000005' + Buffer.from('héad').toString('hex') + '000000');
+    const varbinds = [{ oid: '1.3.6.1.3.7460.1.1.1.0', type: ObjectType.OctetString, value: 'héad' }];
+    const lib = AgentXPdu.createFromVariables({ pduType: AgentXPduType.Response, sessionID: 3, transactionID: 4, packetID: 5, varbinds }).toBuffer();
+    expect(encodeResponse({ sessionID: 3, transactionID: 4, packetID: 5, varbinds }).toString('hex')).toBe(lib.toString('hex'));
   });
 });
