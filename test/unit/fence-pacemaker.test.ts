@@ -116,6 +116,21 @@ describeWith(need, 'stonith_admin fences through fence_haoscar and the lab PDU (
     expect(outlet('head1')).toBe('off');
   }, 90_000);
 
+  it('without pcmk_host_map, the fencer finds targets through the agent\'s list (dynamic-list): head2 yes, head9 no', async () => {
+    expect((await inNs('stonith_admin', ['--deregister', 'pdu1'])).code).toBe(0);
+    const reg = await inNs('stonith_admin', ['--register', 'pdu2', '-a', agentName,
+      '-o', 'ip=127.0.0.1', '-o', 'ipport=16161', '-o', `community=${COMM}`, '-o', 'power_timeout=3']);
+    expect(reg.code).toBe(0);
+    const before = pduOut.length;
+    const r = await inNs('stonith_admin', ['--reboot', 'head2', '--timeout', '60']);
+    expect(r.code).toBe(0);
+    expect(outlet('head2')).toBe('on');
+    expect(pduOut.slice(before)).toMatch(/"name":"head2","event":"now-off"[\s\S]*"name":"head2","event":"now-on"/);
+    const none = await inNs('stonith_admin', ['--reboot', 'head9', '--timeout', '60']);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain("No device configured for target 'head9'");
+  }, 90_000);
+
   it('an outlet that will not switch off: the fencing fails (and the outlet is still on)', async () => {
     const r = await inNs('stonith_admin', ['--fence', 'spare', '--timeout', '60']);
     expect(r.code).not.toBe(0);
