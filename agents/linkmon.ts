@@ -49,7 +49,8 @@ async function reach(c: Ctx, deep: boolean): Promise<Reach[] | undefined> {
   const targets = splitList(c.params.targets);
   if (!targets.length) return undefined;
   if (!deep) {
-    try { return JSON.parse(readFileSync(reachPath(c), 'utf8')) as Reach[]; } catch { return undefined; }
+    // the last level-10 result, for the targets configured now
+    try { return (JSON.parse(readFileSync(reachPath(c), 'utf8')) as Reach[]).filter((r) => targets.includes(r.target)); } catch { return undefined; }
   }
   const r = await reachAll(targets, { ping: c.bin('ping'), count: c.params.ping_count, timeoutSeconds: c.params.ping_timeout });
   writeFileAtomic(reachPath(c), `${JSON.stringify(r)}\n`, { mkdir: true });

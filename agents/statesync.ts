@@ -14,7 +14,7 @@ import { startDaemon, stopDaemon, daemonState, sleep } from '../src/service/daem
 import { writeFileAtomic } from '../src/service/atomic';
 import { run, describeFailure, type RunResult } from '../src/service/run';
 import { which } from '../src/service/which';
-import { readFileSync, statSync, unlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { networkInterfaces, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { version } from '../package.json';
@@ -101,6 +101,10 @@ function rsyncArgs(ps: P, dir: { module: string; path: string }, peer: string): 
 interface Status { lastAttempt?: number; lastOk?: number; ok?: boolean; reason?: string; ms?: number; syncs?: number }
 const readStatus = (path: string): Status => { try { return JSON.parse(readFileSync(path, 'utf8')) as Status; } catch { return {}; } };
 
+function isEmptyDir(path: string): boolean {
+  try { return readdirSync(path).length === 0; } catch { return true; }
+}
+
 /** The telling line of a failed rsync: the daemon's "@ERROR: ..." or rsync's own complaint. */
 function rsyncReason(r: RunResult): string {
   if (r.timedOut || r.spawnError) return describeFailure('rsync', r);
@@ -117,6 +121,9 @@ async function syncOnce(ps: P, rsync: string, timeoutMs: number): Promise<{ ok: 
   if (!targets.length) return { ok: false, reason: 'no peer: every address in "peer" is local', ms: 0 };
   for (const peer of targets) {
     for (const d of splitList(ps.dirs).map((x) => parseDir(x)!)) {
+      // An empty source (a file system that failed to mount, a wiped directory) is never
+      // mirrored: --delete would empty the standby's good copy too.
+      if (isEmptyDir(d.path)) { reasons.push(`${d.path} is empty or missing on this head: not mirrored over the standby's copy`); continue; }
       const left = timeoutMs - (Date.now() - t0);
       if (left < 500) { reasons.push(`${d.path} -> ${peer}: no time left`); continue; }
       const r = await run(rsync, rsyncArgs(ps, d, peer), { timeoutMs: left, cleanEnv: true, env: { LC_ALL: 'C' } });

@@ -4,6 +4,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync, rmSync, existsSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadavg } from 'node:os';
 import { linkStatus, linkValue, ping, type LinkStatus } from '../../src/probe/link';
 import { Attrd, AttrdError, publish, unpublish, readPublished, parseQuery } from '../../src/pacemaker/attrd';
 import type { RunResult } from '../../src/service/run';
@@ -259,6 +260,7 @@ describeWith({ bins: ['ip', 'ping', 'ocf-tester', 'xmllint'], root: true, packag
     expect(fake.db()['ha-oscar-link']).toBe('0');
     expect(m.stderr).toMatch(/ha-oscar-link=0 \(was 2\): d10a: no carrier/);
     expect(ms).toBeLessThan(5000);
+    console.log(`linkmon: level-0 monitor that saw the carrier cut and published 0 took ${ms} ms (load ${loadavg()[0]!.toFixed(1)})`);
     expect(runIn(nsA, 'monitor', base).code).toBe(0);
     expect(updates().length - before).toBe(2);
     ip('-n', nsB, 'link', 'set', 'd10b', 'up');

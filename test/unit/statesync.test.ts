@@ -100,13 +100,13 @@ describeWith({ bins: ['ip', 'rsync', 'ocf-tester', 'xmllint'], root: true, packa
     sh(500);
   });
   afterAll(() => {
-    for (const n of ['ocft', 'main', 'v6', 'stop', 'kill', 'pw', 'ssh']) runA('stop', { ...base(), sync_on_stop: 'false' }, inst(n));
+    for (const n of ['ocft', 'main', 'v6', 'stop', 'kill', 'pw', 'ssh', 'empty']) runA('stop', { ...base(), sync_on_stop: 'false' }, inst(n));
     if (daemon?.pid) { try { process.kill(daemon.pid, 'SIGTERM'); } catch { /* gone */ } }
     sh(300);
     spawnSync('ip', ['netns', 'del', nsA]);
     spawnSync('ip', ['netns', 'del', nsB]);
     rmSync(dir, { recursive: true, force: true });
-    for (const n of ['ocft', 'main', 'v6', 'stop', 'kill', 'pw', 'ssh']) rmSync(`/var/log/ha-oscar/statesync-${inst(n)}.log`, { force: true });
+    for (const n of ['ocft', 'main', 'v6', 'stop', 'kill', 'pw', 'ssh', 'empty']) rmSync(`/var/log/ha-oscar/statesync-${inst(n)}.log`, { force: true });
   });
 
   it('passes ocf-tester (inside the active namespace, pushing to the rsync daemon)', () => {
@@ -162,6 +162,20 @@ describeWith({ bins: ['ip', 'rsync', 'ocf-tester', 'xmllint'], root: true, packa
     writeFileSync(src('leases/dhcpd.leases'), 'lease 192.0.2.53 { starts 4; }\n');
     expect(runA('stop', p, I).code).toBe(0); // not running: must not push
     expect(read(dst('leases/dhcpd.leases'))).toBe('lease 192.0.2.52 { starts 3; }\n');
+  });
+
+  it('an empty source directory is not mirrored over the standby\'s copy', () => {
+    const I = inst('empty');
+    mkdirSync(src('empty'), { recursive: true });
+    mkdirSync(dst('leases'), { recursive: true });
+    writeFileSync(dst('leases/keep.leases'), 'standby copy\n');
+    const p = base({ dirs: `leases=${src('empty')}`, sync_on_stop: 'false' });
+    expect(runA('start', p, I).code).toBe(0);
+    expect(waitFor(() => statusOf(I).ok === false, 20_000)).toBe(true);
+    expect(statusOf(I).reason).toMatch(/empty or missing on this head: not mirrored/);
+    expect(read(dst('leases/keep.leases'))).toBe('standby copy\n');
+    expect(runA('stop', p, I).code).toBe(0);
+    rmSync(dst('leases/keep.leases'));
   });
 
   it('a wrong password: monitor stays 0 (the loop reports it), nothing lands, the password is not logged', () => {
