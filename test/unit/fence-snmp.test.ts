@@ -131,6 +131,19 @@ describe('fence_haoscar SNMP v2c against the lab PDU (127.0.0.1)', () => {
     expect(r.code).toBe(0);
   });
 
+  it('two fencers at once: the same outlet is cut once (hook called once); different outlets both go off', async () => {
+    const [a, b] = await Promise.all([fence(`${v2()}action=off\nplug=head2\n`), fence(`${v2six()}action=off\nplug=2\n`)]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(calls).toEqual(['off:head2']);
+    expect(state('head2')).toBe(false);
+    calls.length = 0;
+    const [c, d] = await Promise.all([fence(`${v2()}action=off\nplug=head1\n`), fence(`${v3()}action=on\nplug=head2\n`)]);
+    expect([c.code, d.code]).toEqual([0, 0]);
+    expect(calls.sort()).toEqual(['off:head1', 'on:head2']);
+    expect([state('head1'), state('head2')]).toEqual([false, true]);
+    await pdu.switchOutlet('head1', 'on');
+  });
+
   it('an outlet number the PDU does not have: exit 1, "plug is not available"', async () => {
     const r = await fence(`${v2()}action=off\nplug=9\n`);
     expect(r.code).toBe(1);

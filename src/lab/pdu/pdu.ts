@@ -129,6 +129,9 @@ export async function startPdu(o: PduOptions): Promise<Pdu> {
   };
 
   const switchTo = async (x: PduOutlet, on: boolean) => {
+    // Like a real outlet relay: switching to the state it is already in does nothing
+    // (two fencers racing to cut the same head call the hook once).
+    if (x.on === on) { record({ outlet: x.index, name: x.name, event: on ? 'now-on' : 'now-off', detail: 'already' }); return; }
     if (on) await o.hooks.powerOn(x); else await o.hooks.powerOff(x);
     x.on = on;
     record({ outlet: x.index, name: x.name, event: on ? 'now-on' : 'now-off' });
