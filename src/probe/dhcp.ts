@@ -223,7 +223,7 @@ function checkOpts(o: DhcpClientOptions): string | undefined {
 
 // -- the socket side: one exchange = send, retransmit, wait for an accepted answer ----------
 
-interface Wire { socks: Socket[]; send(buf: Buffer): void; close(): void }
+interface Wire { socks: Socket[]; send(buf: Buffer, cb: (e: Error | null) => void): void; close(): void }
 
 async function openWire(o: DhcpClientOptions): Promise<Wire> {
   const socks: Socket[] = [];
@@ -246,7 +246,7 @@ async function openWire(o: DhcpClientOptions): Promise<Wire> {
       }
       const dst = o.server ?? '255.255.255.255';
       const sport = o.serverPort ?? 67;
-      return { socks, send: (b) => main.send(b, sport, dst), close: () => socks.forEach((s) => { try { s.close(); } catch { /* closed */ } }) };
+      return { socks, send: (b, cb) => main.send(b, sport, dst, cb), close: () => socks.forEach((s) => { try { s.close(); } catch { /* closed */ } }) };
     }
     const s = createSocket({ type: 'udp6', reuseAddr: true, ipv6Only: true });
     socks.push(s);
@@ -254,7 +254,7 @@ async function openWire(o: DhcpClientOptions): Promise<Wire> {
     if (o.iface) { try { s.setMulticastInterface(`::%${o.iface}`); } catch { /* unicast only */ } }
     const dst = o.server ?? `ff02::1:2%${o.iface}`;
     const sport = o.serverPort ?? 547;
-    return { socks, send: (b) => s.send(b, sport, dst), close: () => { try { s.close(); } catch { /* closed */ } } };
+    return { socks, send: (b, cb) => s.send(b, sport, dst, cb), close: () => { try { s.close(); } catch { /* closed */ } } };
   } catch (e) {
     for (const s of socks) try { s.close(); } catch { /* closed */ }
     const err = e as NodeJS.ErrnoException;
@@ -290,7 +290,10 @@ function exchange<T>(w: Wire, msg: () => Buffer, accept: (m: Buffer, r: RemoteIn
     }
     const tick = () => {
       if (done) return;
-      try { w.send(msg()); } catch (e) { finish(() => reject(e)); return; }
+      const sendFailed = (e: Error | null) => {
+        if (e) finish(() => reject(new Error(`cannot send ${what}: ${(e as NodeJS.ErrnoException).code === 'ENETUNREACH' ? 'network unreachable (no address or route on the interface?)' : e.message}`)));
+      };
+      try { w.send(msg(), sendFailed); } catch (e) { finish(() => reject(e)); return; }
       timer = setTimeout(tick, Math.min(retransmitMs, Math.max(1, timeoutMs - (Date.now() - t0))));
     };
     tick();
@@ -514,7 +517,7 @@ export function dhcpRelease(lease: DhcpLease, o: DhcpClientOptions): Promise<Dhc
   return guarded(opts, async (w, t0) => {
     if (o.family === 4) {
       const c = v4Ctx(opts);
-      w.send(v4Message(c, MT.RELEASE, { ciaddr: lease.address, serverId: lease.serverId }));
+      await new Promise<void>((res, rej) => w.send(v4Message(c, MT.RELEASE, { ciaddr: lease.address, serverId: lease.serverId }), (e) => (e ? rej(e) : res())));
       await new Promise((r) => setTimeout(r, 50));
       return { ok: true, family: 4 as const, ms: Date.now() - t0 };
     }
