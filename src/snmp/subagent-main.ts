@@ -54,7 +54,8 @@ async function main(): Promise<void> {
   const quit = () => { agent.stop().finally(() => process.exit(0)); };
   process.on('SIGTERM', quit);
   process.on('SIGINT', quit);
-  process.on('uncaughtException', (e) => { process.stderr.write(`ha-oscar-snmp-agent: internal error: ${e.message}\n`); });
+  // One line, then exit: the service manager restarts a clean process.
+  process.on('uncaughtException', (e) => { process.stderr.write(`ha-oscar-snmp-agent: internal error: ${e.message.split('\n')[0]}\n`); process.exit(1); });
   await agent.start();
 }
 
