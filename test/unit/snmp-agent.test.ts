@@ -113,6 +113,14 @@ describeWith({ bins: ['snmpd', 'snmpget', 'snmpwalk', 'snmptable', 'snmpbulkwalk
     expect(r.stdout).toContain('.1.3.6.1.3.7460.1.1.3.0 = STRING: head1');
   });
 
+  it('is read-only: a set through a read-write community is refused by the subagent', async () => {
+    const r = await lab.snmp('snmpset', '127.0.0.1', [], ['HA-OSCAR-MIB::haOscarClusterDC.0', 's', 'intruder'], lab.rwConf());
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/notWritable/);
+    const dc = await lab.snmp('snmpget', '127.0.0.1', ['-Oqv'], ['HA-OSCAR-MIB::haOscarClusterDC.0']);
+    expect(dc.stdout.trim()).toBe('head1');
+  });
+
   it('refreshes on CIB change: the tables show the failover, the counter survives in the state file, a trap goes out', async () => {
     const before = cluster.state.calls;
     cluster.state.crmMon = fx('crm_mon/head1-lost.xml');
