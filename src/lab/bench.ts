@@ -77,6 +77,10 @@ export async function bench(spec: LabSpec, runs: number, say: Say): Promise<Benc
   const stats = [
     stat('corosync: token lost', out.map((t) => t.tokenLostMs)),
     stat('corosync: new membership', out.map((t) => t.membershipMs)),
+    ...[...new Set(out.flatMap((t) => t.starts.map((x) => x.rsc)))].flatMap((rsc) => [
+      stat(`pacemaker: ${rsc} start begun`, out.map((t) => t.starts.find((x) => x.rsc === rsc)?.initiatedMs)),
+      stat(`pacemaker: ${rsc} started`, out.map((t) => t.starts.find((x) => x.rsc === rsc)?.doneMs)),
+    ]),
     ...names.map((n) => stat(`${n} answers`, out.map((t) => t.checks.find((c) => c.name === n)?.ms))),
     stat('all services answer', out.map((t) => (t.checks.every((c) => c.ms !== undefined) ? Math.max(...t.checks.map((c) => c.ms!)) : undefined))),
   ];
@@ -87,8 +91,8 @@ const fmtS = (ms: number | undefined): string => (ms === undefined ? 'n/a' : `${
 
 export function printBench(r: BenchResult, say: Say): void {
   say(`\ntoken ${r.token}: ${r.runs.length} power-offs of the active head (times from the power-off)`);
-  say(`  ${'what'.padEnd(30)} ${'median'.padStart(8)} ${'max'.padStart(8)}  n`);
-  for (const s of r.stats) say(`  ${s.name.padEnd(30)} ${fmtS(s.median).padStart(8)} ${fmtS(s.max).padStart(8)}  ${s.n}${s.missed ? ` (${s.missed} never answered)` : ''}`);
+  say(`  ${'what'.padEnd(34)} ${'median'.padStart(8)} ${'max'.padStart(8)}  n`);
+  for (const s of r.stats) say(`  ${s.name.padEnd(34)} ${fmtS(s.median).padStart(8)} ${fmtS(s.max).padStart(8)}  ${s.n}${s.missed ? ` (${s.missed} never answered)` : ''}`);
   const det = r.stats.find((s) => s.name === 'corosync: new membership')?.median;
   const all = r.stats.find((s) => s.name === 'all services answer')?.median;
   if (det !== undefined && all !== undefined) {

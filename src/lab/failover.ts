@@ -17,11 +17,31 @@ export interface Timeline {
   tokenLostMs?: number;
   membershipMs?: number;
   checks: { name: string; ms?: number }[];
+  /** Per resource, from the survivor's pacemaker log: start initiated / start finished (ms since power-off). */
+  starts: { rsc: string; initiatedMs?: number; doneMs?: number }[];
   /** Where the VIPs went (should be the survivor). */
   newActive?: NodeName;
 }
 
 const corosyncLog = (spec: LabSpec, node: NodeName): string => join(nodeDir(spec, node), 'var-log', 'corosync', 'corosync.log');
+const pacemakerLog = (spec: LabSpec, node: NodeName): string => join(nodeDir(spec, node), 'var-log', 'pacemaker', 'pacemaker.log');
+
+function sizeOf(f: string): number { try { return statSync(f).size; } catch { return 0; } }
+
+/** Start times of resources in a node's pacemaker log after a byte offset (epoch ms). */
+export function pacemakerStarts(spec: LabSpec, node: NodeName, fromOffset: number): Map<string, { initiated?: number; done?: number }> {
+  const out = new Map<string, { initiated?: number; done?: number }>();
+  const f = pacemakerLog(spec, node);
+  if (!existsSync(f)) return out;
+  const text = readFileSync(f).subarray(fromOffset).toString('utf8');
+  for (const line of text.split('\n')) {
+    let m = /Initiating start operation (\S+)_start_0/.exec(line);
+    if (m) { const e = out.get(m[1]!) ?? {}; e.initiated ??= corosyncTime(line); out.set(m[1]!, e); continue; }
+    m = /Result of start operation for (\S+) on \S+: ok/.exec(line);
+    if (m) { const e = out.get(m[1]!) ?? {}; e.done ??= corosyncTime(line); out.set(m[1]!, e); }
+  }
+  return out;
+}
 
 /** Parse "Nov 25 14:59:09.927 ..." (corosync hires timestamps, local time). */
 export function corosyncTime(line: string, year = new Date().getFullYear()): number | undefined {
@@ -75,6 +95,7 @@ export async function measureFailover(spec: LabSpec, opts: { say?: Say; timeoutM
   if (!active) throw new Error('the VIPs run nowhere: cannot measure a failover');
   const survivor: NodeName = active === 'head1' ? 'head2' : 'head1';
   const off = logOffset(spec, survivor);
+  const pmOff = sizeOf(pacemakerLog(spec, survivor));
   const checks = labChecks(spec);
   opts.say?.(`power-off of the active head ${active}`);
   const t0 = await powerOff(spec, active);
@@ -83,6 +104,8 @@ export async function measureFailover(spec: LabSpec, opts: { say?: Say; timeoutM
   // corosync logs the new membership before any resource moves; give the log a moment to flush.
   let ev = corosyncEvents(spec, survivor, off);
   for (let i = 0; i < 20 && ev.membership === undefined; i++) { await sleep(100); ev = corosyncEvents(spec, survivor, off); }
+  const st = pacemakerStarts(spec, survivor, pmOff);
+  const starts = [...st.entries()].map(([rsc, e]) => ({ rsc, initiatedMs: e.initiated !== undefined ? e.initiated - t0 : undefined, doneMs: e.done !== undefined ? e.done - t0 : undefined }));
   let newActive: NodeName | undefined;
   try { newActive = await whereIs(spec, 'vip4'); } catch { /* reported as unknown */ }
   return {
@@ -90,17 +113,21 @@ export async function measureFailover(spec: LabSpec, opts: { say?: Say; timeoutM
     tokenLostMs: ev.tokenLost !== undefined ? ev.tokenLost - t0 : undefined,
     membershipMs: ev.membership !== undefined ? ev.membership - t0 : undefined,
     checks: checks.map((c, i) => ({ name: c.name, ms: times[i] })),
+    starts,
   };
 }
 
 export const fmt = (ms: number | undefined): string => (ms === undefined ? '   n/a' : `${(ms / 1000).toFixed(2).padStart(6)} s`);
 
 export function printTimeline(t: Timeline, say: Say): void {
-  say(`failover timeline (from the power-off of ${t.active}):`);
-  say(`  ${fmt(t.tokenLostMs)}  corosync on ${t.survivor}: token lost (a processor failed)`);
-  say(`  ${fmt(t.membershipMs)}  corosync on ${t.survivor}: new membership without ${t.active}`);
-  for (const c of [...t.checks].sort((a, b) => (a.ms ?? Infinity) - (b.ms ?? Infinity))) {
-    say(`  ${fmt(c.ms)}  ${c.name} answers from the client${c.ms === undefined ? ' -- NOT within the timeout' : ''}`);
-  }
+  say(`failover timeline (from the power-off of ${t.active}; corosync/pacemaker times from ${t.survivor}'s logs):`);
+  const ev: [number | undefined, string][] = [
+    [t.tokenLostMs, 'corosync: token lost (a processor failed)'],
+    [t.membershipMs, `corosync: new membership without ${t.active}`],
+  ];
+  for (const r of t.starts) ev.push([r.initiatedMs, `pacemaker: start of ${r.rsc} begins`], [r.doneMs, `pacemaker: ${r.rsc} started`]);
+  for (const c of t.checks) ev.push([c.ms, `client: ${c.name} answers${c.ms === undefined ? ' -- NOT within the timeout' : ''}`]);
+  ev.sort((a, b) => (a[0] ?? Infinity) - (b[0] ?? Infinity));
+  for (const [ms, what] of ev) say(`  ${fmt(ms)}  ${what}`);
   say(`  services now on: ${t.newActive ?? 'unknown'}`);
 }
