@@ -1,7 +1,8 @@
 // The shipped single-file subagent (as scripts/build.mjs bundles it), copied away from
 // node_modules, run against a real snmpd, reading a file CIB with the real crm_mon/cibadmin.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeWith } from '../helpers/prereq';
@@ -46,5 +47,41 @@ describeWith({ bins: ['snmpd', 'snmpget', 'snmptable', 'crm_mon', 'cibadmin'], p
     process.kill(agent!.pid, 'SIGTERM');
     expect(await exited).toBe(0);
     expect(agent!.out.join('')).not.toMatch(/\n\s+at /); // no stack trace
+  });
+});
+
+describeWith({ bins: ['snmpd', 'snmpget', 'crm_mon', 'cibadmin'], root: true, packages: ['snmpd', 'snmp', 'pacemaker-cli-utils'] }, 'ha-oscar-snmp-agent as an unprivileged user', () => {
+  const lab = new SnmpLab();
+  const dir = mkdtempSync(join(tmpdir(), 'dv7-nobody-'));
+  let agent: Daemon | undefined;
+  const NOBODY = 65534;
+
+  beforeAll(async () => {
+    await lab.start();
+    // The user needs: the AgentX socket (agentXPerms), the program, the CIB, a state directory.
+    chmodSync(lab.dir, 0o755);
+    chmodSync(lab.agentx, 0o666);
+    chmodSync(dir, 0o755);
+    const { bundle } = await import(join(repo, 'scripts', 'build.mjs'));
+    await bundle(join(repo, 'src', 'snmp', 'subagent-main.ts'), join(dir, 'ha-oscar-snmp-agent'));
+    copyFileSync(join(repo, 'test', 'fixtures', 'crm_mon', 'cib-file.xml'), join(dir, 'cib.xml'));
+    chmodSync(join(dir, 'cib.xml'), 0o644);
+    mkdirSync(join(dir, 'state'), { mode: 0o700 });
+    chownSync(join(dir, 'state'), NOBODY, NOBODY);
+    const proc = spawn(process.execPath, [join(dir, 'ha-oscar-snmp-agent'), '--master', lab.agentx, '--state', join(dir, 'state', 'f.json'), '--trigger', join(dir, 'state', 'refresh'), '--node', 'head1', '--mdstat', join(dir, 'none')],
+      { uid: NOBODY, gid: NOBODY, env: { PATH: process.env.PATH, CIB_file: join(dir, 'cib.xml') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    agent = { proc, pid: proc.pid ?? -1, out: [] };
+    proc.stdout!.on('data', (b) => agent!.out.push(String(b)));
+    proc.stderr!.on('data', (b) => agent!.out.push(String(b)));
+  });
+  afterAll(async () => {
+    await stopDaemon(agent);
+    await lab.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves the MIB without root', async () => {
+    await waitFor('cluster name', async () => (await lab.snmp('snmpget', '127.0.0.1', ['-Oqv'], ['HA-OSCAR-MIB::haOscarClusterName.0'])).stdout.trim() === 'oscar-heads', 20_000, 200);
+    expect(readFileSync(`/proc/${agent!.pid}/status`, 'utf8')).toMatch(/^Uid:\s+65534\s/m);
   });
 });
