@@ -82,7 +82,7 @@ describeWith({ bins: ['ip', 'apt-get', 'dpkg', 'setpriv', 'ocf-tester'], root: t
     const r = spawnSync('ip', [...args, agent], { encoding: 'utf8', timeout: 180_000 });
     expect(r.stdout + r.stderr).toContain('passed all tests');
     expect(r.status).toBe(0);
-  });
+  }, 200_000); // ocf-tester runs ~20 actions: 20-70 s on a loaded box
 
   it('serves both families; becomes orphan parent at the local stratum; levels 10 and 20 pass; the clock is out of its reach', async () => {
     const s = nsAgent('start', base());
