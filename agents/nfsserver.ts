@@ -419,7 +419,13 @@ function versionFlags(c: Ctx): string[] {
 async function kernelStart(c: Ctx): Promise<void> {
   const f = paths(c);
   await ensureNfsd(c);
-  if ((nfsdThreads() ?? 0) > 0 && (await kernelDown(c)) === undefined) return; // running
+  if ((nfsdThreads() ?? 0) > 0) {
+    const why = await kernelDown(c);
+    if (why === undefined) return; // running
+    if (!existsSync(paths(c).components)) {
+      fail(OCF.ERR_GENERIC, 'nfsd is already running outside the cluster (disable the distribution\'s nfs-server service on both heads)');
+    }
+  }
   if (hasV3(c) || c.params.rpcbind) await ensureRpcbind(c);
   // rpc_pipefs lives in /run, never in the state dir: nothing of it can make the state dir busy
   if (!mounted('rpc_pipefs', PIPEFS)) {
