@@ -26,7 +26,7 @@ describeWith(need, 'stonith_admin fences through fence_haoscar and the lab PDU (
   const ns = `dv8-fence-${process.pid}`;
   let nsMade = false;
   let installed: string | undefined;
-  let agentName = 'fence_haoscar';
+  let agentName = '';
   const kids: ChildProcess[] = [];
   let pduOut = '';
   let stateDir: string;
@@ -44,10 +44,9 @@ describeWith(need, 'stonith_admin fences through fence_haoscar and the lab PDU (
     await build.bundle(join(root, 'agents/fence_haoscar.ts'), agentBin);
     await build.bundle(join(root, 'src/lab/pdu/main.ts'), pduBin);
 
-    // Install for the fencer, never over someone else's different file.
-    if (existsSync('/usr/sbin/fence_haoscar') && !readFileSync('/usr/sbin/fence_haoscar').equals(readFileSync(agentBin))) {
-      agentName = `fence_haoscar_dv8p${process.pid}`;
-    }
+    // Install for the fencer under a name of our own: never over anyone's file, and not
+    // shared with fence-stonith.test.ts (which owns /usr/sbin/fence_haoscar while it runs).
+    agentName = `fence_haoscar_dv8p${process.pid}`;
     const dest = `/usr/sbin/${agentName}`;
     if (!existsSync(dest)) {
       const tmp = `/usr/sbin/.${agentName}.tmp-${process.pid}`;
