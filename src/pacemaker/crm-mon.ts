@@ -71,6 +71,8 @@ export interface CibConfig {
   params: Record<string, Record<string, string>>;
   /** Primitive id -> agent type (e.g. IPaddr2). */
   types: Record<string, string>;
+  /** Resource id -> the ids it is colocated with by a positive-score colocation (both ways). */
+  colocated: Record<string, string[]>;
 }
 
 export const INFINITY_SCORE = 1_000_000;
@@ -286,8 +288,24 @@ export async function parseCibConfig(xml: string): Promise<CibConfig> {
     for (const kind of ['group', 'clone', 'master', 'bundle']) for (const g of list(el, kind)) walk(g);
   };
   walk(list(conf, 'resources')[0]);
+  // Colocations: the generator ties each service set's services to its VIPs with resource sets.
+  const colocated: CibConfig['colocated'] = {};
+  const link = (ids: string[]) => {
+    for (const x of ids) {
+      const m = (colocated[x] ??= []);
+      for (const y of ids) if (y !== x && !m.includes(y)) m.push(y);
+    }
+  };
+  for (const c of list(list(conf, 'constraints')[0], 'rsc_colocation')) {
+    const ca = attrs(c);
+    const score = ca.score ?? '';
+    if (!/^\+?INFINITY$/i.test(score) && !(Number(score) > 0)) continue;
+    const ids = [ca.rsc, ca['with-rsc']].filter(Boolean) as string[];
+    for (const set of list(c, 'resource_set')) for (const r of list(set, 'resource_ref')) if (attrs(r).id) ids.push(attrs(r).id);
+    link(ids);
+  }
   const a = cib ? attrs(cib) : {};
-  return { clusterName, epoch: epochOf(a), params, types };
+  return { clusterName, epoch: epochOf(a), params, types, colocated };
 }
 
 function epochOf(a: Record<string, string>): string {

@@ -109,11 +109,15 @@ export function buildSnapshot(input: ModelInput): { snapshot: Snapshot; record: 
     const count = new Map<string, number>();
     for (const r of rs) if (isActive(r)) for (const n of r.nodes) count.set(n, (count.get(n) ?? 0) + 1);
     const activeNode = [...count.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))[0]?.[0] ?? '';
+    // VIPs: the service's own IPaddr2/IPv6addr resources (same group or name), and those
+    // colocated with its resources (the generator's service sets).
     const vips: string[] = [];
-    for (const r of rs) {
-      const type = config?.types[r.id] ?? r.agent.split(':').pop() ?? '';
+    const ids = new Set(rs.map((r) => r.id));
+    for (const r of rs) for (const c of config?.colocated[r.id] ?? []) ids.add(c);
+    for (const id of [...ids].sort()) {
+      const type = config?.types[id] ?? status.resources.find((r) => r.id === id)?.agent.split(':').pop() ?? '';
       if (!VIP_TYPES.test(type)) continue;
-      const p = config?.params[r.id] ?? {};
+      const p = config?.params[id] ?? {};
       const ip = p.ip ?? p.ipaddress ?? p.ipv6addr;
       if (ip && !vips.includes(ip)) vips.push(ip);
     }

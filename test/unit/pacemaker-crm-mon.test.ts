@@ -86,7 +86,7 @@ describeWith({ bins: ['xmllint'], packages: ['libxml2-utils', 'pacemaker-common'
   it('fixtures validate against the crm_mon API schema', async () => {
     const rng = '/usr/share/pacemaker/api/api-result-2.25.rng';
     expect(existsSync(rng), `${rng} (pacemaker-common)`).toBe(true);
-    for (const f of ['two-heads', 'odd-states', 'head1-lost']) {
+    for (const f of ['two-heads', 'odd-states', 'head1-lost', 'sets-status']) {
       const r = await run('xmllint', ['--noout', '--relaxng', rng, join(__dirname, '..', 'fixtures', 'crm_mon', `${f}.xml`)]);
       expect(r.stderr.trim(), f).toMatch(/validates$/);
     }

@@ -46,6 +46,21 @@ describe('snapshot', () => {
     expect(wrap.snapshot.cluster.failovers).toBe(3n);
   });
 
+  it('service sets as the generator writes them: VIPs through colocation constraints', async () => {
+    const config = await parseCibConfig(fx('crm_mon/sets-config.xml'));
+    expect(config.colocated['dhcpd4'].sort()).toEqual(['tftpd', 'vip-main-ipv4', 'vip-main-ipv6']);
+    expect(config.colocated['nfsserver']).toEqual(['vip-storage-ipv4']); // the -INFINITY one does not count
+    const { snapshot } = buildSnapshot({ status: await parseCrmMon(fx('crm_mon/sets-status.xml')), config });
+    expect(snapshot.services.map((v) => [v.name, v.state, v.activeNode, v.vips])).toEqual([
+      ['dhcp', SERVICE_STATE.running, 'head1', '192.0.2.20,2001:db8::20'],
+      ['tftp', SERVICE_STATE.running, 'head1', '192.0.2.20,2001:db8::20'],
+      ['ntp', SERVICE_STATE.notConfigured, '', ''],
+      ['nfs', SERVICE_STATE.running, 'head2', '192.0.2.30'],
+      ['snmp', SERVICE_STATE.notConfigured, '', ''],
+    ]);
+    expect(snapshot.cluster.name).toBe('oscar-sets');
+  });
+
   it('links: cfgtool for Corosync links, the linkmon attribute as row 100', async () => {
     const { snapshot } = buildSnapshot({ status: await parseCrmMon(fx('crm_mon/two-heads.xml')), cfgtool: parseCfgtool(fx('snmp/cfgtool-two-links.txt')) });
     expect(snapshot.links.map((l) => `${l.node}/${l.number}=${l.status}/${l.source}`)).toEqual([
