@@ -125,6 +125,11 @@ function keaDerived(c: Ctx): string {
   const ldb = (d4['lease-database'] ?? {}) as Record<string, unknown>;
   if (ldb.type !== undefined && ldb.type !== 'memfile') fail(OCF.ERR_CONFIGURED, `${c.params.config}: lease-database type ${String(ldb.type)}: the agent manages memfile leases only`);
   d4['lease-database'] = { ...ldb, type: 'memfile', persist: true, name: f.leasefile };
+  // Kea logs every exchange to stdout by default: without loggers of the admin's own, log to a
+  // file Kea rotates itself (10 MB x 3) instead of letting <pidfile>.log grow without end
+  if (d4.loggers === undefined && conf.Logging === undefined) {
+    d4.loggers = [{ name: 'kea-dhcp4', severity: 'INFO', output_options: [{ output: `${f.rundir}/kea-dhcp4.log`, maxsize: 10 * 1024 * 1024, maxver: 2 }] }];
+  }
   return `${JSON.stringify(conf, null, 2)}\n`;
 }
 

@@ -224,6 +224,9 @@ describeWith({ bins: ['dhcpd', 'kea-dhcp4', 'ip', 'ocf-tester', 'xmllint'], root
     expect(a, a.error).toMatchObject({ ok: true, serverId: VIP, bootFile: 'pxelinux.0', from: VIP });
     note('kea v4 DISCOVER/OFFER/REQUEST/ACK', a.ms);
     expect(readFileSync(join(dir, 'statek', 'kea-leases4.csv'), 'utf8')).toContain(`${a.address},02:00:00:00:07:01`);
+    // no loggers in the config: Kea logs to a file it rotates itself, beside the pidfile
+    expect(derived.Dhcp4.loggers[0].output_options[0]).toMatchObject({ output: join(dir, 'run', 'kea4.pid.d', 'kea-dhcp4.log'), maxver: 2 });
+    expect(readFileSync(join(dir, 'run', 'kea4.pid.d', 'kea-dhcp4.log'), 'utf8')).toMatch(/DHCP4_LEASE_ALLOC|DHCP4_STARTED/);
     const r = client('renew', { family: 4, lease: a, mode: 'reboot' });
     expect(r).toMatchObject({ ok: true, address: a.address });
     expect(nsAgent('stop', kea4()).code).toBe(0);
