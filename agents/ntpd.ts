@@ -202,9 +202,11 @@ function ntpsecConfig(c: Ctx): string {
   }
   L.push('restrict default ignore', 'restrict -6 default ignore');
   for (const a of selfAllow(c)) L.push(`restrict ${a} nomodify`);
-  for (const n of splitList(c.params.allow)) L.push(`restrict ${n} nomodify noquery nopeer notrap`);
-  for (const s of splitList(c.params.upstream)) L.push(`server ${s} iburst ${pollOpts(c)}`, `restrict ${s} nomodify noquery notrap`);
-  for (const s of otherPeers(c)) L.push(`peer ${s} ${pollOpts(c)}`, `restrict ${s} nomodify noquery notrap`);
+  for (const n of splitList(c.params.allow)) L.push(`restrict ${n} nomodify noquery`);
+  for (const s of splitList(c.params.upstream)) L.push(`server ${s} iburst ${pollOpts(c)}`, `restrict ${s} nomodify noquery`);
+  // ntpsec has no symmetric mode any more ("peer" is read as "server"): the heads poll each
+  // other as servers, which is what its orphan mode expects
+  for (const s of otherPeers(c)) L.push(`server ${s} iburst ${pollOpts(c)}`, `restrict ${s} nomodify noquery`);
   if (c.params.local_stratum > 0) L.push(`tos orphan ${c.params.local_stratum}`, 'tos orphanwait 1');
   if (!c.params.clock_control) L.push('disable ntp', 'disable kernel');
   if (c.params.extra_config) L.push(`includefile ${c.params.extra_config}`);
