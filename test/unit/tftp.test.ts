@@ -140,7 +140,7 @@ const monitor0 = { OCF_RESKEY_CRM_meta_interval: '10000' };
 const alive = (pid: number) => { try { return !/^\S+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; } };
 const pidOf = (i: number) => Number(readFileSync(join(dir, 'run', `tftpd-${i}.pid`), 'utf8').trim());
 
-describeWith({ bins: ['in.tftpd', 'ocf-tester', 'xmllint'], root: true, packages: ['tftpd-hpa', 'resource-agents', 'libxml2-utils'] }, 'ocf:ha-oscar:tftpd', () => {
+describeWith({ bins: ['in.tftpd', 'tftp', 'ocf-tester', 'xmllint'], root: true, packages: ['tftpd-hpa', 'tftp-hpa', 'resource-agents', 'libxml2-utils'] }, 'ocf:ha-oscar:tftpd', () => {
   beforeAll(() => {
     dir = tempDir('dv5-tftpd');
     mkdirSync(join(dir, 'root', 'pxelinux.cfg'), { recursive: true });
