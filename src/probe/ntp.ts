@@ -355,3 +355,27 @@ export async function ntpReadVars(address: string, port = 123, opts: { timeoutMs
     });
   });
 }
+
+// ---- for failover measurements: how long until a server answers sanely again ---------------
+
+export interface UntilResult { ok: boolean; /** ms from the call to the first sane answer (or to giving up) */ ms: number; attempts: number; last: NtpQueryResult }
+
+/**
+ * Query `address` every `intervalMs` (each query waits up to `queryTimeoutMs`) until a sane
+ * answer arrives or `timeoutMs` has passed. The failover benchmark and the lab use it to time
+ * "NTP answers again on the VIP".
+ */
+export async function ntpUntilAnswer(address: string, port = 123, opts: { timeoutMs?: number; intervalMs?: number; queryTimeoutMs?: number } = {}): Promise<UntilResult> {
+  const t0 = Date.now();
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const interval = opts.intervalMs ?? 100;
+  let attempts = 0;
+  for (;;) {
+    const left = timeoutMs - (Date.now() - t0);
+    const last = await ntpQuery(address, port, { timeoutMs: Math.max(50, Math.min(opts.queryTimeoutMs ?? 500, left)) });
+    attempts++;
+    if (last.ok) return { ok: true, ms: Date.now() - t0, attempts, last };
+    if (Date.now() - t0 + interval >= timeoutMs) return { ok: false, ms: Date.now() - t0, attempts, last };
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}

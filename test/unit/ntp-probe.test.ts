@@ -4,7 +4,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { createSocket, type Socket, type RemoteInfo } from 'node:dgram';
 import {
   encodePacket, decodePacket, encodeRequest, checkReply, ntpQuery, toNtpTimestamp, fromNtpTimestamp, refIdText,
-  encodeReadVar, decodeControl, parseVarList, ntpReadVars, NtpDecodeError, MODE, LEAP, NTP_PACKET_LENGTH, type NtpPacket,
+  encodeReadVar, decodeControl, parseVarList, ntpReadVars, ntpUntilAnswer, NtpDecodeError, MODE, LEAP, NTP_PACKET_LENGTH, type NtpPacket,
 } from '../../src/probe/ntp';
 
 describe('NTP timestamps', () => {
@@ -173,6 +173,23 @@ for (const [type, host] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
       expect(r.error).toBe('no reply within 200 ms');
       expect(f.requests.length - before).toBe(2);
       expect(r.ms).toBeGreaterThanOrEqual(390);
+    });
+
+    it('ntpUntilAnswer waits through silence and "unsynchronised" until a sane answer, or gives up', async () => {
+      let n = 0;
+      f.behaviour = (req, _from, reply) => {
+        n++;
+        if (n === 2) reply(answer(req, { stratum: 0, leap: 3, refIdRaw: Buffer.from('INIT') }));
+        if (n >= 3) reply(answer(req, { stratum: 5 }));
+      };
+      const r = await ntpUntilAnswer(host, f.port, { timeoutMs: 5000, intervalMs: 20, queryTimeoutMs: 100 });
+      expect(r).toMatchObject({ ok: true, attempts: 3 });
+      expect(r.last.reply!.stratum).toBe(5);
+      f.behaviour = () => {};
+      const g = await ntpUntilAnswer(host, f.port, { timeoutMs: 400, intervalMs: 50, queryTimeoutMs: 100 });
+      expect(g.ok).toBe(false);
+      expect(g.attempts).toBeGreaterThanOrEqual(2);
+      expect(g.last.error).toMatch(/^no reply within/);
     });
 
     it('says so quickly when nothing listens on the port', async () => {
