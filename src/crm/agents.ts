@@ -24,6 +24,11 @@ export interface ParamSpec {
 
 const p = (param: string, kind: Kind, values?: readonly string[]): ParamSpec => ({ param, kind, values });
 
+/** A recurring monitor operation; depth is its OCF_CHECK_LEVEL. */
+export interface Monitor { interval: string; timeout: string; depth?: number }
+/** Every service agent: process check every 10 s, protocol check on every listen address every 30 s. */
+const SERVICE_MONITORS: readonly Monitor[] = [{ interval: '10s', timeout: '20s' }, { interval: '30s', timeout: '30s', depth: 10 }];
+
 /** What a default may depend on: the set the service runs in, the networks. */
 export interface DefaultCtx {
   /** The set's VIPs (canonical text), IPv4 first. */
@@ -59,7 +64,8 @@ export interface ServiceSpec {
   defaults?: Record<string, (c: DefaultCtx) => string | undefined>;
   /** Sub-sections that each make one resource (dhcp v4/v6). At least one is required. */
   variants?: Record<string, Variant>;
-  monitor: { interval: string; timeout: string };
+  /** Recurring monitors: level 0 (the process) often, level 10 (the protocol, on every address) less often. */
+  monitors: readonly Monitor[];
 }
 
 const listenVips = (c: DefaultCtx) => (c.vips.length ? c.vips.join(' ') : undefined);
@@ -89,7 +95,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
         },
       },
     },
-    monitor: { interval: '30s', timeout: '30s' },
+    monitors: SERVICE_MONITORS,
   },
   tftp: {
     agent: 'ocf:ha-oscar:tftpd', id: 'tftpd',
@@ -98,7 +104,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
       user: p('user', 'string'), blocksize_max: p('blocksize_max', 'int'),
     },
     defaults: { listen: listenVips },
-    monitor: { interval: '30s', timeout: '30s' },
+    monitors: SERVICE_MONITORS,
   },
   ntp: {
     agent: 'ocf:ha-oscar:ntpd', id: 'ntpd',
@@ -110,7 +116,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
       user: p('user', 'string'), pidfile: p('pidfile', 'path'), state_dir: p('state_dir', 'path'),
     },
     defaults: { listen: listenVips, allow: (c) => (c.serviceCidrs.length ? c.serviceCidrs.join(' ') : undefined) },
-    monitor: { interval: '30s', timeout: '30s' },
+    monitors: SERVICE_MONITORS,
   },
   nfs: {
     agent: 'ocf:ha-oscar:nfsserver', id: 'nfsserver',
@@ -121,7 +127,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
       mountd_port: p('mountd_port', 'int'), statd_port: p('statd_port', 'int'),
     },
     defaults: { listen: listenVips },
-    monitor: { interval: '30s', timeout: '60s' },
+    monitors: [{ interval: '10s', timeout: '20s' }, { interval: '30s', timeout: '60s', depth: 10 }],
   },
   snmp: {
     agent: 'ocf:ha-oscar:snmpd', id: 'snmpd',
@@ -132,7 +138,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
       user: p('user', 'string'), group: p('group', 'string'),
     },
     defaults: { listen: listenVips },
-    monitor: { interval: '30s', timeout: '30s' },
+    monitors: SERVICE_MONITORS,
   },
   statesync: {
     agent: 'ocf:ha-oscar:statesync', id: 'statesync',
@@ -144,7 +150,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
     },
     // the same value on both heads: the agent skips its own address
     defaults: { peer: (c) => (c.peerAddrs.length ? c.peerAddrs.join(' ') : undefined) },
-    monitor: { interval: '30s', timeout: '30s' },
+    monitors: SERVICE_MONITORS,
   },
 };
 
@@ -156,16 +162,17 @@ export const HEALTH = {
       interfaces: p('interfaces', 'list'), targets: p('targets', 'addrs'), target_policy: p('target_policy', 'string'),
       dampen: p('dampen', 'int'), ping_count: p('ping_count', 'int'), ping_timeout: p('ping_timeout', 'int'),
     },
-    /** Node attribute linkmon publishes: 1 = the service network works, 0 = it is down. */
+    /** Node attribute linkmon publishes: 2 = all links ok, 1 = degraded (bond slave down), 0 = service network down. */
     attribute: 'ha-oscar-link',
-    monitor: { interval: '10s', timeout: '20s' },
+    /** level 0: carrier and bonds; level 10 also pings the targets */
+    monitors: [{ interval: '10s', timeout: '20s' }, { interval: '30s', timeout: '30s', depth: 10 }],
   },
   raid: {
     agent: 'ocf:ha-oscar:raidmon', id: 'raidmon',
     keys: { arrays: p('arrays', 'list'), mdstat: p('mdstat', 'path'), smart_devices: p('smart_devices', 'list'), dampen: p('dampen', 'int') },
     /** Node-health attribute raidmon publishes: green / yellow / red (red = an array failed). */
     attribute: '#health-ha-oscar-raid',
-    monitor: { interval: '30s', timeout: '20s' },
+    monitors: [{ interval: '30s', timeout: '20s' }],
   },
 } as const;
 

@@ -1,9 +1,10 @@
 // From a validated Description to the Pacemaker configuration, as a small
 // intermediate model that both renderers (crm syntax, CIB XML) print.
-import { FENCE, HEALTH, SERVICES, VIP, type DefaultCtx } from './agents';
+import { FENCE, HEALTH, SERVICES, VIP, type DefaultCtx, type Monitor } from './agents';
 import type { Description, ServiceSet } from './describe';
 
-export interface Op { name: string; interval: string; timeout: string }
+/** An operation; depth becomes the op's OCF_CHECK_LEVEL. */
+export interface Op { name: string; interval: string; timeout: string; depth?: number }
 export interface Primitive {
   id: string;
   /** "ocf:heartbeat:IPaddr2", "stonith:fence_haoscar" */
@@ -58,7 +59,7 @@ function ctxFor(d: Description, set: ServiceSet): DefaultCtx {
   };
 }
 
-const mon = (m: { interval: string; timeout: string }): Op => ({ name: 'monitor', interval: m.interval, timeout: m.timeout });
+const mon = (m: Monitor): Op => ({ name: 'monitor', interval: m.interval, timeout: m.timeout, ...(m.depth ? { depth: m.depth } : {}) });
 
 function vipIds(set: ServiceSet): string[] {
   const count: Record<string, number> = {};
@@ -109,7 +110,7 @@ export function buildConfig(d: Description): ClusterConfig {
         }))
         : [{ id: spec.id, params: base }];
       for (const inst of variants) {
-        cfg.primitives.push({ id: inst.id, agent: spec.agent, params: inst.params, meta: [...prioMeta], ops: [mon(spec.monitor)] });
+        cfg.primitives.push({ id: inst.id, agent: spec.agent, params: inst.params, meta: [...prioMeta], ops: spec.monitors.map(mon) });
         sids.push(inst.id);
       }
     }
@@ -139,7 +140,7 @@ export function buildConfig(d: Description): ClusterConfig {
     const params = Object.entries(conf).map(([key, v]) => [keys[key].param, v] as [string, string]);
     cfg.clones.push({
       id: `${spec.id}-clone`,
-      child: { id: spec.id, agent: spec.agent, params, meta: [], ops: [mon(spec.monitor)] },
+      child: { id: spec.id, agent: spec.agent, params, meta: [], ops: spec.monitors.map(mon) },
       // on the clone: Pacemaker reads it there, not from the cloned primitive
       meta: [['interleave', 'true'], ...(d.health.raid ? [['allow-unhealthy-nodes', 'true'] as [string, string]] : [])],
     });

@@ -14,7 +14,7 @@ function primitive(p: Primitive, head = 'primitive'): string {
     `${head} ${p.id} ${p.agent}`,
     ...pairs('params', p.params),
     ...pairs('meta', p.meta),
-    ...p.ops.map((o) => `op ${o.name} interval=${o.interval} timeout=${o.timeout}`),
+    ...p.ops.map((o) => `op ${o.name} interval=${o.interval} timeout=${o.timeout}${o.depth ? ` OCF_CHECK_LEVEL=${o.depth}` : ''}`),
   ];
   return lines.join(' \\\n\t');
 }

@@ -31,7 +31,12 @@ function primitive(p: Primitive, depth: number): string[] {
     ...nvset('meta_attributes', `${p.id}-meta_attributes`, p.meta, depth + 1),
     ...(p.ops.length ? [
       `${ind(depth + 1)}<operations>`,
-      ...p.ops.map((o) => `${ind(depth + 2)}<op name="${esc(o.name)}" interval="${esc(o.interval)}" timeout="${esc(o.timeout)}" id="${esc(`${p.id}-${o.name}-${o.interval}`)}"/>`),
+      ...p.ops.flatMap((o) => {
+        const id = `${p.id}-${o.name}-${o.interval}`;
+        const open = `${ind(depth + 2)}<op name="${esc(o.name)}" interval="${esc(o.interval)}" timeout="${esc(o.timeout)}" id="${esc(id)}"`;
+        if (!o.depth) return [`${open}/>`];
+        return [`${open}>`, ...nvset('instance_attributes', `${id}-instance_attributes`, [['OCF_CHECK_LEVEL', String(o.depth)]], depth + 3), `${ind(depth + 2)}</op>`];
+      }),
       `${ind(depth + 1)}</operations>`,
     ] : []),
     `${ind(depth)}</primitive>`,
