@@ -453,13 +453,15 @@ async function kernelStart(c: Ctx): Promise<void> {
   try {
     const registered = (prog: number, vers: number, proto: 'tcp' | 'udp') => async () => ((await pmapGetPort('127.0.0.1', prog, vers, proto, { timeoutMs: 500 })).port ?? 0) > 0;
     if (hasV3(c)) {
-      await startOne('statd', [c.bin('rpc.statd'), '-F', '-P', f.state, ...(c.params.statd_port ? ['-p', String(c.params.statd_port)] : [])], registered(PROG.STATUS, 1, 'udp'));
-      // tell the NLM clients recorded in the (moved) state dir that the server rebooted: they reclaim their locks
+      // Tell the NLM clients recorded in the (moved) state dir that the server rebooted, so they
+      // reclaim their locks. -f: statd's own sm-notify runs once per boot only, and this node may
+      // have booted long before the takeover; statd itself then starts with -L (no notify).
       const smn = which('sm-notify', c.env);
       if (smn) {
         const r = await run(smn, ['-f', '-P', f.state, ...(listenAddrs(c)[0] ? ['-v', listenAddrs(c)[0]!] : [])], { timeoutMs: 10_000 });
-        if (r.code !== 0) c.log.warn(`sm-notify: ${describeFailure('sm-notify', r)}`);
+        if (r.code !== 0) c.log.warn(describeFailure('sm-notify', r));
       }
+      await startOne('statd', [c.bin('rpc.statd'), '-F', '-L', '-P', f.state, ...(c.params.statd_port ? ['-p', String(c.params.statd_port)] : [])], registered(PROG.STATUS, 1, 'udp'));
     }
     const cld = which('nfsdcld', c.env);
     if (hasV4(c) && cld && mounted('rpc_pipefs', PIPEFS)) {
