@@ -120,9 +120,12 @@ describeWith({ bins: ['ipmi_sim', 'ipmitool'], packages: ['openipmi', 'ipmitool'
     if (sim?.pid && sim.exitCode === null) {
       process.kill(sim.pid, 'SIGTERM');
       await new Promise((r) => { const t = setTimeout(r, 3000); sim?.once('exit', () => { clearTimeout(t); r(null); }); });
-      if (sim.exitCode === null && sim.signalCode === null) process.kill(sim.pid, 'SIGKILL');
+      if (sim.exitCode === null && sim.signalCode === null) {
+        process.kill(sim.pid, 'SIGKILL');
+        await new Promise((r) => { const t = setTimeout(r, 5000); sim?.once('exit', () => { clearTimeout(t); r(null); }); });
+      }
     }
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   });
 
   beforeEach(() => {

@@ -90,12 +90,15 @@ describeWith(need, 'stonith_admin fences through fence_haoscar and the lab PDU (
       if (k.pid && k.exitCode === null && k.signalCode === null) {
         process.kill(k.pid, 'SIGTERM');
         await new Promise((r) => { const t = setTimeout(r, 5000); k.once('exit', () => { clearTimeout(t); r(null); }); });
-        if (k.exitCode === null && k.signalCode === null) process.kill(k.pid, 'SIGKILL');
+        if (k.exitCode === null && k.signalCode === null) {
+          process.kill(k.pid, 'SIGKILL');
+          await new Promise((r) => { const t = setTimeout(r, 5000); k.once('exit', () => { clearTimeout(t); r(null); }); });
+        }
       }
     }
     if (nsMade) await run('ip', ['netns', 'delete', ns], { timeoutMs: 10_000 });
     if (installed) { try { unlinkSync(installed); } catch { /* gone */ } }
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   }, 30_000);
 
   it('stonith_admin --reboot head2: head2\'s outlet goes off then on, head1 is never touched', async () => {

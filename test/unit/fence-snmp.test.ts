@@ -74,7 +74,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pdu?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 });
 
 beforeEach(() => { calls.length = 0; failOff.clear(); });

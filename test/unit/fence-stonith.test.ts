@@ -38,7 +38,7 @@ describeWith({ bins: ['stonith_admin', 'xmllint'], root: true, packages: ['pacem
 
   afterAll(() => {
     if (installed) { try { unlinkSync(installed); } catch { /* already gone */ } }
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   });
 
   it('stonith_admin --metadata -a fence_haoscar returns well-formed fence-agents metadata', async () => {
