@@ -5,7 +5,6 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SmartBuffer } from 'smart-buffer';
 import {
   snmp, unpatched, applyGlobalFixes, frameAgentX, fixFraming, answerGet, createMib, toCounter64, ResilientSubagent, serveReads, indexMib, nextInstance, encodeResponse,
   AgentXPdu, AgentXPduType, ObjectType, MibProviderType, MaxAccess,
@@ -13,6 +12,15 @@ import {
 import { run } from '../../src/service/run';
 
 const repo = join(__dirname, '..', '..');
+
+/** net-snmp's own SmartBuffer class, taken from the encoder (smart-buffer is not our dependency). */
+const SmartBuffer: any = (() => {
+  let C: any;
+  const orig = AgentXPdu.prototype.writeHeader;
+  AgentXPdu.prototype.writeHeader = function (b: any) { C = b.constructor; return orig.call(this, b); };
+  try { AgentXPdu.createFromVariables({ pduType: AgentXPduType.Ping, sessionID: 1 }).toBuffer(); } finally { AgentXPdu.prototype.writeHeader = orig; }
+  return C;
+})();
 const dirs: string[] = [];
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
