@@ -1,6 +1,6 @@
 // HA-OSCAR-MIB: lints clean at smilint level 6 and loads in net-snmp's snmptranslate,
 // using the IETF base MIBs that the net-snmp npm package carries (Debian ships none).
-import { expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,8 @@ const repo = join(__dirname, '..', '..');
 const mibDir = join(repo, 'mib');
 const baseMibs = join(repo, 'node_modules', 'net-snmp', 'lib', 'mibs');
 const mibFile = join(mibDir, 'HA-OSCAR-MIB.txt');
+const persist = mkdtempSync(join(tmpdir(), 'dv7-snmptranslate-'));
+afterAll(() => rmSync(persist, { recursive: true, force: true }));
 
 async function smilint(dir: string, file: string) {
   const r = await run('smilint', ['-l', '6', file], { env: { SMIPATH: `${dir}:${baseMibs}` }, timeoutMs: 20_000 });
@@ -19,7 +21,7 @@ async function smilint(dir: string, file: string) {
 
 async function translate(args: string[]) {
   const r = await run('snmptranslate', ['-M', `+${mibDir}:${baseMibs}`, '-m', 'HA-OSCAR-MIB', ...args], {
-    env: { SNMPCONFPATH: '/nonexistent-dv7', SNMP_PERSISTENT_DIR: join(tmpdir(), 'dv7-snmptranslate') }, timeoutMs: 20_000,
+    env: { SNMPCONFPATH: '/nonexistent-dv7', SNMP_PERSISTENT_DIR: persist }, timeoutMs: 20_000,
   });
   // net-snmp announces the persistent directory it creates on first use: not an error.
   return { ...r, stderr: r.stderr.split('\n').filter((l) => l && !l.startsWith('Created directory:')).join('\n') };
