@@ -77,6 +77,28 @@ export async function main(argv: string[]): Promise<number> {
     const { nodeInit } = await import('../lab/init');
     return nodeInit(args[0] ?? '', args[1] ?? '');
   }
+  if (cmd === '_probe') {
+    // Client-side checks done with our own protocol clients (src/probe), run inside the client:
+    //   _probe ntp ADDR         one RFC 5905 exchange, sane answer
+    //   _probe tftp ADDR FILE   the whole file transferred
+    // Exit 0 when the service answered properly, 1 when not; one line either way.
+    const [what, addr, file] = args;
+    if (what === 'ntp' && addr) {
+      const { ntpQuery } = await import('../probe/ntp');
+      const r = await ntpQuery(addr, 123, { timeoutMs: 1000 });
+      console.log(r.ok ? `ntp ${addr}: stratum ${r.reply?.stratum} offset ${r.reply?.offset.toFixed(4)} s (${r.ms} ms)` : `ntp ${addr}: ${r.error ?? 'no answer'}`);
+      return r.ok ? 0 : 1;
+    }
+    if (what === 'tftp' && addr && file) {
+      const { tftpGet } = await import('../probe/tftp');
+      const r = await tftpGet(addr, file, { timeoutMs: 1500 });
+      const ok = r.ok && (r.data?.length ?? 0) > 0;
+      console.log(ok ? `tftp ${addr} ${file}: ${r.data!.length} bytes` : `tftp ${addr} ${file}: ${r.error ?? 'empty file'}`);
+      return ok ? 0 : 1;
+    }
+    console.error('usage: ha-oscar lab _probe ntp ADDRESS | _probe tftp ADDRESS FILE');
+    return 2;
+  }
   if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') { console.log(usage); return cmd ? 0 : 2; }
   let p: Parsed;
   try { p = parse(args); } catch (e) { console.error(`ha-oscar lab: ${(e as Error).message}\n${usage}`); return 2; }

@@ -83,7 +83,7 @@ export async function firstAnswer(spec: LabSpec, c: ClientCheck, t0: number, tim
     if (r.code === 0) return Date.now() - t0;
   }
   while (Date.now() < until) {
-    const r = await exec(spec, 'client', c.pollArgv ?? c.argv, { timeoutMs: 10_000 });
+    const r = await exec(spec, 'client', c.pollArgv ?? c.argv, { timeoutMs: c.timeoutMs ?? 10_000 });
     if (r.code === 0) return Date.now() - t0;
     await sleep(50);
   }

@@ -232,7 +232,7 @@ export interface CheckResult { name: string; ok: boolean }
 export async function runChecks(lab: LabSpec | string, checks?: ClientCheck[]): Promise<CheckResult[]> {
   const spec = specOf(lab);
   const cs = checks ?? labChecks(spec);
-  return Promise.all(cs.map(async (c) => ({ name: c.name, ok: (await exec(spec, 'client', c.argv, { timeoutMs: 10_000 })).code === 0 })));
+  return Promise.all(cs.map(async (c) => ({ name: c.name, ok: (await exec(spec, 'client', c.argv, { timeoutMs: c.timeoutMs ?? 10_000 })).code === 0 })));
 }
 
 export async function waitServices(lab: LabSpec | string, timeoutMs = 90_000): Promise<void> {

@@ -85,6 +85,12 @@ export async function prepareNodeDirs(spec: LabSpec, node: NodeName, cib: string
     chownSync(join(d, flat(p)), st.uid, st.gid);
     chmodSync(join(d, flat(p)), st.mode & 0o7777);
   }
+  if (existsSync(join(d, 'srv-tftp'))) {
+    // Workaround, reported: ocf:ha-oscar:tftpd creates its probe file under pacemaker-execd's
+    // umask (0640 root:root), which in.tftpd -u tftp cannot read. Pre-made world-readable here.
+    const probe = join(d, 'srv-tftp', '.ha-oscar-tftp-probe');
+    if (!existsSync(probe)) writeFileAtomic(probe, Buffer.alloc(2048, 'ha-oscar lab tftp probe\n'), { mode: 0o644 });
+  }
   mkdirSync(OWN_STATE_DIR, { recursive: true, mode: 0o755 });
   mkdirSync(join(d, flat(OWN_STATE_DIR)), { recursive: true, mode: 0o755 });
   if (!HEADS.includes(node)) return;

@@ -16,6 +16,8 @@ export interface ClientCheck {
   waitArgv?: string[];
   /** Faster single try for polling loops (short timeout). */
   pollArgv?: string[];
+  /** Kill the check after this long (default 10 s). */
+  timeoutMs?: number;
 }
 
 export interface LabService {
@@ -29,6 +31,7 @@ export interface LabService {
   members: string[];
   checks(spec: LabSpec): ClientCheck[];
 }
+// (entries: LAB_SERVICES below; more are pushed after the helpers they use)
 
 const agent = (spec: LabSpec, name: string): string => join(spec.repo, 'dist', 'ocf', name);
 const needAgent = (spec: LabSpec, name: string): string =>
@@ -67,6 +70,32 @@ export const LAB_SERVICES: LabService[] = [
     }),
   },
 ];
+
+const VIPS = `${VIP4} ${VIP6}`;
+const cli = (spec: LabSpec): string[] => [process.execPath, join(spec.repo, 'dist', 'ha-oscar')];
+const bothFamilies = (label: string, make: (vip: string, fam: 'v4' | 'v6') => Omit<ClientCheck, 'name'>): ClientCheck[] =>
+  ([[VIP4, 'v4'], [VIP6, 'v6']] as const).map(([vip, fam]) => ({ name: `${label} ${fam}`, ...make(vip, fam) }));
+
+LAB_SERVICES.push(
+  {
+    id: 'tftpd',
+    missing: (spec) => needAgent(spec, 'tftpd'),
+    // root /srv/tftp is a per-node copy in the lab; start writes the probe file there.
+    crm: () => `primitive tftpd ocf:ha-oscar:tftpd params root=/srv/tftp listen="${VIPS}" op monitor interval=10s timeout=20s`,
+    members: ['tftpd'],
+    // tftp-hpa's client exits 0 even on a TFTP error: our client (src/probe/tftp.ts) instead.
+    checks: (spec) => bothFamilies('tftp', (vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'tftp', vip, '.ha-oscar-tftp-probe'] })),
+  },
+  {
+    id: 'ntpd',
+    missing: (spec) => needAgent(spec, 'ntpd'),
+    // clock_control=false: every namespace shares the host's one clock (docs/ntp.md).
+    crm: () => `primitive ntpd ocf:ha-oscar:ntpd params listen="${VIPS}" allow="192.0.2.0/24 2001:db8:a::/64" local_stratum=10 clock_control=false op monitor interval=30s timeout=20s`,
+    members: ['ntpd'],
+    // One RFC 5905 client exchange (src/probe/ntp.ts) through `ha-oscar lab _probe ntp ADDR`.
+    checks: (spec) => bothFamilies('ntp', (vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'ntp', vip] })),
+  },
+);
 
 export function availableServices(spec: LabSpec): LabService[] {
   return LAB_SERVICES.filter((s) => s.missing(spec) === '');
