@@ -12,7 +12,7 @@ import { boundSockets } from '../src/service/proc';
 import { writeFileAtomic } from '../src/service/atomic';
 import { run } from '../src/service/run';
 import { dhcpInform, macFor } from '../src/probe/dhcp';
-import { readFileSync, existsSync, mkdirSync, accessSync, constants } from 'node:fs';
+import { readFileSync, existsSync, mkdirSync, accessSync, constants, rmSync } from 'node:fs';
 import { networkInterfaces, hostname } from 'node:os';
 import { version } from '../package.json';
 
@@ -224,6 +224,9 @@ export default defineAgent({
       env = { KEA_PIDFILE_DIR: f.rundir, KEA_LOCKFILE_DIR: f.rundir };
     } else {
       if (!existsSync(f.leasefile)) writeFileAtomic(f.leasefile, '', { mode: 0o644, mkdir: true });
+      // dhcpd refuses to start ("There's already a DHCP server running") while its own -pf file
+      // names a live PID: a reused PID, or our stopped dhcpd not yet reaped. Ours says stopped.
+      rmSync(`${f.rundir}/dhcpd.pid`, { force: true });
       argv = [exe, '-f', ...(c.params.family === '6' ? ['-6'] : ['-4']), '-cf', c.params.config, '-lf', f.leasefile, '-pf', `${f.rundir}/dhcpd.pid`];
       if (c.params.user) argv.push('-user', c.params.user);
       if (c.params.group) argv.push('-group', c.params.group);

@@ -104,6 +104,19 @@ describeWith({ bins: ['dhcpd', 'kea-dhcp4', 'ip', 'ocf-tester', 'xmllint'], root
     expect(r.status).toBe(0);
   }, 300_000);
 
+  for (const [name, params] of [
+    ['ISC dhcpd -6', () => isc6({ state_dir: join(dir, 'tester6'), pidfile: join(dir, 'run', 'tester6.pid') })],
+    ['Kea DHCPv4', () => kea4({ state_dir: join(dir, 'testerk'), pidfile: join(dir, 'run', 'testerk.pid') })],
+  ] as const) {
+    it(`passes ocf-tester (${name})`, () => {
+      const args = ['netns', 'exec', SRV, 'ocf-tester', '-n', 'dv5-dhcpd-test'];
+      for (const [k, v] of Object.entries(params())) args.push('-o', `${k}=${v}`);
+      const r = spawnSync('ip', [...args, agent], { encoding: 'utf8', timeout: 180_000 });
+      expect(r.stdout + r.stderr).toContain('passed all tests');
+      expect(r.status).toBe(0);
+    }, 300_000);
+  }
+
   it('ISC v4: a client gets a lease naming the boot file; the level-10 monitor does a DHCPINFORM from the VIP', () => {
     const s = nsAgent('start', isc4());
     expect(s.code, s.stderr).toBe(0);
