@@ -213,7 +213,13 @@ function ntpsecConfig(c: Ctx): string {
   return `${L.join('\n')}\n`;
 }
 
-interface Answer { why?: string; answered: boolean }
+interface Answer {
+  why?: string;
+  /** every address got an NTP reply (even "unsynchronised") */
+  answered: boolean;
+  /** the addresses that got one */
+  answering: string[];
+}
 
 /** Query every listen address; the first problem, if any. */
 async function answering(c: Ctx, timeoutMs: number): Promise<Answer> {
@@ -223,9 +229,11 @@ async function answering(c: Ctx, timeoutMs: number): Promise<Answer> {
     return { addr, r };
   }));
   const bad = results.find((x) => !x.r.ok);
-  if (!bad) return { answered: true };
+  const answeringAddrs = results.filter((x) => x.r.answered).map((x) => show(probeAddr(x.addr), port));
+  if (!bad) return { answered: true, answering: answeringAddrs };
   return {
     answered: results.every((x) => x.r.answered),
+    answering: answeringAddrs,
     why: `NTP query to ${show(bad.addr, port)} failed: ${bad.r.error}`,
   };
 }
@@ -300,8 +308,8 @@ export default defineAgent({
     // chronyd shares its port (SO_REUSEPORT) with another chronyd, so a second server on the
     // same address and port would start "fine" and answer half the queries: refuse it here
     const other = await answering(c, 300);
-    if (other.answered) {
-      fail(OCF.ERR_GENERIC, `another NTP server already answers on ${fam(c).all.map((a) => show(probeAddr(a), c.params.port)).join(' ')}: stop it first (a system chrony/ntp service?)`);
+    if (other.answering.length > 0) {
+      fail(OCF.ERR_GENERIC, `another NTP server already answers on ${other.answering.join(' ')}: stop it first (a system chrony/ntp service?)`);
     }
     let argv: string[];
     if (c.params.server === 'chrony') {
