@@ -6,6 +6,7 @@
 //   agents/alert_<x>.ts       -> dist/alert_<x>         (Pacemaker alert agents)
 //   src/cli/main.ts           -> dist/ha-oscar          (the command-line tool)
 //   src/snmp/subagent-main.ts -> dist/ha-oscar-snmp-agent
+//   src/lab/pdu/main.ts       -> dist/ha-oscar-lab-pdu   (lab only)
 //
 // Usage: node scripts/build.mjs [name ...]   (no names: build everything)
 import { build } from 'esbuild';
@@ -27,6 +28,7 @@ export function entries() {
   const extra = [
     ['ha-oscar', 'src/cli/main.ts'],
     ['ha-oscar-snmp-agent', 'src/snmp/subagent-main.ts'],
+    ['ha-oscar-lab-pdu', 'src/lab/pdu/main.ts'], // the lab's SNMP power switch (not packaged)
   ];
   for (const [name, rel] of extra) {
     if (existsSync(join(root, rel))) out.push({ name, entry: join(root, rel), outfile: join(root, 'dist', name) });

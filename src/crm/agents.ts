@@ -114,6 +114,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
       peer: p('peer', 'hosts'), clock_control: p('clock_control', 'bool'), port: p('port', 'int'),
       upstream_port: p('upstream_port', 'int'), minpoll: p('minpoll', 'int'), maxpoll: p('maxpoll', 'int'),
       user: p('user', 'string'), pidfile: p('pidfile', 'path'), state_dir: p('state_dir', 'path'),
+      binary: p('binary', 'path'), extra_config: p('extra_config', 'path'),
     },
     defaults: { listen: listenVips, allow: (c) => (c.serviceCidrs.length ? c.serviceCidrs.join(' ') : undefined) },
     monitors: SERVICE_MONITORS,

@@ -142,7 +142,7 @@ export function parseParams<S extends ParamSpecs>(specs: S, env: NodeJS.ProcessE
 const ipv4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 export function isIPv4(s: string): boolean { return ipv4.test(s); }
 export function isIPv6(s: string): boolean {
-  if (!/^[0-9a-fA-F:.]+$/.test(s) || s.length > 45 || !s.includes(':')) return false;
+  if (!/^[0-9a-fA-F:.]+$/.test(s) || s.length > 45 || !s.includes(':') || s.includes(':::')) return false;
   const dbl = s.split('::');
   if (dbl.length > 2) return false;
   let groups = s.split(':').filter((g) => g !== '');

@@ -190,3 +190,14 @@ describeWith({ bins: ['xmllint'], packages: ['libxml2-utils', 'resource-agents']
     expect(xml).toContain('(deprecated, use count)');
   });
 });
+
+describe('address checks', () => {
+  it('accepts IPv4/IPv6 literals and refuses look-alikes', async () => {
+    const { isIP, isIPv6, checkAddressList } = await import('../../src/ocf/params');
+    for (const ok of ['192.0.2.1', '2001:db8::1', '::1', '::', '2001:db8:a::100', '::ffff:192.0.2.1', '1:2:3:4:5:6:7:8']) expect(isIP(ok), ok).toBe(true);
+    for (const bad of ['2001:db8:::1', ':::', '1:::2', '256.0.0.1', '1.2.3', '1:2:3:4:5:6:7:8:9', '2001:db8::1::2', 'fe80::1%eth0', '', 'localhost']) expect(isIP(bad), bad).toBe(false);
+    expect(isIPv6('192.0.2.1')).toBe(false);
+    expect(checkAddressList('192.0.2.1, 2001:db8::1')).toBeUndefined();
+    expect(checkAddressList('192.0.2.1 2001:db8:::1')).toContain('"2001:db8:::1" is not one');
+  });
+});
