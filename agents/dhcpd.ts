@@ -12,7 +12,7 @@ import { boundSockets } from '../src/service/proc';
 import { writeFileAtomic } from '../src/service/atomic';
 import { run } from '../src/service/run';
 import { dhcpInform, macFor } from '../src/probe/dhcp';
-import { readFileSync, existsSync, mkdirSync, accessSync, constants, rmSync } from 'node:fs';
+import { readFileSync, existsSync, mkdirSync, accessSync, constants, rmSync, readdirSync } from 'node:fs';
 import { networkInterfaces, hostname } from 'node:os';
 import { version } from '../package.json';
 
@@ -220,6 +220,8 @@ export default defineAgent({
     let env: Record<string, string> | undefined;
     if (c.params.server === 'kea') {
       writeFileAtomic(f.keaConf, keaDerived(c), { mode: 0o640 });
+      // Kea, like dhcpd, refuses to start while its own pidfile names a live PID
+      for (const n of readdirSync(f.rundir)) if (n.endsWith('.kea-dhcp4.pid')) rmSync(`${f.rundir}/${n}`, { force: true });
       argv = [exe, '-c', f.keaConf];
       env = { KEA_PIDFILE_DIR: f.rundir, KEA_LOCKFILE_DIR: f.rundir };
     } else {

@@ -5,7 +5,7 @@
 // (what shared storage or a synced directory gives the peer head).
 import { it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { distOcf, root, tempDir } from '../helpers/agents';
 import { bundleEntry } from '../helpers/build';
@@ -179,6 +179,12 @@ describeWith({ bins: ['dhcpd', 'kea-dhcp4', 'ip', 'ocf-tester', 'xmllint'], root
     const w = nsAgent('monitor', isc4({ server_id: '192.0.2.1' }), mon(10));
     expect(w.code).toBe(1);
     expect(w.reasons[0]).toMatch(/answers with server identifier 192\.0\.2\.10, not 192\.0\.2\.1: renewals would miss the VIP/);
+    expect(nsAgent('monitor', isc4(), mon(10)).code).toBe(0);
+    // dhcpd's own pidfile naming a live process (PID reuse, unreaped zombie) must not block a restart
+    expect(nsAgent('stop', isc4()).code).toBe(0);
+    writeFileSync(join(dir, 'run', 'dhcpd4.pid.d', 'dhcpd.pid'), `${process.pid}\n`);
+    const s = nsAgent('start', isc4());
+    expect(s.code, s.stderr).toBe(0);
     expect(nsAgent('monitor', isc4(), mon(10)).code).toBe(0);
   });
 
