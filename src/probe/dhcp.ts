@@ -158,6 +158,9 @@ export interface DhcpClientOptions {
   expectServerId?: string;
   /** v4/v6 address to ask for (option 50 / IAADDR hint). */
   requestAddress?: string;
+  /** dhcpDiscover: after the first answer, keep listening this long and count every answer
+   *  (a server answering twice, e.g. Kea bound to a bare interface, shows as answers > 1). */
+  settleMs?: number;
 }
 
 export interface DhcpResult {
@@ -177,6 +180,8 @@ export interface DhcpResult {
   answer?: string;
   /** Address the answer came from. */
   from?: string;
+  /** dhcpDiscover with settleMs: every answer seen (source address of each). */
+  answers?: string[];
   ms: number;
 }
 
@@ -429,14 +434,29 @@ const left = (o: DhcpClientOptions, t0: number) => Math.max(1, (o.timeoutMs ?? 3
 export function dhcpDiscover(o: DhcpClientOptions): Promise<DhcpResult> {
   const { timeout, rexmit } = budget(o);
   return guarded(o, async (w) => {
+    // with settleMs, a listener of its own counts every answer to this transaction
+    const seen: string[] = [];
+    let count: ((m: Buffer, r: RemoteInfo) => void) | undefined;
+    const settle = async <T extends DhcpResult>(res: T): Promise<T> => {
+      if (!o.settleMs) return res;
+      await new Promise((r) => setTimeout(r, o.settleMs));
+      for (const sk of w.socks) sk.off('message', count!);
+      return { ...res, answers: seen };
+    };
     if (o.family === 4) {
       const c = v4Ctx(o);
-      return exchange(w, () => v4Message(c, MT.DISCOVER, { requested: o.requestAddress }), v4Accept(c, [MT.OFFER]), timeout, rexmit, 'DHCPDISCOVER');
+      const acc = v4Accept(c, [MT.OFFER]);
+      count = (m, r) => { try { if (acc(m, r)) seen.push(r.address); } catch { /* a NAK */ } };
+      if (o.settleMs) for (const sk of w.socks) sk.on('message', count);
+      return settle(await exchange(w, () => v4Message(c, MT.DISCOVER, { requested: o.requestAddress }), acc, timeout, o.settleMs ? Math.max(rexmit, o.settleMs * 2) : rexmit, 'DHCPDISCOVER'));
     }
     const c = v6Ctx(o);
-    const r = await exchange(w, () => v6Message(c, V6.SOLICIT, { ia: true, addresses: o.requestAddress ? [o.requestAddress] : [] }), v6Accept(c, V6.ADVERTISE, false), timeout, rexmit, 'SOLICIT');
+    const acc = v6Accept(c, V6.ADVERTISE, false);
+    count = (m, r) => { try { if (acc(m, r)) seen.push(r.address); } catch { /* a status */ } };
+    if (o.settleMs) for (const sk of w.socks) sk.on('message', count);
+    const r = await exchange(w, () => v6Message(c, V6.SOLICIT, { ia: true, addresses: o.requestAddress ? [o.requestAddress] : [] }), acc, timeout, o.settleMs ? Math.max(rexmit, o.settleMs * 2) : rexmit, 'SOLICIT');
     const { serverDuid: _s, ...res } = r;
-    return res;
+    return settle(res);
   });
 }
 

@@ -147,6 +147,20 @@ describe('DHCPv4 client against a scripted server', () => {
     } finally { srv.close(); }
   });
 
+  it('with settleMs, counts a server that answers twice (two sources), and a single answer once', async () => {
+    const twice = await fake4((req) => [answer(req, MT.OFFER), answer(req, MT.OFFER)]);
+    const once = await fake4((req) => [answer(req, MT.OFFER)]);
+    try {
+      const t = await dhcpDiscover({ ...local(twice.port), settleMs: 200 });
+      expect(t.ok, t.error).toBe(true);
+      expect(t.answers).toEqual(['127.0.0.1', '127.0.0.1']);
+      expect(twice.seen).toEqual([MT.DISCOVER]); // no retransmission while settling
+      const o1 = await dhcpDiscover({ ...local(once.port), settleMs: 200 });
+      expect(o1.answers).toEqual(['127.0.0.1']);
+      expect((await dhcpDiscover(local(once.port))).answers).toBeUndefined();
+    } finally { twice.close(); once.close(); }
+  });
+
   it('ignores answers for another transaction or another client, and garbage', async () => {
     const srv = await fake4((req) => [
       Buffer.from('garbage'),

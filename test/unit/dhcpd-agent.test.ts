@@ -4,7 +4,7 @@
 // A "failover" is the service stopped here and started as another instance on the same state_dir
 // (what shared storage or a synced directory gives the peer head).
 import { it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { distOcf, root, tempDir } from '../helpers/agents';
@@ -124,8 +124,9 @@ describeWith({ bins: ['dhcpd', 'kea-dhcp4', 'ip', 'ocf-tester', 'xmllint'], root
     const m = nsAgent('monitor', isc4(), mon(10));
     expect(m.code, m.stderr).toBe(0);
     note('isc4 monitor level 10 (agent process)', m.ms);
-    const off = client('discover', { family: 4, mac: '02:00:00:00:05:09' });
+    const off = client('discover', { family: 4, mac: '02:00:00:00:05:09', settleMs: 300 });
     expect(off).toMatchObject({ ok: true, answer: 'DHCPOFFER', serverId: VIP, bootFile: 'pxelinux.0', nextServer: VIP });
+    expect(off.answers).toHaveLength(1);
     note('v4 DISCOVER->OFFER', off.ms);
   });
 
@@ -231,6 +232,25 @@ describeWith({ bins: ['dhcpd', 'kea-dhcp4', 'ip', 'ocf-tester', 'xmllint'], root
     expect(nsAgent('stop', peer, { OCF_RESOURCE_INSTANCE: 'dv5-dhcpd6-peer' }).code).toBe(0);
   });
 
+  it('why the agent binds Kea to interface/VIP: a Kea on the bare interface answers every DISCOVER twice, from the node address', async () => {
+    expect(nsAgent('stop', isc4()).code).toBe(0); // one DHCPv4 server on the link
+    const cfg = join(dir, 'kea-bare.json');
+    writeFileSync(cfg, JSON.stringify({ Dhcp4: {
+      'interfaces-config': { interfaces: ['dv5-s0'] }, 'lease-database': { type: 'memfile', persist: false },
+      subnet4: [{ subnet: '192.0.2.0/24', pools: [{ pool: '192.0.2.100 - 192.0.2.150' }] }],
+    } }));
+    const kea = spawn('ip', ['netns', 'exec', SRV, 'kea-dhcp4', '-c', cfg], { stdio: 'ignore', env: { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir } });
+    const gone = new Promise((r) => kea.once('exit', r));
+    try {
+      let d: Res = { ok: false, ms: 0 };
+      for (let i = 0; i < 20 && !d.ok; i++) d = client('discover', { family: 4, settleMs: 500, timeoutMs: 1000 });
+      expect(d, d.error).toMatchObject({ ok: true, serverId: '192.0.2.1', answers: ['192.0.2.1', '192.0.2.1'] });
+    } finally {
+      kea.kill('SIGTERM');
+      await gone;
+    }
+  });
+
   it('Kea v4: bound to interface/VIP, leases in state_dir; level 10 checks its socket on the VIP', () => {
     expect(nsAgent('stop', isc4()).code).toBe(0); // one DHCPv4 server on the link
     const s = nsAgent('start', kea4());
@@ -239,6 +259,9 @@ describeWith({ bins: ['dhcpd', 'kea-dhcp4', 'ip', 'ocf-tester', 'xmllint'], root
     expect(derived.Dhcp4['interfaces-config'].interfaces).toEqual([`dv5-s0/${VIP}`]);
     expect(derived.Dhcp4['lease-database'].name).toBe(join(dir, 'statek', 'kea-leases4.csv'));
     expect(nsAgent('monitor', kea4(), mon(10)).code).toBe(0);
+    // bound to interface/VIP, Kea answers once, from the VIP
+    const d = client('discover', { family: 4, mac: '02:00:00:00:07:09', settleMs: 500 });
+    expect(d, d.error).toMatchObject({ ok: true, answers: [VIP] });
     const a = client('lease', { family: 4, mac: '02:00:00:00:07:01' });
     expect(a, a.error).toMatchObject({ ok: true, serverId: VIP, bootFile: 'pxelinux.0', from: VIP });
     note('kea v4 DISCOVER/OFFER/REQUEST/ACK', a.ms);
