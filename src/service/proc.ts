@@ -85,3 +85,29 @@ export function boundSockets(pid: number): BoundSocket[] {
   }
   return out;
 }
+
+/** Processes that still hold files below `dirs` (open fds or cwd): the cause of "device busy". */
+export function holders(dirs: string[]): string[] {
+  const out: string[] = [];
+  const under = (t: string) => dirs.some((d) => t === d || t.startsWith(`${d.replace(/\/$/, '')}/`));
+  let pids: string[] = [];
+  try { pids = readdirSync('/proc').filter((x) => /^\d+$/.test(x) && Number(x) !== process.pid); } catch { return out; }
+  for (const pid of pids) {
+    let hit = false;
+    try { hit = under(readlinkSync(`/proc/${pid}/cwd`)); } catch { /* gone or not ours */ }
+    if (!hit) {
+      try {
+        for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+          try { if (under(readlinkSync(`/proc/${pid}/fd/${fd}`))) { hit = true; break; } } catch { /* closed */ }
+        }
+      } catch { /* gone */ }
+    }
+    if (hit) {
+      let comm = '?';
+      try { comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); } catch { /* gone */ }
+      out.push(`${comm}[${pid}]`);
+    }
+  }
+  return out;
+}
+
