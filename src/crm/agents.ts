@@ -221,3 +221,20 @@ export const FENCE = {
   hostMapKey: { snmp: 'plug' } as Record<string, string>,
   monitor: { interval: '60s', timeout: '30s' },
 };
+
+/**
+ * The Pacemaker alert for alert_haoscar (agents/alert_haoscar.ts, docs/snmp.md): one alert,
+ * instance attributes named as the agent reads them. Secrets never appear here: snmptrap reads
+ * the community or SNMPv3 keys from snmp.conf in snmp_conf_dir.
+ */
+export const SNMP_ALERT = {
+  id: 'ha-oscar-snmp',
+  /** where the packages install it (scripts/package.mjs, packaging/rpm/ha-oscar.spec) */
+  path: '/usr/share/pacemaker/alerts/alert_haoscar',
+  transport: 'transport',
+  snmpConfDir: 'snmp_conf_dir',
+  inform: 'inform',
+  spoolDir: 'spool_dir',
+  /** snmptrap's default port */
+  port: 162,
+} as const;

@@ -33,8 +33,8 @@ export async function compare(want: string, liveCib: string): Promise<Difference
   const l = liveRoot['#name'] === 'cib' ? kid(liveRoot, 'configuration') : liveRoot;
   const out: Difference[] = [];
 
-  // objects with ids: resources, constraints, fencing levels
-  for (const section of ['resources', 'constraints', 'fencing-topology']) {
+  // objects with ids: resources, constraints, fencing levels, alerts
+  for (const section of ['resources', 'constraints', 'fencing-topology', 'alerts']) {
     const live = new Map(kids(kid(l, section)).map((c) => [`${c['#name']}#${c.$?.id}`, c]));
     for (const o of kids(kid(w, section))) {
       const key = `${o['#name']}#${o.$?.id}`;

@@ -2,7 +2,7 @@
 // Every error names the field path and what is wrong; unknown keys are errors.
 import { parseDocument, isMap } from 'yaml';
 import { type Addr, type Cidr, type Family, contains, familyOf, isNetworkOrBroadcast, parseAddr, parseCidr } from './ip';
-import { FENCE, HEALTH, type Kind, type ParamSpec, SERVICES } from './agents';
+import { FENCE, HEALTH, type Kind, type ParamSpec, SERVICES, SNMP_ALERT } from './agents';
 
 export type Mode = 'active-standby' | 'active-active';
 
@@ -34,6 +34,17 @@ export interface ServiceSet { name: string; prefer?: string; vips: Vip[]; servic
 
 export interface FenceDevice { head: string; index: number; method: string; params: Record<string, string> }
 
+/** SNMP notifications through the alert agent alert_haoscar (one Pacemaker alert). */
+export interface SnmpNotifications {
+  /** snmptrap: the alert agent sends to each recipient; subagent: queued for ha-oscar-snmp-agent (snmpd's trap sinks). */
+  transport: 'snmptrap' | 'subagent';
+  /** net-snmp transport addresses, canonical: udp:192.0.2.5:162, udp6:[2001:db8::5]:162 (snmptrap only). */
+  recipients: string[];
+  snmpConfDir?: string;
+  inform?: boolean;
+  spoolDir?: string;
+}
+
 export interface Description {
   cluster: { name: string };
   mode: Mode;
@@ -45,6 +56,7 @@ export interface Description {
   health: { link?: Record<string, string>; raid?: Record<string, string> };
   fencing: { enabled: boolean; priorityDelay?: string; delayMax?: string; devices: FenceDevice[] };
   timings: { token: number; stickiness: number; migrationThreshold: number; failureTimeout: string };
+  notifications: { snmp?: SnmpNotifications };
 }
 
 export class DescriptionError extends Error {
@@ -184,7 +196,7 @@ export function parseDescription(text: string, source = 'description'): Descript
 
 export function validate(raw: unknown): Description {
   const c = new Ctx();
-  const top = c.obj(raw, '', ['cluster!', 'mode!', 'networks!', 'corosync!', 'heads!', 'sets!', 'services', 'health', 'fencing', 'timings']);
+  const top = c.obj(raw, '', ['cluster!', 'mode!', 'networks!', 'corosync!', 'heads!', 'sets!', 'services', 'health', 'fencing', 'timings', 'notifications']);
   if (!top) throw new DescriptionError(c.errors.map((e) => e.replace(/^: /, 'description: ')));
 
   // cluster
@@ -475,9 +487,95 @@ export function validate(raw: unknown): Description {
     }
   }
 
+  // notifications
+  const notifications: Description['notifications'] = {};
+  if (top.notifications !== undefined) {
+    const n = c.obj(top.notifications, 'notifications', ['snmp']);
+    if (n && n.snmp !== undefined) notifications.snmp = snmpNotifications(c, n.snmp, seen);
+  }
+
   if (c.errors.length) throw new DescriptionError(c.errors);
   return {
     cluster: { name: clusterName! }, mode, networks, corosync: { links, family: linkFamily, cipher, hash },
-    heads, sets, services, health, fencing, timings,
+    heads, sets, services, health, fencing, timings, notifications,
   };
+}
+
+/**
+ * A trap receiver as a net-snmp transport address, canonical (udp:A:PORT, udp6:[A]:PORT), or
+ * the reason it is not one. Accepted: A, A:PORT, [A6]:PORT, udp:A[:PORT], udp6:[A6][:PORT].
+ */
+export function parseRecipient(s: string): string | { error: string } {
+  const m = /^(?:(udp6?):)?(?:\[([^\]]*)\]|([^:[\]]+)|([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*))(?::(\d{1,5}))?$/.exec(s);
+  const bare6 = m?.[4];
+  // a bare IPv6 address without brackets: the whole text, no port
+  const text = bare6 !== undefined ? (m![1] ? s.slice(m![1].length + 1) : s) : (m?.[2] ?? m?.[3]);
+  const portText = bare6 !== undefined ? undefined : m?.[5];
+  if (!m || text === undefined) return { error: 'not a trap receiver (ADDRESS, udp:IPV4[:PORT] or udp6:[IPV6][:PORT])' };
+  const a = parseAddr(text);
+  if (!a) return { error: 'not an IP address (host names are not accepted: the alert must not depend on DNS)' };
+  if (m[1] === 'udp' && a.family === 'ipv6') return { error: 'an IPv6 receiver is written udp6:[ADDRESS]:PORT' };
+  if (m[1] === 'udp6' && a.family === 'ipv4') return { error: 'udp6: needs an IPv6 address' };
+  if (a.family === 'ipv6' && m[3] !== undefined) return { error: 'an IPv6 receiver is written udp6:[ADDRESS]:PORT' };
+  if (a.family === 'ipv4' && m[2] !== undefined) return { error: 'brackets are for IPv6 addresses' };
+  const port = portText === undefined ? SNMP_ALERT.port : Number(portText);
+  if (port < 1 || port > 65535) return { error: `port ${portText} is not between 1 and 65535` };
+  const v4 = a.family === 'ipv4';
+  const special = v4
+    ? (a.value === 0n ? 'the unspecified address' : a.value >> 24n === 127n ? 'a loopback address' : a.value >> 28n === 14n ? 'a multicast address' : a.value === 0xffffffffn ? 'the broadcast address' : undefined)
+    : (a.value === 0n ? 'the unspecified address' : a.value === 1n ? 'the loopback address' : a.value >> 120n === 0xffn ? 'a multicast address' : undefined);
+  if (special) return { error: `${special}, not an SNMP manager's` };
+  return v4 ? `udp:${a.text}:${port}` : `udp6:[${a.text}]:${port}`;
+}
+
+function snmpNotifications(c: Ctx, v: unknown, taken: Map<string, string>): SnmpNotifications | undefined {
+  const path = 'notifications.snmp';
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    for (const k of ['community', 'password', 'auth_passphrase', 'priv_passphrase']) {
+      if ((v as Obj)[k] === undefined) continue;
+      c.err(join(path, k), `a literal ${k === 'community' ? 'community' : 'secret'} is not accepted (it would sit in the CIB): put it in snmp.conf (defCommunity, or SNMPv3 defSecurityName/defAuthPassphrase) in snmp_conf_dir, mode 0640, group haclient`);
+      delete (v as Obj)[k];
+    }
+  }
+  const o = c.obj(v ?? {}, path, ['transport', 'recipients', 'snmp_conf_dir', 'inform', 'spool_dir']);
+  if (!o) return undefined;
+  let transport: SnmpNotifications['transport'] = 'snmptrap';
+  if (o.transport !== undefined) {
+    if (o.transport === 'snmptrap' || o.transport === 'subagent') transport = o.transport;
+    else return c.err(join(path, 'transport'), `must be snmptrap or subagent: '${String(o.transport)}'`);
+  }
+  const out: SnmpNotifications = { transport, recipients: [] };
+  const onlyWith = (key: string, t: SnmpNotifications['transport'], why: string) => {
+    if (o[key] !== undefined && transport !== t) c.err(join(path, key), `only with transport ${t} (${why})`);
+  };
+  onlyWith('recipients', 'snmptrap', 'transport subagent sends to snmpd\'s trap sinks: trap2sink in snmpd.conf');
+  onlyWith('snmp_conf_dir', 'snmptrap', 'with transport subagent snmpd\'s trap sink settings apply');
+  onlyWith('inform', 'snmptrap', 'with transport subagent snmpd\'s trap sink settings apply');
+  onlyWith('spool_dir', 'subagent', 'the queue ha-oscar-snmp-agent --spool reads');
+  const pathRe = /^\/[^\s'"\\]*$/;
+  out.snmpConfDir = c.str(o.snmp_conf_dir, join(path, 'snmp_conf_dir'), pathRe, 'absolute path (a directory holding snmp.conf)');
+  out.spoolDir = c.str(o.spool_dir, join(path, 'spool_dir'), pathRe, 'absolute path');
+  if (o.inform !== undefined) {
+    if (typeof o.inform !== 'boolean') c.err(join(path, 'inform'), 'must be true or false');
+    else out.inform = o.inform;
+  }
+  if (transport === 'snmptrap') {
+    const rp = join(path, 'recipients');
+    const list = o.recipients === undefined ? undefined : c.list(typeof o.recipients === 'string' ? [o.recipients] : o.recipients, rp);
+    if (o.recipients === undefined || o.recipients === null) c.err(rp, 'missing (transport snmptrap: the SNMP managers that receive the traps, e.g. udp:192.0.2.5:162)');
+    else if (list && list.length === 0) c.err(rp, 'must list at least one SNMP manager');
+    list?.forEach((x, i) => {
+      const ip = `${rp}[${i}]`;
+      const s = c.str(x, ip);
+      if (s === undefined) return;
+      const r = parseRecipient(s);
+      if (typeof r !== 'string') { c.err(ip, `${r.error}: '${s}'`); return; }
+      const addr = r.replace(/^udp6?:\[?/, '').replace(/\]?:\d+$/, '');
+      const owner = taken.get(addr);
+      if (owner) { c.err(ip, `${addr} is ${owner}: the SNMP manager must be outside the head pair (its traps report the heads failing)`); return; }
+      if (out.recipients.includes(r)) { c.err(ip, `${r} listed twice`); return; }
+      out.recipients.push(r);
+    });
+  }
+  return out;
 }

@@ -1,6 +1,6 @@
 // From a validated Description to the Pacemaker configuration, as a small
 // intermediate model that both renderers (crm syntax, CIB XML) print.
-import { FENCE, HEALTH, SERVICES, VIP, type DefaultCtx, type Monitor } from './agents';
+import { FENCE, HEALTH, SERVICES, SNMP_ALERT, VIP, type DefaultCtx, type Monitor } from './agents';
 import type { Description, ServiceSet } from './describe';
 
 /** An operation; depth becomes the op's OCF_CHECK_LEVEL. */
@@ -29,6 +29,15 @@ export interface Location {
 }
 export type Constraint = Colocation | Order | Location;
 export interface FencingLevel { target: string; index: number; devices: string[] }
+/** A Pacemaker alert: the agent is run for each selected event, once per recipient (once without one when there is none). */
+export interface Alert {
+  id: string;
+  path: string;
+  attributes: [string, string][];
+  /** Which events; attributes: names of the node attributes whose changes are sent (empty: no attribute alerts). */
+  select: { nodes: boolean; resources: boolean; fencing: boolean; attributes: string[] };
+  recipients: string[];
+}
 
 export interface ClusterConfig {
   nodes: { id: string; uname: string }[];
@@ -39,6 +48,7 @@ export interface ClusterConfig {
   groups?: Group[];
   constraints: Constraint[];
   fencingLevels: FencingLevel[];
+  alerts: Alert[];
 }
 
 /** Priority meta attribute on service-set resources, used by priority-fencing-delay. */
@@ -73,7 +83,7 @@ function vipIds(set: ServiceSet): string[] {
 export function buildConfig(d: Description): ClusterConfig {
   const cfg: ClusterConfig = {
     nodes: d.heads.map((h) => ({ id: String(h.nodeid), uname: h.name })),
-    properties: [], rscDefaults: [], primitives: [], clones: [], constraints: [], fencingLevels: [],
+    properties: [], rscDefaults: [], primitives: [], clones: [], constraints: [], fencingLevels: [], alerts: [],
   };
   const fencingOn = d.fencing.enabled && d.fencing.devices.length > 0;
   const prioMeta: [string, string][] = fencingOn && d.fencing.priorityDelay ? [['priority', SERVICE_PRIORITY]] : [];
@@ -166,6 +176,24 @@ export function buildConfig(d: Description): ClusterConfig {
     }
     // Several devices for one head (dual power supplies): all of them, as one level.
     for (const [head, ids] of byHead) if (ids.length > 1) cfg.fencingLevels.push({ target: head, index: 1, devices: ids });
+  }
+
+  // SNMP notifications: node and resource events, and the health monitors' attributes
+  // (fencing events: alert_haoscar sends nothing for them, the node-lost alert covers it)
+  const snmp = d.notifications.snmp;
+  if (snmp) {
+    const attributes: [string, string][] = [[SNMP_ALERT.transport, snmp.transport]];
+    if (snmp.snmpConfDir) attributes.push([SNMP_ALERT.snmpConfDir, snmp.snmpConfDir]);
+    if (snmp.inform !== undefined) attributes.push([SNMP_ALERT.inform, String(snmp.inform)]);
+    if (snmp.spoolDir) attributes.push([SNMP_ALERT.spoolDir, snmp.spoolDir]);
+    cfg.alerts.push({
+      id: SNMP_ALERT.id, path: SNMP_ALERT.path, attributes,
+      select: {
+        nodes: true, resources: true, fencing: false,
+        attributes: (['link', 'raid'] as const).filter((k) => d.health[k]).map((k) => HEALTH[k].attribute),
+      },
+      recipients: snmp.recipients,
+    });
   }
   return cfg;
 }

@@ -1,5 +1,5 @@
 // The configuration in crmsh syntax, for `crm configure load update FILE`.
-import { levelsByTarget, type ClusterConfig, type Constraint, type Primitive, type ResourceSet } from './model';
+import { levelsByTarget, type Alert, type ClusterConfig, type Constraint, type Primitive, type ResourceSet } from './model';
 
 function q(v: string): string {
   return /^[A-Za-z0-9_.:/@%+,=-]+$/.test(v) && !v.includes('=') ? v : `"${v}"`;
@@ -40,6 +40,21 @@ function constraint(c: Constraint): string {
   }
 }
 
+function alert(a: Alert): string {
+  const sel = a.select;
+  const what = [
+    ...(sel.nodes ? ['nodes'] : []), ...(sel.fencing ? ['fencing'] : []), ...(sel.resources ? ['resources'] : []),
+    // attribute names unquoted: crmsh reads them as words inside the braces ('#' included)
+    ...(sel.attributes.length ? [`attributes { ${sel.attributes.join(' ')} }`] : []),
+  ];
+  return [
+    `alert ${a.id} "${a.path}"`,
+    ...pairs('attributes', a.attributes),
+    ...(what.length ? [`select ${what.join(' ')}`] : []),
+    ...a.recipients.map((r) => `to ${q(r)}`),
+  ].join(' \\\n\t');
+}
+
 export function renderCrm(cfg: ClusterConfig, header?: string): string {
   const out: string[] = [];
   if (header) out.push(...header.split('\n').map((l) => `# ${l}`.trimEnd()));
@@ -63,5 +78,6 @@ export function renderCrm(cfg: ClusterConfig, header?: string): string {
   }
   out.push([`property cib-bootstrap-options:`, ...cfg.properties.map(([k, v]) => `${k}=${q(v)}`)].join(' \\\n\t'));
   out.push([`rsc_defaults rsc-options:`, ...cfg.rscDefaults.map(([k, v]) => `${k}=${q(v)}`)].join(' \\\n\t'));
+  for (const a of cfg.alerts ?? []) out.push(alert(a));
   return `${out.join('\n')}\n`;
 }

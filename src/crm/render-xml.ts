@@ -1,7 +1,7 @@
 // The configuration as CIB XML: the <configuration> element (what
 // `crm configure load update` makes of the crm text, with the same ids), and a
 // full CIB around it (nodes online, quorum) for `crm_verify -x`.
-import { levelsByTarget, type ClusterConfig, type Constraint, type Primitive, type ResourceSet } from './model';
+import { levelsByTarget, type Alert, type ClusterConfig, type Constraint, type Primitive, type ResourceSet } from './model';
 
 export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -72,6 +72,30 @@ function constraint(c: Constraint, d: number): string[] {
   }
 }
 
+/** An <alert>, with the ids crmsh gives (ID-instance_attributes, ID-0..., ID-recipient-1...). */
+function alert(a: Alert, d: number): string[] {
+  const sel = a.select;
+  const any = sel.nodes || sel.fencing || sel.resources || sel.attributes.length > 0;
+  return [
+    `${ind(d)}<alert id="${esc(a.id)}" path="${esc(a.path)}">`,
+    ...nvset('instance_attributes', `${a.id}-instance_attributes`, a.attributes, d + 1),
+    ...(any ? [
+      `${ind(d + 1)}<select>`,
+      ...(sel.nodes ? [`${ind(d + 2)}<select_nodes/>`] : []),
+      ...(sel.fencing ? [`${ind(d + 2)}<select_fencing/>`] : []),
+      ...(sel.resources ? [`${ind(d + 2)}<select_resources/>`] : []),
+      ...(sel.attributes.length ? [
+        `${ind(d + 2)}<select_attributes>`,
+        ...sel.attributes.map((n, i) => `${ind(d + 3)}<attribute name="${esc(n)}" id="${esc(`${a.id}-${i}`)}"/>`),
+        `${ind(d + 2)}</select_attributes>`,
+      ] : []),
+      `${ind(d + 1)}</select>`,
+    ] : []),
+    ...a.recipients.map((r, i) => `${ind(d + 1)}<recipient id="${esc(`${a.id}-recipient-${i + 1}`)}" value="${esc(r)}"/>`),
+    `${ind(d)}</alert>`,
+  ];
+}
+
 /** The <configuration> element. */
 export function renderConfiguration(cfg: ClusterConfig, depth = 0): string {
   const d = depth;
@@ -109,6 +133,11 @@ export function renderConfiguration(cfg: ClusterConfig, depth = 0): string {
     `${ind(d + 1)}<rsc_defaults>`,
     ...nvset('meta_attributes', 'rsc-options', cfg.rscDefaults, d + 2),
     `${ind(d + 1)}</rsc_defaults>`,
+    ...(cfg.alerts?.length ? [
+      `${ind(d + 1)}<alerts>`,
+      ...cfg.alerts.flatMap((a) => alert(a, d + 2)),
+      `${ind(d + 1)}</alerts>`,
+    ] : []),
     `${ind(d)}</configuration>`,
   ];
   return `${lines.join('\n')}\n`;
