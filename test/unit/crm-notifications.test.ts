@@ -153,6 +153,20 @@ describe('the alert in the model and both renderings', () => {
     expect(renderCrm(cfg)).not.toMatch(/\bto /);
     expect(renderConfiguration(cfg)).not.toContain('<recipient');
   });
+  it('the attribute names are those alert_haoscar reads, the path the one the packages install', () => {
+    const agent = readFileSync(join(root, 'agents', 'alert_haoscar.ts'), 'utf8');
+    const shapes = [
+      parseDescription(readFileSync(join(root, 'examples', 'active-standby.yaml'), 'utf8')),
+      edited(snmp({ transport: 'subagent', spool_dir: '/run/x' })),
+    ].map((d) => buildConfig(d).alerts[0]);
+    const names = new Set(shapes.flatMap((a) => a.attributes.map(([k]) => k)));
+    expect([...names].sort()).toEqual(['inform', 'snmp_conf_dir', 'spool_dir', 'transport']);
+    for (const n of names) expect(agent, n).toMatch(new RegExp(`\\benv\\.${n}\\b`));
+    // and the attributes it selects are the ones it turns into notifications
+    expect(agent).toMatch(/name === 'ha-oscar-link'/);
+    expect(readFileSync(join(root, 'src', 'pacemaker', 'mdstat.ts'), 'utf8')).toContain("RAID_HEALTH_ATTR = '#health-ha-oscar-raid'");
+    expect(readFileSync(join(root, 'scripts', 'package.mjs'), 'utf8')).toContain(`'${shapes[0].path.slice(1)}'`);
+  });
   it('apply sees a missing or changed alert', async () => {
     const want = buildConfig(parseDescription(labText));
     const without = { ...want, alerts: [] };
