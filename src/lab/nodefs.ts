@@ -65,6 +65,9 @@ export async function initialCib(spec: LabSpec): Promise<string> {
   // is the HOST's load, shared with every other lab and test on the machine: it says nothing
   // about the node, and made the VIPs start one after the other. Throttle only at 20x per core.
   await set(['--type', 'crm_config', '--name', 'load-threshold', '--update', '2000%']);
+  // Default: 2 actions per core at once. The lab's agents mostly wait (sockets, sleeps), and
+  // with 2 cores the 5th start (ntpd) queued behind the VIP monitors.
+  await set(['--type', 'crm_config', '--name', 'node-action-limit', '--update', '16']);
   // Stickiness: a head that comes back does not take the services back.
   await runOk('cibadmin', ['--create', '-o', 'configuration', '-X',
     '<rsc_defaults><meta_attributes id="rsc-options"><nvpair id="rsc-options-resource-stickiness" name="resource-stickiness" value="100"/></meta_attributes></rsc_defaults>'],
