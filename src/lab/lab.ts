@@ -1,6 +1,6 @@
 // The lab: bring up, inspect, power and cable nodes, tear down. Library functions used by
 // the CLI (src/cli/lab.ts), the tests, the benchmark and the lab's power switch (src/lab/pdu).
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseStringPromise } from 'xml2js';
 import { writeFileAtomic } from '../service/atomic';
@@ -134,7 +134,7 @@ export async function up(spec: LabSpec, opts: UpOptions = {}): Promise<void> {
   const miss = missingPrereqs();
   if (miss) throw new Error(miss);
   if (readState(spec.stateDir)) throw new Error(`lab '${spec.name}' already exists (${spec.stateDir}): 'ha-oscar lab down --name ${spec.name}' first`);
-  const st: LabState = { name: spec.name, netns: [], nodes: {}, token: spec.token, created: new Date().toISOString() };
+  const st: LabState = { name: spec.name, netns: [], nodes: {}, token: spec.token, created: new Date().toISOString(), owner: record(process.pid) };
   mkdirSync(spec.stateDir, { recursive: true, mode: 0o700 });
   writeState(spec, st);
   writeFileAtomic(join(spec.stateDir, 'lab.json'), JSON.stringify(spec, null, 2) + '\n');
@@ -282,6 +282,19 @@ export async function powerOn(lab: LabSpec | string, node: NodeName): Promise<vo
 /** Unplug (up=false) or plug in (up=true) one of a node's cables. */
 export async function cable(lab: LabSpec | string, node: NodeName, net: NetName, up: boolean): Promise<void> {
   await setPort(specOf(lab), node, net, up);
+}
+
+/**
+ * Labs whose name matches and whose recorded owner process is gone: leftovers of a killed test
+ * run. (A lab made by `ha-oscar lab up` outlives its owner on purpose: match test names only.)
+ */
+export function orphanLabs(names: RegExp): string[] {
+  let all: string[] = [];
+  try { all = readdirSync(LAB_ROOT); } catch { return []; }
+  return all.filter((n) => names.test(n)).filter((n) => {
+    const st = readState(join(LAB_ROOT, n));
+    return st?.owner !== undefined && !alive(st.owner);
+  });
 }
 
 /**

@@ -14,6 +14,8 @@ export interface LabState {
   nodes: Partial<Record<NodeName, NodeRecord>>;
   token?: number;
   created: string;
+  /** The process that brought the lab up (a test run cleans up labs whose owner is gone). */
+  owner?: ProcRecord;
 }
 
 export const statePath = (spec: LabSpec): string => join(spec.stateDir, 'state.json');

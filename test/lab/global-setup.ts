@@ -2,23 +2,28 @@
 // Tests get its name with inject('labName'); '' means it could not come up, and labError says why.
 import type { TestProject } from 'vitest/node';
 import { run } from '../../src/service/run';
-import { down, missingPrereqs, up } from '../../src/lab/lab';
+import { down, missingPrereqs, orphanLabs, up } from '../../src/lab/lab';
 import { makeSpec } from '../../src/lab/spec';
 
 declare module 'vitest' {
-  export interface ProvidedContext { labName: string; labError: string }
+  export interface ProvidedContext { labName: string; labError: string; labRunId: string }
 }
 
-export const TEST_LAB = process.env.HA_OSCAR_TEST_LAB ?? 'vt';
+// Lab names are per test run ('t' + 4 characters of this process's id), so two runs on one
+// machine (a developer's and CI's) never meet; the teardown tests use the same id.
+const RUN_ID = (process.pid % 36 ** 4).toString(36).padStart(4, '0');
+export const TEST_LAB = process.env.HA_OSCAR_TEST_LAB ?? `t${RUN_ID}`;
 let started = false;
 
 export async function setup(project: TestProject): Promise<void> {
   project.provide('labName', '');
+  project.provide('labRunId', RUN_ID);
   const miss = missingPrereqs();
   if (miss) { project.provide('labError', miss); return; }
   const b = await run('node', ['scripts/build.mjs', 'ha-oscar'], { timeoutMs: 120_000 });
   if (b.code !== 0) { project.provide('labError', `build of dist/ha-oscar failed: ${b.stderr.trim()}`); return; }
-  await down(TEST_LAB); // a lab of this name left by a killed run: only what its records name
+  // Labs left by killed test runs (their recorded owner process is gone): only what they recorded.
+  for (const n of orphanLabs(/^t[0-9a-z]{4}[fds]?$/)) await down(n);
   const spec = makeSpec(TEST_LAB, { token: 1000 });
   try {
     started = true;

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { describeWith } from '../helpers/prereq';
 import { down, up } from '../../src/lab/lab';
 import { makeSpec, LAB_ROOT } from '../../src/lab/spec';
@@ -16,11 +16,14 @@ const need = { root: true, bins: ['corosync', 'pacemakerd', 'crm', 'tini', 'nsen
 
 const inodes = (name: string): number[] => (readState(join(LAB_ROOT, name))?.netns ?? []).map((n) => n.ino ?? -1);
 
+// Own lab names per test run (see global-setup.ts): 't' + run id + f/d/s, 6 characters.
+const labName = (what: string): string => `t${inject('labRunId') || 'xxxx'}${what}`;
+
 describeWith(need, 'lab teardown', () => {
   it('tears everything down when a step of up fails, and says why', async () => {
     const bad = join(mkdtempSync(join(tmpdir(), 'hao-lab-')), 'broken.crm');
     writeFileSync(bad, 'primitive broken ocf:heartbeat:NoSuchAgent params\n');
-    const spec = makeSpec('vtf', { token: 1000, extraConfig: bad });
+    const spec = makeSpec(labName('f'), { token: 1000, extraConfig: bad });
     await down(spec.name);
     let seen: number[] = [];
     const watcher = setInterval(() => { const i = inodes(spec.name); if (i.length) seen = i; }, 50);
@@ -32,7 +35,7 @@ describeWith(need, 'lab teardown', () => {
   });
 
   it('leaves no namespace, process or mount after lab down', async () => {
-    const spec = makeSpec('vtd', { token: 1000 });
+    const spec = makeSpec(labName('d'), { token: 1000 });
     await down(spec.name);
     try {
       await up(spec, { loadConfig: false });
@@ -45,7 +48,7 @@ describeWith(need, 'lab teardown', () => {
   });
 
   it('tears down when `ha-oscar lab up` gets SIGTERM half-way', async () => {
-    const name = 'vts';
+    const name = labName('s');
     await down(name);
     const child = spawn(process.execPath, ['dist/ha-oscar', 'lab', 'up', '--name', name, '--token', '1000'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -65,7 +68,7 @@ describeWith(need, 'lab teardown', () => {
       child.kill('SIGTERM');
       const code = await exited;
       expect(code, out).not.toBe(0);
-      expect(out).toMatch(/SIGTERM: tearing lab 'vts' down/);
+      expect(out).toContain(`SIGTERM: tearing lab '${name}' down`);
     } finally {
       if (child.exitCode === null) { child.kill('SIGKILL'); await exited; }
       const left = await leftovers(name, seen);
