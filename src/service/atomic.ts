@@ -1,10 +1,11 @@
 // The ONE way this project writes a file: atomically.
 // Write to a temporary file in the same directory, fsync it, rename it over the
 // target, fsync the directory. A reader sees the old file or the new one, never half.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, readFileSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync, readFileSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 export interface AtomicWriteOptions {
+  /** The file's mode, exactly: the process umask does not apply (pacemaker-execd's is 027). Default 0644. */
   mode?: number;
   /** Create missing parent directories (mode 0755). */
   mkdir?: boolean;
@@ -19,6 +20,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, opts: A
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     let off = 0;
     while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fchmodSync(fd, opts.mode ?? 0o644);
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);

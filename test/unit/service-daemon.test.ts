@@ -1,7 +1,7 @@
 // Service control shared by every daemon agent: start from argv, pidfiles (stale, reused PIDs),
 // readiness, TERM then KILL, idempotence, atomic writes.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { existsSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, stopDaemon, daemonState, runningPid, holdsPort } from '../../src/service/daemon';
 import { isAlive, startTime } from '../../src/service/proc';
@@ -117,6 +117,16 @@ describe('writeFileAtomic', () => {
     expect(readdirSync(dir).filter((x) => x.startsWith('.atomic.conf.tmp'))).toEqual([]);
     expect(writeFileAtomicIfChanged(f, 'two\n')).toBe(false);
     expect(writeFileAtomicIfChanged(f, 'three\n')).toBe(true);
+  });
+  it('sets the mode exactly, whatever the umask (pacemaker-execd runs agents with 027)', () => {
+    const f = join(dir, 'umask.txt');
+    const old = process.umask(0o027);
+    try {
+      writeFileAtomic(f, 'x', { mode: 0o644 });
+      expect(statSync(f).mode & 0o777).toBe(0o644);
+      writeFileAtomic(f, 'y', { mode: 0o600 });
+      expect(statSync(f).mode & 0o777).toBe(0o600);
+    } finally { process.umask(old); }
   });
   it('a failed write leaves the old content', () => {
     const f = join(dir, 'keep.conf');
