@@ -118,7 +118,7 @@ describe('bug 2: Mib providers Proxy in strict code', () => {
   it('plain library throws in a strict bundle; the fixed Mib works', async () => {
     const { bundle } = await import(join(repo, 'scripts', 'build.mjs'));
     const d = mkdtempSync(join(tmpdir(), 'dv7-strict-')); dirs.push(d);
-    const out = await bundle(join(repo, 'test', 'fixtures', 'snmp', 'strict-mib-entry.ts'), join(d, 'strict.js'), { strict: true, lazy: false } // lazy: false = net-snmp inlined, as strict as the rest);
+    const out = await bundle(join(repo, 'test', 'fixtures', 'snmp', 'strict-mib-entry.ts'), join(d, 'strict.js'), { strict: true, lazy: false }); // lazy: false = net-snmp inlined, as strict as the rest
     const plain = await run(process.execPath, [out, 'plain']);
     expect(plain.stdout).toContain("'set' on proxy: trap returned falsish");
     const fixed = await run(process.execPath, [out, 'fixed']);
