@@ -2,11 +2,12 @@
 // PID 1, which reaps every orphan). Started as `ha-oscar lab _init <lab> <node>`.
 //  1. bind-mounts the per-node directories over /etc/corosync, /var/lib/pacemaker, ...
 //  2. binds dist/ocf over /usr/lib/ocf/resource.d/ha-oscar (next to the host's providers)
+//     and dist/fence_haoscar as /usr/sbin/fence_haoscar (overlay, this node only)
 //  3. fresh tmpfs on /run and /dev/shm (libqb ring buffers), hostname
 //  4. heads: corosync -f, wait for corosync-cfgtool -s, then pacemakerd
 // Everything it prints goes to nodes/<node>/init.log in the lab's state dir.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, runOk } from '../service/run';
 import { hostOcfProviders, nodeBinds } from './nodefs';
@@ -37,6 +38,16 @@ export async function nodeInit(labName: string, nodeArg: string): Promise<number
     mkdirSync(join(ocf, 'ha-oscar'), { recursive: true });
     await mount(['--bind', dist, join(ocf, 'ha-oscar')]);
     await mount(['--rbind', ocf, '/usr/lib/ocf/resource.d']);
+    // fence_haoscar where pacemaker-fenced looks for agents (/usr/sbin), in this node only:
+    // a per-node copy of dist/fence_haoscar in a read-only overlay over the host's /usr/sbin.
+    const fence = join(spec.repo, 'dist', 'fence_haoscar');
+    if (existsSync(fence)) {
+      const sbin = join(d, 'sbin');
+      mkdirSync(sbin, { recursive: true });
+      copyFileSync(fence, join(sbin, 'fence_haoscar'));
+      chmodSync(join(sbin, 'fence_haoscar'), 0o755);
+      await mount(['-t', 'overlay', `${spec.name}-sbin`, '-o', `lowerdir=${sbin}:/usr/sbin`, '/usr/sbin']);
+    }
   }
   await mount(['-t', 'tmpfs', '-o', 'mode=0755,nosuid,nodev', `${spec.name}-run`, '/run']);
   await mount(['-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev', `${spec.name}-shm`, '/dev/shm']);

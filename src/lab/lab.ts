@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { parseStringPromise } from 'xml2js';
 import { writeFileAtomic } from '../service/atomic';
 import { describeFailure, run, type RunOptions, type RunResult } from '../service/run';
+import { FENCE_PROPS, fencingAvailable, fencingOn, labFenceCrm, startLabPdu } from './fence';
 import { makeNodeNet, makeSwitch, delNetns, setPort } from './net';
 import { initialCib, makeAuthkey, prepareNodeDirs } from './nodefs';
 import { alive, childrenOf, killRecorded, record, sleep, spawnDetached, waitGone, type ProcRecord } from './procs';
@@ -145,6 +146,10 @@ export async function up(spec: LabSpec, opts: UpOptions = {}): Promise<void> {
       for (const n of NODES) { checkAbort(); await makeNodeNet(spec, st, n); }
     });
     checkAbort();
+    if (fencingAvailable(spec)) {
+      await step(say, 'lab PDU (fencing) on 192.0.2.250 and 198.51.100.250', 30_000, () => startLabPdu(spec, st));
+    } else say('  no fencing: dist/fence_haoscar or dist/ha-oscar-lab-pdu not built (stonith-enabled stays false)');
+    checkAbort();
     await step(say, 'cluster files: authkey, corosync.conf, initial cib.xml', 30_000, async () => {
       const key = await makeAuthkey(spec);
       const cib = await initialCib(spec);
@@ -172,9 +177,16 @@ export async function loadConfig(lab: LabSpec | string): Promise<void> {
   const head = HEADS.find((h) => initOf(spec, h));
   if (!head) throw new Error('no head is powered on');
   let text = labCrmConfig(spec);
+  // The lab's stonith devices (src/lab/fence.ts), when the lab PDU runs.
+  if (fencingOn(spec)) text += '\n' + labFenceCrm(spec);
   if (spec.extraConfig) text += '\n' + readFileSync(spec.extraConfig, 'utf8');
-  writeFileAtomic(join(spec.stateDir, 'crm.conf'), text);
+  writeFileAtomic(join(spec.stateDir, 'crm.conf'), text, { mode: 0o600 });
   await execOk(spec, head, ['crm', 'configure', 'load', 'update', '-'], { input: text, timeoutMs: 60_000 });
+  if (fencingOn(spec)) {
+    for (const [k, v] of Object.entries(FENCE_PROPS)) {
+      await execOk(spec, head, ['crm_attribute', '--type', 'crm_config', '--name', k, '--update', v], { timeoutMs: 30_000 });
+    }
+  }
 }
 
 export interface MonNode { name: string; online: boolean }
@@ -309,7 +321,14 @@ export async function down(name: string, opts: { say?: Say } = {}): Promise<stri
   const st = readState(stateDir);
   if (!st) { say(`lab '${name}' is not up`); return []; }
   const problems: string[] = [];
+  // The PDU first: it powers nodes on and off, so the node records are read after it is gone.
+  if (st.pdu) {
+    killRecorded(st.pdu);
+    if (!(await waitGone([st.pdu], 10_000))) problems.push(`lab PDU still alive: ${st.pdu.pid}`);
+    Object.assign(st, readState(stateDir) ?? {});
+  }
   const procs: ProcRecord[] = [];
+  if (st.pdu) procs.push(st.pdu);
   for (const n of Object.values(st.nodes)) for (const r of [n?.init, n?.launcher]) if (r) procs.push(r);
   for (const r of procs) killRecorded(r);
   if (!(await waitGone(procs, 10_000))) problems.push(`processes still alive: ${procs.filter(alive).map((p) => p.pid).join(' ')}`);

@@ -16,6 +16,8 @@ export interface LabState {
   created: string;
   /** The process that brought the lab up (a test run cleans up labs whose owner is gone). */
   owner?: ProcRecord;
+  /** The lab PDU process (src/lab/fence.ts), when fencing is on. */
+  pdu?: ProcRecord;
 }
 
 export const statePath = (spec: LabSpec): string => join(spec.stateDir, 'state.json');

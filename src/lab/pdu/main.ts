@@ -10,6 +10,9 @@
 //   stateDir: /run/ha-oscar-lab/pdu      # optional: one file per outlet, "on" or "off"
 //   hook: /usr/lib/ha-oscar/lab-power    # optional: run as `hook off|on <outlet> <name>`
 //   hookTimeoutMs: 30000
+//   lab: hao        # optional, instead of hook: outlets named head1/head2 are that lab's
+//                   # heads, switched with the lab's powerOff/powerOn (src/lab/lab.ts) in
+//                   # this process, their state read from the lab's records
 //
 // It prints one JSON line per event on stdout (the PDU's log), starting with
 // {"event":"listening",...}, and exits cleanly on SIGTERM/SIGINT.
@@ -19,6 +22,8 @@ import { parse } from 'yaml';
 import { run, describeFailure } from '../../service/run.js';
 import { writeFileAtomic } from '../../service/atomic.js';
 import { startPdu, type PduOutlet, type PduV3User } from './pdu.js';
+import { isPoweredOn, powerOff, powerOn } from '../lab';
+import { parseNode } from '../spec';
 
 interface PduConfig {
   port: number;
@@ -31,6 +36,7 @@ interface PduConfig {
   hook?: string;
   hookTimeoutMs?: number;
   rebootDelayMs?: number;
+  lab?: string;
 }
 
 export function loadConfig(path: string): PduConfig {
@@ -55,8 +61,13 @@ async function main(): Promise<void> {
   const writeState = (x: PduOutlet, on: boolean) => {
     if (c.stateDir) writeFileAtomic(join(c.stateDir, x.name), on ? 'on\n' : 'off\n', { mkdir: true });
   };
+  const lab = c.lab;
   const hook = async (what: 'on' | 'off', x: PduOutlet) => {
-    if (c.hook) {
+    if (lab) {
+      const node = parseNode(x.name);
+      if (what === 'off') await powerOff(lab, node);
+      else if (!isPoweredOn(lab, node)) await powerOn(lab, node);
+    } else if (c.hook) {
       const r = await run(c.hook, [what, String(x.index), x.name], { timeoutMs: c.hookTimeoutMs ?? 30_000 });
       if (r.code !== 0) throw new Error(describeFailure(c.hook, r));
     }
@@ -70,6 +81,7 @@ async function main(): Promise<void> {
     outlets: c.outlets,
     initiallyOff: c.initiallyOff,
     rebootDelayMs: c.rebootDelayMs,
+    actual: lab ? (x) => isPoweredOn(lab, parseNode(x.name)) : undefined,
     hooks: { powerOff: (x) => hook('off', x), powerOn: (x) => hook('on', x) },
     onEvent: (e) => say(e),
   });

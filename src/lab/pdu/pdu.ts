@@ -56,6 +56,13 @@ export interface PduOptions {
   rebootDelayMs?: number;
   onEvent?: (e: PduEvent) => void;
   sysName?: string;
+  /**
+   * The outlet's real state when something else can switch the load (the lab's own
+   * power-off/power-on): read before every command and every `syncMs` (default 250 ms),
+   * so the status table never shows on for a node that is off (or the reverse).
+   */
+  actual?: (outlet: PduOutlet) => boolean;
+  syncMs?: number;
 }
 
 export interface Pdu {
@@ -131,6 +138,7 @@ export async function startPdu(o: PduOptions): Promise<Pdu> {
   const switchTo = async (x: PduOutlet, on: boolean) => {
     // Like a real outlet relay: switching to the state it is already in does nothing
     // (two fencers racing to cut the same head call the hook once).
+    if (o.actual) x.on = o.actual(x);
     if (x.on === on) { record({ outlet: x.index, name: x.name, event: on ? 'now-on' : 'now-off', detail: 'already' }); return; }
     if (on) await o.hooks.powerOn(x); else await o.hooks.powerOff(x);
     x.on = on;
@@ -210,6 +218,18 @@ export async function startPdu(o: PduOptions): Promise<Pdu> {
     ],
     tableIndex: [{ columnName: 'rPDUOutletStatusIndex' }],
   });
+  if (o.actual) for (const x of outlets) x.on = o.actual(x);
+  const sync = o.actual ? setInterval(() => {
+    for (const x of outlets) {
+      if (busy.has(x.index)) continue;
+      let a: boolean;
+      try { a = o.actual!(x); } catch { continue; }
+      if (a === x.on) continue;
+      x.on = a;
+      record({ outlet: x.index, name: x.name, event: a ? 'now-on' : 'now-off', detail: 'switched outside the PDU' });
+      refresh(x);
+    }
+  }, o.syncMs ?? 250) : undefined;
   for (const x of outlets) {
     mib.addTableRow('rPDUOutletControlTable', [x.index, x.name, 1, x.on ? 1 : 2]);
     mib.addTableRow('rPDUOutletStatusTable', [x.index, x.name, 1, status(x), 2]);
@@ -226,6 +246,7 @@ export async function startPdu(o: PduOptions): Promise<Pdu> {
     },
     events: () => log.slice(),
     async close() {
+      if (sync) clearInterval(sync);
       await Promise.allSettled([...busy.values()]);
       await new Promise<void>((resolve) => {
         let n = sockets.length;

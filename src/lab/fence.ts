@@ -1,0 +1,103 @@
+// The lab's fencing: the lab PDU (src/lab/pdu) runs as a lab process in the switch
+// namespace, with an address on each bridge (net A 192.0.2.250, net B 198.51.100.250),
+// outlet 1 = head1, outlet 2 = head2. It switches outlets with the lab's own powerOff/powerOn
+// (in-process: `lab: <name>` in its config) and reads each outlet's state from the lab's
+// records, so a head powered off or on by `lab power-off/-on` reads the same on the PDU.
+// The heads fence each other through it with stonith:fence_haoscar (method=snmp).
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../service/atomic';
+import { runOk } from '../service/run';
+import { record, sleep, spawnDetached } from './procs';
+import type { LabSpec, NodeName } from './spec';
+import { bridgeOf, netnsOf } from './spec';
+import type { LabState } from './state';
+import { writeState } from './state';
+
+export const PDU_ADDR: Record<'A' | 'B', string> = { A: '192.0.2.250', B: '198.51.100.250' };
+export const PDU_PORT = 161;
+export const PDU_OUTLETS: readonly NodeName[] = ['head1', 'head2'];
+/** Delay of fencing against the head that runs more resources (it keeps them in a split brain). */
+export const PRIORITY_FENCING_DELAY_S = 5;
+
+export const pduBin = (spec: LabSpec): string => join(spec.repo, 'dist', 'ha-oscar-lab-pdu');
+export const fenceBin = (spec: LabSpec): string => join(spec.repo, 'dist', 'fence_haoscar');
+const secretFile = (spec: LabSpec): string => join(spec.stateDir, 'pdu.community');
+export const pduConfigFile = (spec: LabSpec): string => join(spec.stateDir, 'pdu.yaml');
+export const pduLogFile = (spec: LabSpec): string => join(spec.stateDir, 'pdu.log');
+
+/** Fencing is on when both bundles are built (dist/fence_haoscar, dist/ha-oscar-lab-pdu). */
+export function fencingAvailable(spec: LabSpec): boolean {
+  return existsSync(pduBin(spec)) && existsSync(fenceBin(spec));
+}
+/** The lab PDU was started for this lab (its community exists). */
+export function fencingOn(spec: LabSpec): boolean { return existsSync(secretFile(spec)); }
+
+/**
+ * Start the lab PDU in the switch's network namespace; recorded in st.pdu as soon as it exists.
+ * `nsenter --net`, not `ip netns exec`: the PDU makes network namespaces when it powers a head
+ * on, and those must be in the host's mount namespace (ip netns exec gives a private one).
+ */
+export async function startLabPdu(spec: LabSpec, st: LabState): Promise<void> {
+  const sw = netnsOf(spec.name, 'sw');
+  await runOk('ip', ['-n', sw, '-batch', '-'], {
+    timeoutMs: 30_000,
+    input: `addr add ${PDU_ADDR.A}/24 dev ${bridgeOf(spec.name, 'A')}\naddr add ${PDU_ADDR.B}/24 dev ${bridgeOf(spec.name, 'B')}\n`,
+  });
+  const community = randomBytes(12).toString('hex');
+  writeFileAtomic(secretFile(spec), community + '\n', { mode: 0o600 });
+  // JSON is YAML: the config holds the community, so 0600 and never argv.
+  const cfg = {
+    port: PDU_PORT, addresses: [PDU_ADDR.A, PDU_ADDR.B], communities: [community],
+    outlets: [...PDU_OUTLETS], lab: spec.name, rebootDelayMs: 1000, hookTimeoutMs: 60_000,
+  };
+  writeFileAtomic(pduConfigFile(spec), JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
+  const pid = spawnDetached('nsenter', [`--net=/run/netns/${sw}`, '--', process.execPath, pduBin(spec), pduConfigFile(spec)], pduLogFile(spec));
+  const rec = record(pid);
+  if (rec) { st.pdu = rec; writeState(spec, st); }
+  const until = Date.now() + 15_000;
+  while (Date.now() < until) {
+    if (pduEvents(spec).some((e) => e.event === 'listening')) return;
+    if (!rec || record(pid)?.start !== rec.start) break;
+    await sleep(50);
+  }
+  throw new Error(`the lab PDU did not start: see ${pduLogFile(spec)}`);
+}
+
+export interface PduLogLine { event: string; time?: string; outlet?: number; name?: string; detail?: string; from?: string }
+/** The PDU's event log (one JSON object per line of pdu.log). */
+export function pduEvents(spec: LabSpec): PduLogLine[] {
+  let text = '';
+  try { text = readFileSync(pduLogFile(spec), 'utf8'); } catch { return []; }
+  const out: PduLogLine[] = [];
+  for (const l of text.split('\n')) {
+    if (!l.startsWith('{')) continue;
+    try { out.push(JSON.parse(l) as PduLogLine); } catch { /* partial line */ }
+  }
+  return out;
+}
+
+/**
+ * The heads' stonith devices: fence-<head> fences <head> through its outlet and may not run
+ * on <head>. Split brain: priority-fencing-delay delays fencing of the head whose resources
+ * weigh more (every resource has priority 1), so the active head wins and keeps the services.
+ * stonith-action=off: a fenced head stays off until `lab power-on` (as after `lab power-off`).
+ */
+export function labFenceCrm(spec: LabSpec): string {
+  const community = readFileSync(secretFile(spec), 'utf8').trim();
+  const lines: string[] = [];
+  PDU_OUTLETS.forEach((h, i) => {
+    lines.push(`primitive fence-${h} stonith:fence_haoscar params method=snmp ip=${PDU_ADDR.B} ` +
+      `community=${community} snmp_version=2c pcmk_host_map="${h}:${i + 1}" pcmk_host_list=${h} ` +
+      'power_timeout=30 login_timeout=3 pcmk_reboot_timeout=90 pcmk_off_timeout=60 op monitor interval=60s timeout=30s');
+    lines.push(`location fence-${h}-not-on-self fence-${h} -inf: ${h}`);
+  });
+  lines.push('rsc_defaults fence-priority: priority=1');
+  return lines.join('\n') + '\n';
+}
+
+/** Cluster properties set (crm_attribute, cib-bootstrap-options) after the devices are loaded. */
+export const FENCE_PROPS: Record<string, string> = {
+  'stonith-action': 'off', 'priority-fencing-delay': `${PRIORITY_FENCING_DELAY_S}s`, 'stonith-timeout': '90s', 'stonith-enabled': 'true',
+};
