@@ -2,10 +2,11 @@
 // Each entry: when it is available, its crm snippet (primitives + the names it adds to
 // the head group), and the checks the client runs to see it answer on the VIPs.
 // Adding a service (dhcpd, tftpd, ntpd, nfsserver...) is one entry here.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../service/atomic';
 import type { LabSpec } from './spec';
-import { MIBDIR, VIP4, VIP6 } from './spec';
+import { HEADS, MIBDIR, VIP4, VIP6, nodeDir } from './spec';
 
 export interface ClientCheck {
   /** Short label in the timeline, e.g. "snmp v6". */
@@ -30,7 +31,18 @@ export interface LabService {
    * (the VIPs themselves start in parallel; services start in parallel with each other). */
   members: string[];
   checks(spec: LabSpec): ClientCheck[];
+  /** Files the service's configuration names, written into EACH head's own copy of LAB_DIR
+   * (keys: names relative to LAB_DIR; a key ending in '/' is a directory). */
+  files?(spec: LabSpec): Record<string, string>;
 }
+
+/** Where the lab's service files live INSIDE the heads: under /var/lib/ha-oscar, which every
+ * node has as its own per-node directory (nodes/<node>/var-lib-ha-oscar, src/lab/nodefs.ts).
+ * The heads see the host's /etc, and their /run is a fresh tmpfs (no lab state dir there).
+ * NOT shared between the heads: the lab has no per-cluster shared directory yet, so leases and
+ * NFS state stay per node (each head gets the same files). */
+export const LAB_DIR = '/var/lib/ha-oscar/lab';
+const hostLabDir = (spec: LabSpec, head: (typeof HEADS)[number]): string => join(nodeDir(spec, head), 'var-lib-ha-oscar', 'lab');
 // (entries: LAB_SERVICES below; more are pushed after the helpers they use)
 
 const agent = (spec: LabSpec, name: string): string => join(spec.repo, 'dist', 'ocf', name);
@@ -73,6 +85,10 @@ export const LAB_SERVICES: LabService[] = [
 
 const VIPS = `${VIP4} ${VIP6}`;
 const cli = (spec: LabSpec): string[] => [process.execPath, join(spec.repo, 'dist', 'ha-oscar')];
+/** Kill guard for checks that are Node processes (tftp, ntp, dhcp): runChecks starts every
+ * check at once, and a dozen Node start-ups on a loaded 2-core machine took over 10 s (seen in
+ * the lab test). The protocol clients time out on their own in 1-1.5 s; this only bounds a hang. */
+const NODE_CHECK_MS = 20_000;
 const bothFamilies = (label: string, make: (vip: string, fam: 'v4' | 'v6') => Omit<ClientCheck, 'name'>): ClientCheck[] =>
   ([[VIP4, 'v4'], [VIP6, 'v6']] as const).map(([vip, fam]) => ({ name: `${label} ${fam}`, ...make(vip, fam) }));
 
@@ -84,7 +100,7 @@ LAB_SERVICES.push(
     crm: () => `primitive tftpd ocf:ha-oscar:tftpd params root=/srv/tftp listen="${VIPS}" op monitor interval=10s timeout=20s`,
     members: ['tftpd'],
     // tftp-hpa's client exits 0 even on a TFTP error: our client (src/probe/tftp.ts) instead.
-    checks: (spec) => bothFamilies('tftp', (vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'tftp', vip, '.ha-oscar-tftp-probe'] })),
+    checks: (spec) => bothFamilies('tftp', (vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'tftp', vip, '.ha-oscar-tftp-probe'], timeoutMs: NODE_CHECK_MS })),
   },
   {
     id: 'ntpd',
@@ -93,16 +109,107 @@ LAB_SERVICES.push(
     crm: () => `primitive ntpd ocf:ha-oscar:ntpd params listen="${VIPS}" allow="192.0.2.0/24 2001:db8:a::/64" local_stratum=10 clock_control=false op monitor interval=30s timeout=20s`,
     members: ['ntpd'],
     // One RFC 5905 client exchange (src/probe/ntp.ts) through `ha-oscar lab _probe ntp ADDR`.
-    checks: (spec) => bothFamilies('ntp', (vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'ntp', vip] })),
+    checks: (spec) => bothFamilies('ntp', (vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'ntp', vip], timeoutMs: NODE_CHECK_MS })),
   },
 );
+
+const TFTP_PROBE = '.ha-oscar-tftp-probe';
+/** The boot file DHCP names: the file tftpd serves (its probe file, in the lab's /srv/tftp). */
+export const BOOT_FILE = TFTP_PROBE;
+export const BOOT_URL6 = `tftp://[${VIP6}]/${BOOT_FILE}`;
+const NFS_EXPORT = `${LAB_DIR}/export`;
+const NFS_PROBE = `${NFS_EXPORT}/.ha-oscar-nfs-probe`;
+/** DHCP checks: our client (src/probe/dhcp.ts) through test/fixtures/lab/probe.mjs. */
+const labProbe = (spec: LabSpec, args: string[]): string[] => [process.execPath, join(spec.repo, 'test', 'fixtures', 'lab', 'probe.mjs'), ...args];
+const needBins = (...bins: string[]): string => {
+  const gone = bins.filter((b) => !['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(join(d, b))));
+  return gone.length ? `missing ${gone.join(', ')}` : '';
+};
+
+/** ISC dhcpd, DHCPv4 on net A: answers as the VIP, range clear of the heads (.11/.12), the client (.20), the VIP (.100). */
+export function labDhcpdConf(): string {
+  return [
+    '# ha-oscar lab: DHCPv4 on net A (written by src/lab/services.ts)',
+    'authoritative;',
+    'ping-check false;',
+    'default-lease-time 600;',
+    'max-lease-time 7200;',
+    `server-identifier ${VIP4};`,
+    'subnet 192.0.2.0 netmask 255.255.255.0 {',
+    '  range 192.0.2.150 192.0.2.199;',
+    `  next-server ${VIP4};`,
+    `  filename "${BOOT_FILE}";`,
+    '}',
+  ].join('\n') + '\n';
+}
+
+/** ISC dhcpd -6 on net A: a pool clear of ::11/::12/::20/::100, the boot-file URL on the IPv6 VIP. */
+export function labDhcpd6Conf(): string {
+  return [
+    '# ha-oscar lab: DHCPv6 on net A (written by src/lab/services.ts)',
+    'default-lease-time 600;',
+    'max-lease-time 7200;',
+    'option dhcp6.bootfile-url code 59 = string;',
+    `option dhcp6.bootfile-url "${BOOT_URL6}";`,
+    'subnet6 2001:db8:a::/64 {',
+    '  range6 2001:db8:a::1000 2001:db8:a::1fff;',
+    '}',
+  ].join('\n') + '\n';
+}
+
+LAB_SERVICES.push(
+  {
+    id: 'dhcpd',
+    missing: (spec) => needAgent(spec, 'dhcpd') || needBins('dhcpd'),
+    // state_dir: per node for now (see LAB_DIR); it must be shared for leases to survive failover.
+    crm: () => [
+      `primitive dhcpd4 ocf:ha-oscar:dhcpd params server=isc family=4 config=${LAB_DIR}/dhcpd.conf interface=eth0 server_id=${VIP4} state_dir=${LAB_DIR}/dhcp4 op monitor interval=10s timeout=20s`,
+      `primitive dhcpd6 ocf:ha-oscar:dhcpd params server=isc family=6 config=${LAB_DIR}/dhcpd6.conf interface=eth0 state_dir=${LAB_DIR}/dhcp6 op monitor interval=10s timeout=20s`,
+    ].join('\n'),
+    members: ['dhcpd4', 'dhcpd6'],
+    files: () => ({ 'dhcpd.conf': labDhcpdConf(), 'dhcpd6.conf': labDhcpd6Conf() }),
+    // DISCOVER / SOLICIT from the client: the answer names the VIP (v4) and the boot file.
+    checks: (spec) => [
+      { name: 'dhcp v4', argv: labProbe(spec, ['dhcp4', VIP4, BOOT_FILE]), timeoutMs: NODE_CHECK_MS },
+      { name: 'dhcp v6', argv: labProbe(spec, ['dhcp6', BOOT_URL6]), timeoutMs: NODE_CHECK_MS },
+    ],
+  },
+  {
+    id: 'nfsserver',
+    missing: (spec) => needAgent(spec, 'nfsserver') || needBins('ganesha.nfsd', 'rpcbind', 'nfs-cat'),
+    // ganesha (no nfsd in the lab's kernel); rpcbind started by the agent in the head's own /run.
+    // NFSv3 check: reads work during ganesha's grace (NFSv4 opens wait for its end).
+    crm: () => `primitive nfsserver ocf:ha-oscar:nfsserver params server=ganesha exports="${NFS_EXPORT} 192.0.2.0/24(ro) 2001:db8:a::/64(ro)" state_dir=${LAB_DIR}/nfs-state listen="${VIPS}" grace_time=10 lease_time=10 versions="3 4" probe_file=${NFS_PROBE} op monitor interval=10s timeout=20s op start timeout=60s op stop timeout=60s`,
+    members: ['nfsserver'],
+    files: () => ({ 'export/': '' }),
+    // libnfs nfs-cat (exit 0 = the file was read); IPv6 without brackets (libnfs 4.0).
+    checks: () => bothFamilies('nfs', (vip) => ({ argv: ['nfs-cat', `nfs://${vip}${NFS_PROBE}`], timeoutMs: 5_000 })),
+  },
+);
+
+/** Write every available service's files into both heads' LAB_DIR (host side; the heads see them at once). */
+export function writeServiceFiles(spec: LabSpec): void {
+  for (const s of availableServices(spec)) {
+    const files = s.files?.(spec) ?? {};
+    for (const head of HEADS) {
+      const dir = hostLabDir(spec, head);
+      for (const [name, text] of Object.entries(files)) {
+        if (name.endsWith('/')) mkdirSync(join(dir, name), { recursive: true, mode: 0o755 });
+        else writeFileAtomic(join(dir, name), text, { mode: 0o644, mkdir: true });
+      }
+    }
+  }
+}
 
 export function availableServices(spec: LabSpec): LabService[] {
   return LAB_SERVICES.filter((s) => s.missing(spec) === '');
 }
 
-/** The whole crm configuration the lab loads: the VIPs, every available service with them. */
+/** The whole crm configuration the lab loads: the VIPs, every available service with them.
+ * It first writes the files that configuration names (writeServiceFiles): the lab loads it
+ * right after (src/lab/lab.ts loadConfig). */
 export function labCrmConfig(spec: LabSpec): string {
+  writeServiceFiles(spec);
   const svcs = availableServices(spec);
   const out = svcs.map((s) => s.crm(spec));
   for (const s of svcs) {
