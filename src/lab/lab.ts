@@ -11,7 +11,7 @@ import { initialCib, makeAuthkey, prepareNodeDirs } from './nodefs';
 import { alive, childrenOf, killRecorded, record, sleep, spawnDetached, waitGone, type ProcRecord } from './procs';
 import { labChecks, labCrmConfig, type ClientCheck } from './services';
 import type { LabSpec, NetName, NodeName } from './spec';
-import { HEADS, LAB_ROOT, NETS, NODES, checkName, netnsOf, nodeDir } from './spec';
+import { HEADS, LAB_ROOT, NETS, NODES, checkName, netnsOf, nodeDir, portOf } from './spec';
 import { netnsIno, readState, writeState, type LabState } from './state';
 
 export type Say = (line: string) => void;
@@ -287,6 +287,15 @@ export async function powerOn(lab: LabSpec | string, node: NodeName): Promise<vo
   }
   const err = await delNetns(ns);
   if (err) throw new Error(err);
+  // The kernel cleans a deleted netns up asynchronously: its veths' switch-side ports can
+  // outlive `ip netns del` for a moment (seen when the lab PDU powers a head on right after off).
+  const sw = netnsOf(spec.name, 'sw');
+  const until = Date.now() + 10_000;
+  while (Date.now() < until) {
+    const left = await Promise.all(NETS.map((n) => run('ip', ['-n', sw, 'link', 'show', portOf(spec.name, node, n)], { timeoutMs: 5_000 })));
+    if (left.every((r) => r.code !== 0)) break;
+    await sleep(50);
+  }
   await makeNodeNet(spec, st, node);
   await boot(spec, st, node);
 }
