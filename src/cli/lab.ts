@@ -81,6 +81,8 @@ export async function main(argv: string[]): Promise<number> {
     // Client-side checks done with our own protocol clients (src/probe), run inside the client:
     //   _probe ntp ADDR         one RFC 5905 exchange, sane answer
     //   _probe tftp ADDR FILE   the whole file transferred
+    //   _probe dhcp4 VIP FILE   a broadcast DISCOVER on eth0 gets an OFFER from server-id VIP naming FILE
+    //   _probe dhcp6 URL        a SOLICIT to ff02::1:2 gets an ADVERTISE carrying boot-file URL
     // Exit 0 when the service answered properly, 1 when not; one line either way.
     const [what, addr, file] = args;
     if (what === 'ntp' && addr) {
@@ -96,7 +98,28 @@ export async function main(argv: string[]): Promise<number> {
       console.log(ok ? `tftp ${addr} ${file}: ${r.data!.length} bytes` : `tftp ${addr} ${file}: ${r.error ?? 'empty file'}`);
       return ok ? 0 : 1;
     }
-    console.error('usage: ha-oscar lab _probe ntp ADDRESS | _probe tftp ADDRESS FILE');
+    if (what === 'dhcp4' && addr && file) {
+      // Linux has no route for 255.255.255.255 on a node without a default route (ENETUNREACH).
+      const { run } = await import('../service/run');
+      const rt = await run('ip', ['route', 'replace', '255.255.255.255/32', 'dev', 'eth0'], { timeoutMs: 5_000 });
+      if (rt.code !== 0) { console.log(`dhcp4: ip route replace failed: ${rt.stderr.trim()}`); return 1; }
+      const { dhcpDiscover, macFor } = await import('../probe/dhcp');
+      const r = await dhcpDiscover({ family: 4, iface: 'eth0', mac: macFor('lab-client-v4'), timeoutMs: 1500, retransmitMs: 300 });
+      const ok = r.ok && r.serverId === addr && r.bootFile === file;
+      console.log(ok ? `dhcp4: ${r.answer} ${r.address} from ${r.serverId}, file ${r.bootFile} (${r.ms} ms)`
+        : `dhcp4: ${r.ok ? `server ${r.serverId} file ${r.bootFile ?? '(none)'}, want ${addr} ${file}` : r.error ?? 'no answer'}`);
+      return ok ? 0 : 1;
+    }
+    if (what === 'dhcp6' && addr) {
+      // addr is the boot-file URL the ADVERTISE must carry
+      const { dhcpDiscover, macFor } = await import('../probe/dhcp');
+      const r = await dhcpDiscover({ family: 6, iface: 'eth0', mac: macFor('lab-client-v6'), timeoutMs: 1500, retransmitMs: 300 });
+      const ok = r.ok && r.bootFile === addr;
+      console.log(ok ? `dhcp6: ${r.answer} ${r.address} from ${r.from}, boot file ${r.bootFile} (${r.ms} ms)`
+        : `dhcp6: ${r.ok ? `boot file ${r.bootFile ?? '(none)'}, want ${addr}` : r.error ?? 'no answer'}`);
+      return ok ? 0 : 1;
+    }
+    console.error('usage: ha-oscar lab _probe ntp ADDRESS | tftp ADDRESS FILE | dhcp4 SERVER-ID BOOTFILE | dhcp6 BOOTFILE-URL');
     return 2;
   }
   if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') { console.log(usage); return cmd ? 0 : 2; }

@@ -119,8 +119,8 @@ export const BOOT_FILE = TFTP_PROBE;
 export const BOOT_URL6 = `tftp://[${VIP6}]/${BOOT_FILE}`;
 const NFS_EXPORT = `${LAB_DIR}/export`;
 const NFS_PROBE = `${NFS_EXPORT}/.ha-oscar-nfs-probe`;
-/** DHCP checks: our client (src/probe/dhcp.ts) through test/fixtures/lab/probe.mjs. */
-const labProbe = (spec: LabSpec, args: string[]): string[] => [process.execPath, join(spec.repo, 'test', 'fixtures', 'lab', 'probe.mjs'), ...args];
+/** DHCP checks: our client (src/probe/dhcp.ts) through `ha-oscar lab _probe dhcp4|dhcp6`. */
+const labProbe = (spec: LabSpec, args: string[]): string[] => [...cli(spec), 'lab', '_probe', ...args];
 const needBins = (...bins: string[]): string => {
   const gone = bins.filter((b) => !['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(join(d, b))));
   return gone.length ? `missing ${gone.join(', ')}` : '';
