@@ -10,6 +10,10 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Vitest's default on 2 cores is ONE worker. These tests mostly wait on real daemons,
+          // timeouts and namespaces (CPU time is under half the wall time), and each uses its own
+          // ports, namespaces and directories, so four files run side by side.
+          maxWorkers: 4,
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },

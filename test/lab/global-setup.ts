@@ -20,8 +20,10 @@ export async function setup(project: TestProject): Promise<void> {
   project.provide('labRunId', RUN_ID);
   const miss = missingPrereqs();
   if (miss) { project.provide('labError', miss); return; }
-  const b = await run('node', ['scripts/build.mjs', 'ha-oscar'], { timeoutMs: 120_000 });
-  if (b.code !== 0) { project.provide('labError', `build of dist/ha-oscar failed: ${b.stderr.trim()}`); return; }
+  // Everything the lab runs: the CLI, every agent, fence_haoscar and the lab PDU (fencing is on
+  // only when those two exist), so that `vitest --project lab` alone tests what npm test does.
+  const b = await run('node', ['scripts/build.mjs'], { timeoutMs: 180_000 });
+  if (b.code !== 0) { project.provide('labError', `build failed: ${b.stderr.trim()}`); return; }
   // Labs left by killed test runs (their recorded owner process is gone): only what they recorded.
   for (const n of orphanLabs(/^t[0-9a-z]{4}[fds]?$/)) await down(n);
   const spec = makeSpec(TEST_LAB, { token: 1000 });
