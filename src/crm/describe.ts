@@ -196,7 +196,7 @@ export function parseDescription(text: string, source = 'description'): Descript
 
 export function validate(raw: unknown): Description {
   const c = new Ctx();
-  const top = c.obj(raw, '', ['cluster!', 'mode!', 'networks!', 'corosync!', 'heads!', 'sets!', 'services', 'health', 'fencing', 'timings', 'notifications']);
+  const top = c.obj(raw, '', ['cluster!', 'mode!', 'networks!', 'corosync!', 'heads!', 'sets!', 'services', 'health', 'fencing!', 'timings', 'notifications']);
   if (!top) throw new DescriptionError(c.errors.map((e) => e.replace(/^: /, 'description: ')));
 
   // cluster

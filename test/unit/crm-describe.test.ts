@@ -56,6 +56,11 @@ describe('valid descriptions', () => {
       expect(() => parseDescription(readFileSync(join(root, 'examples', f), 'utf8'), f), f).not.toThrow();
     }
   });
+  it('fencing is required: without a fencing section the description is refused (switching it off must be explicit)', () => {
+    const out = problems((d) => { delete d.fencing; });
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatch(/^fencing: /);
+  });
   it('fencing can be described but switched off: no device needed', () => {
     expect(problems((d) => { d.fencing = { enabled: false }; })).toEqual([]);
   });
