@@ -6,7 +6,7 @@
 // Monitor: level 0 = every daemon alive (nfsd threads, mountd, statd, nfsdcld / ganesha.nfsd);
 // level 10 = ONC RPC NULL to NFS (100003) over TCP on each listen address, and to mountd through
 // the portmapper when NFSv3 is on; level 20 = read the probe file through NFS on each address.
-import { defineAgent, p, fail, OCF, OcfError, splitList, checkAddressList, checkAbsolutePath, isIPv4, isIPv6, type Context } from '../src/ocf/agent';
+import { defineAgent, p, fail, OCF, OcfError, splitList, checkAddressList, checkAbsolutePath, type Context } from '../src/ocf/agent';
 import { startDaemon, stopDaemon, daemonState, runningPid } from '../src/service/daemon';
 import { writeFileAtomic, writeFileAtomicIfChanged } from '../src/service/atomic';
 import { runOk, run, describeFailure } from '../src/service/run';
@@ -15,7 +15,7 @@ import { rpcNull, rpcNullViaPortmap, pmapGetPort, PROG, hostPort } from '../src/
 import { nfsRead } from '../src/probe/nfs';
 import { holders } from '../src/service/proc';
 import { parseInlineExports, parseExportsFile, isExportsFile, checkExportsParam, checkVersions, exportfsArgs, exportfsClient, type ExportEntry } from '../src/service/nfs-exports';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { version } from '../package.json';
 
 // ---- parameters ----

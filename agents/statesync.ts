@@ -7,7 +7,7 @@
 // from `password_file`, never in argv, env or logs) or ssh with a key. Files land atomically:
 // rsync writes each into a temporary file and, with --delay-updates, renames all of them into
 // place at the end, so the standby sees a file's old version or its new one, never half.
-import { defineAgent, p, fail, OCF, splitList, checkAbsolutePath, isIP, type Context } from '../src/ocf/agent';
+import { defineAgent, p, fail, OCF, splitList, checkAbsolutePath, isIP } from '../src/ocf/agent';
 import { parseParams, type Params } from '../src/ocf/params';
 import { createLogger, oneLine, type Logger } from '../src/ocf/log';
 import { startDaemon, stopDaemon, daemonState, sleep } from '../src/service/daemon';
@@ -66,7 +66,6 @@ const params = {
   bwlimit: p.integer({ default: 0, min: 0, max: 10_000_000, shortdesc: 'KiB/s limit per transfer (0 = none): keeps the cluster network free for corosync' }),
   io_timeout: p.integer({ default: 30, min: 5, max: 3600, shortdesc: 'rsync I/O and connect timeout (s): a dead peer is given up after this' }),
 };
-type Ctx = Context<typeof params>;
 type P = Params<typeof params>;
 
 const files = (instanceId: string) => ({

@@ -2,7 +2,7 @@
 // configuration: where the sets start, where they go when a head fails or
 // turns unhealthy, and how many start steps a failover takes with resource
 // sets compared with a plain group.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
