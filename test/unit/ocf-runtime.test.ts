@@ -76,7 +76,8 @@ describe('dispatch and exit codes', () => {
     const took = Date.now() - t0;
     expect(r.code).toBe(1);
     expect(r.reasons).toEqual(['start did not finish within 3s']);
-    expect(took).toBeLessThan(3000);
+    // cut short by the runtime (the callback sleeps 30 s); process start-up on a loaded machine is on top
+    expect(took).toBeLessThan(10_000);
   });
 });
 
