@@ -1,7 +1,7 @@
 // The lab: bring up, inspect, power and cable nodes, tear down. Library functions used by
 // the CLI (src/cli/lab.ts), the tests, the benchmark and the lab's power switch (src/lab/pdu).
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { parseStringPromise } from 'xml2js';
 import { writeFileAtomic } from '../service/atomic';
 import { describeFailure, run, type RunOptions, type RunResult } from '../service/run';
@@ -318,18 +318,38 @@ export function orphanLabs(names: RegExp): string[] {
   });
 }
 
+/** Copy a lab's logs (PDU log, each node's init.log and /var/log) into dir/<name>-<time>. */
+function keepLogs(stateDir: string, dir: string): string | undefined {
+  try {
+    const to = join(dir, `${basename(stateDir)}-${new Date().toISOString().replace(/[:.]/g, '')}`);
+    mkdirSync(to, { recursive: true });
+    for (const f of ['pdu.log', 'crm.conf', 'state.json']) if (existsSync(join(stateDir, f))) cpSync(join(stateDir, f), join(to, f));
+    for (const n of NODES) {
+      const d = join(stateDir, 'nodes', n);
+      if (!existsSync(d)) continue;
+      if (existsSync(join(d, 'init.log'))) cpSync(join(d, 'init.log'), join(to, n, 'init.log'), { recursive: true });
+      if (existsSync(join(d, 'var-log'))) cpSync(join(d, 'var-log'), join(to, n, 'var-log'), { recursive: true });
+    }
+    return to;
+  } catch { return undefined; }
+}
+
 /**
  * Tear down, ONLY from the lab's records: SIGKILL each recorded process that is still the
  * same process (start time checked), delete each recorded netns that is still the one made
  * (inode checked), then the state dir. Never throws for a missing piece; returns problems.
  */
-export async function down(name: string, opts: { say?: Say } = {}): Promise<string[]> {
+export async function down(name: string, opts: { say?: Say; keepLogs?: string } = {}): Promise<string[]> {
   const say = opts.say ?? quiet;
   checkName(name);
   const stateDir = join(LAB_ROOT, name);
   const st = readState(stateDir);
   if (!st) { say(`lab '${name}' is not up`); return []; }
   const problems: string[] = [];
+  if (opts.keepLogs) {
+    const kept = keepLogs(stateDir, opts.keepLogs);
+    if (kept) say(`lab logs kept in ${kept}`);
+  }
   // The PDU first: it powers nodes on and off, so the node records are read after it is gone.
   if (st.pdu) {
     killRecorded(st.pdu);

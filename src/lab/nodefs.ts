@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../service/atomic';
 import { runOk } from '../service/run';
 import { labCorosyncConf } from './corosync';
 import type { LabSpec, NodeName } from './spec';
-import { HEADS, NETS, NODES, addr4, addr6, nodeDir } from './spec';
+import { HEADS, LAB_SHARED, NETS, NODES, addr4, addr6, nodeDir, sharedDir } from './spec';
 
 /** Head services' state directories: each gets a per-node copy, bind-mounted over the host's. */
 export const SERVICE_STATE_DIRS = ['/var/lib/snmp', '/var/lib/dhcp', '/var/lib/nfs', '/var/lib/chrony', '/var/lib/kea', '/var/lib/tftpboot', '/srv/tftp'];
@@ -29,6 +29,8 @@ export function nodeBinds(spec: LabSpec, node: NodeName): Bind[] {
   }
   for (const p of SERVICE_STATE_DIRS) if (existsSync(p)) b.push({ src: join(d, flat(p)), dst: p });
   b.push({ src: join(d, flat(OWN_STATE_DIR)), dst: OWN_STATE_DIR });
+  // after OWN_STATE_DIR: LAB_SHARED lies inside it (the mount point is made by prepareNodeDirs)
+  if (HEADS.includes(node)) b.push({ src: sharedDir(spec), dst: LAB_SHARED });
   return b;
 }
 
@@ -97,6 +99,8 @@ export async function prepareNodeDirs(spec: LabSpec, node: NodeName, cib: string
   mkdirSync(OWN_STATE_DIR, { recursive: true, mode: 0o755 });
   mkdirSync(join(d, flat(OWN_STATE_DIR)), { recursive: true, mode: 0o755 });
   if (!HEADS.includes(node)) return;
+  mkdirSync(sharedDir(spec), { recursive: true, mode: 0o755 });
+  mkdirSync(join(d, flat(OWN_STATE_DIR), LAB_SHARED.slice(OWN_STATE_DIR.length + 1)), { recursive: true, mode: 0o755 });
   const uid = ids('/etc/passwd', 'hacluster');
   const gid = ids('/etc/group', 'haclient');
   chownSync(join(d, 'var-log', 'pacemaker'), uid, gid);

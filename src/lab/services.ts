@@ -2,11 +2,11 @@
 // Each entry: when it is available, its crm snippet (primitives + the names it adds to
 // the head group), and the checks the client runs to see it answer on the VIPs.
 // Adding a service (dhcpd, tftpd, ntpd, nfsserver...) is one entry here.
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../service/atomic';
 import type { LabSpec } from './spec';
-import { HEADS, MIBDIR, VIP4, VIP6, nodeDir } from './spec';
+import { HEADS, LAB_SHARED, MIBDIR, VIP4, VIP6, nodeDir, sharedDir } from './spec';
 
 export interface ClientCheck {
   /** Short label in the timeline, e.g. "snmp v6". */
@@ -34,14 +34,19 @@ export interface LabService {
   /** Files the service's configuration names, written into EACH head's own copy of LAB_DIR
    * (keys: names relative to LAB_DIR; a key ending in '/' is a directory). */
   files?(spec: LabSpec): Record<string, string>;
+  /** Directories the service keeps on the cluster's shared storage (LAB_SHARED, both heads),
+   * with their modes: relative names. */
+  sharedDirs?: Record<string, number>;
 }
 
-/** Where the lab's service files live INSIDE the heads: under /var/lib/ha-oscar, which every
- * node has as its own per-node directory (nodes/<node>/var-lib-ha-oscar, src/lab/nodefs.ts).
- * The heads see the host's /etc, and their /run is a fresh tmpfs (no lab state dir there).
- * NOT shared between the heads: the lab has no per-cluster shared directory yet, so leases and
- * NFS state stay per node (each head gets the same files). */
+/** Where the lab's service configuration files live INSIDE the heads: under /var/lib/ha-oscar,
+ * which every node has as its own per-node directory (nodes/<node>/var-lib-ha-oscar,
+ * src/lab/nodefs.ts). The heads see the host's /etc, and their /run is a fresh tmpfs.
+ * Per head, like /etc on real heads: each head gets the same files. What must move with the
+ * services (DHCP leases, the NFS export and NFS state) lives on LAB_SHARED instead. */
 export const LAB_DIR = '/var/lib/ha-oscar/lab';
+/** snmpd's AgentX master socket in the heads (their /run is per node). */
+export const AGENTX_SOCKET = '/run/ha-oscar/agentx';
 const hostLabDir = (spec: LabSpec, head: (typeof HEADS)[number]): string => join(nodeDir(spec, head), 'var-lib-ha-oscar', 'lab');
 // (entries: LAB_SERVICES below; more are pushed after the helpers they use)
 
@@ -73,7 +78,8 @@ export const LAB_SERVICES: LabService[] = [
   {
     id: 'snmpd',
     missing: (spec) => needAgent(spec, 'snmpd'),
-    crm: () => `primitive snmpd ocf:ha-oscar:snmpd params listen="${VIP4} ${VIP6}" community=public port=161 op monitor interval=10s timeout=20s`,
+    // AgentX master on a socket in the head's own /run, for ha-oscar-snmp-agent (HA-OSCAR-MIB)
+    crm: () => `primitive snmpd ocf:ha-oscar:snmpd params listen="${VIP4} ${VIP6}" community=public port=161 agentx_socket=${AGENTX_SOCKET} op monitor interval=10s timeout=20s`,
     members: ['snmpd'],
     checks: (spec) => (['udp', 'udp6'] as const).map((fam) => {
       const target = fam === 'udp' ? `udp:${VIP4}:161` : `udp6:[${VIP6}]:161`;
@@ -114,10 +120,14 @@ LAB_SERVICES.push(
 );
 
 const TFTP_PROBE = '.ha-oscar-tftp-probe';
+/** The dhcpd instances' state_dir (leases), on the shared storage. */
+export const DHCP_STATE = { 4: `${LAB_SHARED}/dhcp4`, 6: `${LAB_SHARED}/dhcp6` } as const;
+const NFS_STATE = `${LAB_SHARED}/nfs-state`;
 /** The boot file DHCP names: the file tftpd serves (its probe file, in the lab's /srv/tftp). */
 export const BOOT_FILE = TFTP_PROBE;
 export const BOOT_URL6 = `tftp://[${VIP6}]/${BOOT_FILE}`;
-const NFS_EXPORT = `${LAB_DIR}/export`;
+/** The NFS export, on the shared storage: world-writable (the client's root is squashed). */
+export const NFS_EXPORT = `${LAB_SHARED}/export`;
 const NFS_PROBE = `${NFS_EXPORT}/.ha-oscar-nfs-probe`;
 /** DHCP checks: our client (src/probe/dhcp.ts) through `ha-oscar lab _probe dhcp4|dhcp6`. */
 const labProbe = (spec: LabSpec, args: string[]): string[] => [...cli(spec), 'lab', '_probe', ...args];
@@ -161,13 +171,14 @@ LAB_SERVICES.push(
   {
     id: 'dhcpd',
     missing: (spec) => needAgent(spec, 'dhcpd') || needBins('dhcpd'),
-    // state_dir: per node for now (see LAB_DIR); it must be shared for leases to survive failover.
+    // state_dir on the shared storage: the leases move with the service.
     crm: () => [
-      `primitive dhcpd4 ocf:ha-oscar:dhcpd params server=isc family=4 config=${LAB_DIR}/dhcpd.conf interface=eth0 server_id=${VIP4} state_dir=${LAB_DIR}/dhcp4 op monitor interval=10s timeout=20s`,
-      `primitive dhcpd6 ocf:ha-oscar:dhcpd params server=isc family=6 config=${LAB_DIR}/dhcpd6.conf interface=eth0 state_dir=${LAB_DIR}/dhcp6 op monitor interval=10s timeout=20s`,
+      `primitive dhcpd4 ocf:ha-oscar:dhcpd params server=isc family=4 config=${LAB_DIR}/dhcpd.conf interface=eth0 server_id=${VIP4} state_dir=${DHCP_STATE[4]} op monitor interval=10s timeout=20s`,
+      `primitive dhcpd6 ocf:ha-oscar:dhcpd params server=isc family=6 config=${LAB_DIR}/dhcpd6.conf interface=eth0 state_dir=${DHCP_STATE[6]} op monitor interval=10s timeout=20s`,
     ].join('\n'),
     members: ['dhcpd4', 'dhcpd6'],
     files: () => ({ 'dhcpd.conf': labDhcpdConf(), 'dhcpd6.conf': labDhcpd6Conf() }),
+    sharedDirs: { dhcp4: 0o755, dhcp6: 0o755 },
     // DISCOVER / SOLICIT from the client: the answer names the VIP (v4) and the boot file.
     checks: (spec) => [
       { name: 'dhcp v4', argv: labProbe(spec, ['dhcp4', VIP4, BOOT_FILE]), timeoutMs: NODE_CHECK_MS },
@@ -179,17 +190,23 @@ LAB_SERVICES.push(
     missing: (spec) => needAgent(spec, 'nfsserver') || needBins('ganesha.nfsd', 'rpcbind', 'nfs-cat'),
     // ganesha (no nfsd in the lab's kernel); rpcbind started by the agent in the head's own /run.
     // NFSv3 check: reads work during ganesha's grace (NFSv4 opens wait for its end).
-    crm: () => `primitive nfsserver ocf:ha-oscar:nfsserver params server=ganesha exports="${NFS_EXPORT} 192.0.2.0/24(ro) 2001:db8:a::/64(ro)" state_dir=${LAB_DIR}/nfs-state listen="${VIPS}" grace_time=10 lease_time=10 versions="3 4" probe_file=${NFS_PROBE} op monitor interval=10s timeout=20s op start timeout=60s op stop timeout=60s`,
+    // export and state_dir on the shared storage: acknowledged writes and NFS client state move.
+    crm: () => `primitive nfsserver ocf:ha-oscar:nfsserver params server=ganesha exports="${NFS_EXPORT} 192.0.2.0/24(rw) 2001:db8:a::/64(rw)" state_dir=${NFS_STATE} listen="${VIPS}" grace_time=10 lease_time=10 versions="3 4" probe_file=${NFS_PROBE} op monitor interval=10s timeout=20s op start timeout=60s op stop timeout=60s`,
     members: ['nfsserver'],
-    files: () => ({ 'export/': '' }),
+    sharedDirs: { export: 0o1777, 'nfs-state': 0o755 },
     // libnfs nfs-cat (exit 0 = the file was read); IPv6 without brackets (libnfs 4.0).
     checks: () => bothFamilies('nfs', (vip) => ({ argv: ['nfs-cat', `nfs://${vip}${NFS_PROBE}`], timeoutMs: 5_000 })),
   },
 );
 
-/** Write every available service's files into both heads' LAB_DIR (host side; the heads see them at once). */
+/** Write every available service's files into both heads' LAB_DIR, and make its directories
+ * on the shared storage (host side; the heads see them at once). */
 export function writeServiceFiles(spec: LabSpec): void {
   for (const s of availableServices(spec)) {
+    for (const [name, mode] of Object.entries(s.sharedDirs ?? {})) {
+      mkdirSync(join(sharedDir(spec), name), { recursive: true });
+      chmodSync(join(sharedDir(spec), name), mode); // exact mode, whatever the umask
+    }
     const files = s.files?.(spec) ?? {};
     for (const head of HEADS) {
       const dir = hostLabDir(spec, head);

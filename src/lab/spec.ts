@@ -5,6 +5,7 @@
 //   lab.json            the spec the node inits read at boot
 //   nodes/<node>/...    per-node directories bind-mounted inside that node
 //   nodes/<node>/init.log  the node init's own output
+//   shared/             the cluster's shared storage stand-in, bind-mounted at LAB_SHARED in both heads
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
@@ -88,4 +89,13 @@ export function parseNet(s: string | undefined): NetName {
 }
 
 export const nodeDir = (spec: LabSpec, node: NodeName): string => join(spec.stateDir, 'nodes', node);
+/**
+ * The cluster's shared storage, as both heads see it. A real head pair keeps the DHCP leases,
+ * NFS exports and NFS state on a shared disk or replicated volume (DRBD, a SAN LUN) that moves
+ * with the services; the lab has no block device to share, so one directory of the lab's state
+ * dir is bind-mounted here in both heads. Unlike a Filesystem resource it is mounted on the
+ * standby too: the cluster's colocation, not the mount, keeps one head writing at a time.
+ */
+export const LAB_SHARED = '/var/lib/ha-oscar/shared';
+export const sharedDir = (spec: LabSpec): string => join(spec.stateDir, 'shared');
 export const MIBDIR = (spec: LabSpec): string => join(spec.repo, 'node_modules', 'net-snmp', 'lib', 'mibs');

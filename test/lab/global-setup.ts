@@ -38,5 +38,7 @@ export async function setup(project: TestProject): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
-  if (started) await down(TEST_LAB, { say: (l) => console.log(`[lab ${TEST_LAB}] ${l}`) });
+  // HA_OSCAR_LAB_KEEP_LOGS=DIR: the lab's logs (pacemaker, corosync, PDU, node inits) are
+  // copied there before the teardown, to read after a failed run.
+  if (started) await down(TEST_LAB, { say: (l) => console.log(`[lab ${TEST_LAB}] ${l}`), keepLogs: process.env.HA_OSCAR_LAB_KEEP_LOGS });
 }

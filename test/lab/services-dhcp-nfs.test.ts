@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { describeWith } from '../helpers/prereq';
 import { exec, loadSpec, runChecks, whereIs } from '../../src/lab/lab';
-import { BOOT_FILE, BOOT_URL6, LAB_DIR, labChecks, labCrmConfig, labDhcpd6Conf, labDhcpdConf } from '../../src/lab/services';
+import { BOOT_FILE, BOOT_URL6, LAB_DIR, NFS_EXPORT, labChecks, labCrmConfig, labDhcpd6Conf, labDhcpdConf } from '../../src/lab/services';
 import { HEADS, VIP4, type LabSpec } from '../../src/lab/spec';
 import { writeFileAtomic } from '../../src/service/atomic';
 import { run } from '../../src/service/run';
@@ -60,7 +60,7 @@ describeWith(need, 'lab services: dhcpd and nfsserver', () => {
       const r = await exec(spec, h, ['cat', `${LAB_DIR}/dhcpd.conf`, `${LAB_DIR}/dhcpd6.conf`]);
       expect(r.code, `${h}: ${r.stderr}`).toBe(0);
       expect(r.stdout).toBe(labDhcpdConf() + labDhcpd6Conf());
-      expect((await exec(spec, h, ['test', '-d', `${LAB_DIR}/export`])).code).toBe(0);
+      expect((await exec(spec, h, ['test', '-d', NFS_EXPORT])).code).toBe(0);
     }
   });
 
