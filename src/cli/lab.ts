@@ -75,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv;
   if (cmd === '_init') {
     const { nodeInit } = await import('../lab/init');
-    return nodeInit(args[0] ?? '', args[1] ?? '');
+    return nodeInit(args[0] ?? '', args[1] ?? '', args[2] === undefined ? 0 : Number(args[2]));
   }
   if (cmd === '_probe') {
     // Client-side checks done with our own protocol clients (src/probe), run inside the client:

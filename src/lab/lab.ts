@@ -92,13 +92,14 @@ export async function execOk(lab: LabSpec | string, node: NodeName, argv: string
 }
 
 /** Boot a node: its init under tini as PID 1 of fresh mount/uts/ipc/pid namespaces. */
-async function boot(spec: LabSpec, st: LabState, node: NodeName): Promise<void> {
+async function boot(spec: LabSpec, st: LabState, node: NodeName, bootDelayMs = 0): Promise<void> {
   const cli = join(spec.repo, 'dist', 'ha-oscar');
   if (!existsSync(cli)) throw new Error(`${cli} not built: run 'npm run build' (or 'node scripts/build.mjs ha-oscar')`);
   mkdirSync(nodeDir(spec, node), { recursive: true });
   const pid = spawnDetached('ip', ['netns', 'exec', netnsOf(spec.name, node),
     'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--kill-child',
-    'tini', '-s', '--', process.execPath, cli, 'lab', '_init', spec.name, node], join(nodeDir(spec, node), 'init.log'));
+    'tini', '-s', '--', process.execPath, cli, 'lab', '_init', spec.name, node, ...(bootDelayMs > 0 ? [String(bootDelayMs)] : [])],
+  join(nodeDir(spec, node), 'init.log'));
   const launcher = record(pid);
   st.nodes[node] = { launcher };
   writeState(spec, st);
@@ -275,8 +276,12 @@ export async function powerOff(lab: LabSpec | string, node: NodeName): Promise<n
   return t0;
 }
 
-/** Power on: a fresh network namespace (no stale addresses), cables in, boot. Disks (per-node dirs) persist. */
-export async function powerOn(lab: LabSpec | string, node: NodeName): Promise<void> {
+/**
+ * Power on: a fresh network namespace (no stale addresses), cables in, boot. Disks (per-node
+ * dirs) persist. bootDelayMs: the node is up (its init answers) but starts its cluster stack
+ * only after this long, like a server's firmware and boot (the lab PDU uses it: PDU_BOOT_DELAY_MS).
+ */
+export async function powerOn(lab: LabSpec | string, node: NodeName, opts: { bootDelayMs?: number } = {}): Promise<void> {
   const spec = specOf(lab);
   const st = stateOf(spec);
   if (initOf(spec, node)) throw new Error(`${node} is already powered on`);
@@ -297,7 +302,7 @@ export async function powerOn(lab: LabSpec | string, node: NodeName): Promise<vo
     await sleep(50);
   }
   await makeNodeNet(spec, st, node);
-  await boot(spec, st, node);
+  await boot(spec, st, node, opts.bootDelayMs);
 }
 
 /** Unplug (up=false) or plug in (up=true) one of a node's cables. */
