@@ -291,7 +291,7 @@ describeWith(need, 'lab failover keeps DHCP leases and acknowledged NFS writes (
       };
       const failed = writes.filter((w) => !w.ok);
       const errors = new Map<string, number>();
-      for (const w of failed) { const e = (w.error ?? '').replaceAll(/fs-[\w-]+/g, 'FILE'); errors.set(e, (errors.get(e) ?? 0) + 1); }
+      for (const w of failed) { const e = (w.error ?? '').replaceAll(/\bfs-[0-9a-z]+-\d{4}-\d+-v[34]-ip[46]\b/g, 'FILE'); errors.set(e, (errors.get(e) ?? 0) + 1); }
       console.log(`[failover-state] power-off of ${victim} at ${new Date(t0).toISOString()}: corosync membership ${secs(ev.membership !== undefined ? ev.membership - t0 : undefined)}, `
         + `${victim} fenced ${secs(fenced !== undefined ? fenced - t0 : undefined)}, started on ${surv}: vip4 ${done('vip4')}, dhcpd4 ${done('dhcpd4')}, dhcpd6 ${done('dhcpd6')}, nfsserver ${done('nfsserver')}; client: `
         + `first DHCP ACK v4 ${secs(l4[0]!.ok ? l4[0]!.at - t0 : undefined)} (${l4[0]!.attempts} tries), v6 ${secs(l6[0]!.ok ? l6[0]!.at - t0 : undefined)} (${l6[0]!.attempts} tries); `
