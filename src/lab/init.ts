@@ -46,6 +46,7 @@ export async function nodeInit(labName: string, nodeArg: string): Promise<number
   // Overlays first: the per-node binds below go on top of them (/etc/corosync, /var/log...).
   if (source?.mode === 'deb') await mountPackageOverlays(spec, node, mount, log);
   for (const b of nodeBinds(spec, node)) await mount(['--bind', b.src, b.dst]);
+  log('per-node directories bound');
   if (source?.mode === 'dist') {
     const ocf = join(d, 'ocf');
     for (const p of hostOcfProviders()) {
@@ -70,6 +71,7 @@ export async function nodeInit(labName: string, nodeArg: string): Promise<number
   }
   // The lab's state dir (the .deb in it) is under /run: copy the .deb onto the head's disk first.
   const staged = source?.mode === 'deb' ? stagePackage(source) : undefined;
+  if (staged) log(`package copied to ${staged}`);
   await mount(['-t', 'tmpfs', '-o', 'mode=0755,nosuid,nodev', `${spec.name}-run`, '/run']);
   await mount(['-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev', `${spec.name}-shm`, '/dev/shm']);
   for (const p of ['/run/lock', '/run/resource-agents', '/run/crm', '/run/corosync']) mkdirSync(p, { recursive: true });

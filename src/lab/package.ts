@@ -94,10 +94,12 @@ export async function mountPackageOverlays(spec: LabSpec, node: NodeName, mount:
     const work = join(base, 'work');
     mkdirSync(upper, { recursive: true, mode: 0o755 });
     mkdirSync(work, { recursive: true, mode: 0o755 });
-    const until = Date.now() + 15_000;
+    const t0 = Date.now();
+    const until = t0 + 15_000;
     for (;;) {
       try {
         await mount(['-t', 'overlay', `${spec.name}-pkg${dir.replace(/\//g, '-')}`, '-o', `lowerdir=${dir},upperdir=${upper},workdir=${work}`, dir]);
+        log(`overlay on ${dir} (${Date.now() - t0} ms)`);
         break;
       } catch (e) {
         if (Date.now() > until) throw e;
