@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // npm run package: build the .deb and the .rpm from dist/ (run npm run build first).
 // Output: out/ha-oscar_<version>-1_all.deb and out/ha-oscar-<version>-1.noarch.rpm
+// `node scripts/package.mjs --deb` builds only the .deb (the lab installs it in its heads).
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -79,6 +80,8 @@ function buildDeb() {
   const md5 = files.map((f) => `${createHash('md5').update(readFileSync(f)).digest('hex')}  ${relative(stage, f)}`).join('\n');
   put(stage, 'DEBIAN/md5sums', `${md5}\n`, 0o644);
   put(stage, 'DEBIAN/control', readFileSync(join(root, 'packaging/debian/control.in'), 'utf8').replace('@VERSION@', version).replace('@SIZE@', String(sizeKb)), 0o644);
+  // Maintainer scripts: the subagent unit's enable/start/stop (dh_installsystemd's snippets).
+  for (const s of ['postinst', 'prerm', 'postrm']) put(stage, `DEBIAN/${s}`, join(root, 'packaging/debian', s), 0o755);
   for (const d of [stage, ...walkDirs(stage)]) chmodSync(d, 0o755);
   const deb = join(out, `ha-oscar_${version}-1_all.deb`);
   sh('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', stage, deb]);
@@ -106,8 +109,9 @@ function buildRpm() {
   return dst;
 }
 
+const args = process.argv.slice(2);
+const bad = args.filter((a) => a !== '--deb');
+if (bad.length) die(`unknown argument ${bad[0]} (usage: package.mjs [--deb])`);
 mkdirSync(out, { recursive: true });
-const deb = buildDeb();
-const rpm = buildRpm();
-console.log(deb);
-console.log(rpm);
+console.log(buildDeb());
+if (!args.includes('--deb')) console.log(buildRpm());

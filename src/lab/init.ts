@@ -1,21 +1,35 @@
 // The node init: runs inside a node (its own mount/uts/ipc/pid namespaces, under tini as
 // PID 1, which reaps every orphan). Started as `ha-oscar lab _init <lab> <node>`.
-//  1. bind-mounts the per-node directories over /etc/corosync, /var/lib/pacemaker, ...
-//  2. binds dist/ocf over /usr/lib/ocf/resource.d/ha-oscar (next to the host's providers)
-//     and dist/fence_haoscar as /usr/sbin/fence_haoscar (overlay, this node only)
-//  3. fresh tmpfs on /run and /dev/shm (libqb ring buffers), hostname
-//  4. heads: corosync -f, wait for corosync-cfgtool -s, then pacemakerd
+//  1. heads, when the lab has a .deb (src/lab/package.ts): overlays with this head's own upper
+//     directories on /usr, /etc and /var, where dpkg will install it (step 4)
+//  2. bind-mounts the per-node directories over /etc/corosync, /var/lib/pacemaker, ...
+//  3. heads without a .deb: binds dist/ocf over /usr/lib/ocf/resource.d/ha-oscar (next to the
+//     host's providers) and dist/fence_haoscar as /usr/sbin/fence_haoscar (overlay, this node only)
+//  4. fresh tmpfs on /run and /dev/shm (libqb ring buffers); heads with a .deb: dpkg -i; hostname
+//  5. heads: corosync -f, wait for corosync-cfgtool -s, then pacemakerd, then what the
+//     subagent's systemd unit would start (ha-oscar-snmp-agent --master AGENTX_SOCKET),
+//     restarted when it fails, as Restart=on-failure would
 // Everything it prints goes to nodes/<node>/init.log in the lab's state dir.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { run, runOk } from '../service/run';
 import { hostOcfProviders, nodeBinds } from './nodefs';
+import { ROOT_PATH, agentsSource, describeAgentsSource, installPackage, mountPackageOverlays, stagePackage, subagentService, type UnitService } from './package';
+import { AGENTX_SOCKET } from './services';
 import { sleep } from './procs';
 import type { LabSpec, NodeName } from './spec';
 import { HEADS, LAB_ROOT, checkName, nodeDir, parseNode } from './spec';
 
 const log = (msg: string): void => { console.log(`${new Date().toISOString()} ${msg}`); };
+
+function haclientGid(): number {
+  for (const l of readFileSync('/etc/group', 'utf8').split('\n')) {
+    const f = l.split(':');
+    if (f[0] === 'haclient') return Number(f[2]);
+  }
+  throw new Error('no haclient group');
+}
 
 async function mount(args: string[]): Promise<void> { await runOk('mount', args, { timeoutMs: 10_000 }); }
 
@@ -27,8 +41,14 @@ export async function nodeInit(labName: string, nodeArg: string, bootDelayMs = 0
   const d = nodeDir(spec, node);
   log(`init ${spec.name}/${node} pid ${process.pid}`);
 
+  const head = HEADS.includes(node);
+  const source = head ? agentsSource(spec) : undefined;
+  if (source) log(describeAgentsSource(source));
+  // Overlays first: the per-node binds below go on top of them (/etc/corosync, /var/log...).
+  if (source?.mode === 'deb') await mountPackageOverlays(spec, node, mount, log);
   for (const b of nodeBinds(spec, node)) await mount(['--bind', b.src, b.dst]);
-  if (HEADS.includes(node)) {
+  log('per-node directories bound');
+  if (source?.mode === 'dist') {
     const ocf = join(d, 'ocf');
     for (const p of hostOcfProviders()) {
       mkdirSync(join(ocf, p), { recursive: true });
@@ -50,22 +70,54 @@ export async function nodeInit(labName: string, nodeArg: string, bootDelayMs = 0
       await mount(['-t', 'overlay', `${spec.name}-sbin`, '-o', `lowerdir=${sbin}:/usr/sbin`, '/usr/sbin']);
     }
   }
+  // The lab's state dir (the .deb in it) is under /run: copy the .deb onto the head's disk first.
+  const staged = source?.mode === 'deb' ? stagePackage(source) : undefined;
+  if (staged) log(`package copied to ${staged}`);
   await mount(['-t', 'tmpfs', '-o', 'mode=0755,nosuid,nodev', `${spec.name}-run`, '/run']);
   await mount(['-t', 'tmpfs', '-o', 'mode=1777,nosuid,nodev', `${spec.name}-shm`, '/dev/shm']);
   for (const p of ['/run/lock', '/run/resource-agents', '/run/crm', '/run/corosync']) mkdirSync(p, { recursive: true });
+  // After /run is this head's own: the postinst looks for /run/systemd/system (none here).
+  if (source?.mode === 'deb' && staged) {
+    try { await installPackage(source, staged, log); } catch (e) {
+      log(`cannot install the package: ${e instanceof Error ? e.message : String(e)}`);
+      return 1;
+    }
+  }
   await runOk('hostname', [node]);
 
   const children: ChildProcess[] = [];
-  const daemon = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess => {
-    const fd = openSync(join('/var/log', `${cmd}.out`), 'a');
+  let stopping = false;
+  const daemon = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, name = basename(cmd)): ChildProcess => {
+    const fd = openSync(join('/var/log', `${name}.out`), 'a');
     const c = spawn(cmd, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
-    c.on('exit', (code, sig) => log(`${cmd} exited (${sig ?? code})`));
-    c.on('error', (e) => log(`${cmd}: ${e.message}`));
+    c.on('exit', (code, sig) => log(`${name} exited (${sig ?? code})`));
+    c.on('error', (e) => log(`${name}: ${e.message}`));
     children.push(c);
-    log(`started ${cmd} pid ${c.pid}`);
+    log(`started ${name} pid ${c.pid}`);
     return c;
   };
+  /** A service the way systemd would run it: started now, restarted per its Restart= policy. */
+  const supervise = (name: string, u: UnitService): void => {
+    for (const p of u.stateDirs) mkdirSync(p, { recursive: true, mode: 0o755 });
+    for (const p of u.runtimeDirs) {
+      mkdirSync(p, { recursive: true });
+      chmodSync(p, u.runtimeMode);
+      if (u.runtimeMode & 0o070) { try { chownSync(p, 0, haclientGid()); } catch { /* no haclient: root only */ } }
+    }
+    const start = (): void => {
+      const c = daemon(u.argv[0]!, u.argv.slice(1), { PATH: ROOT_PATH }, name);
+      c.on('exit', (code, sig) => {
+        // systemd's on-failure: an unclean exit code or signal (SIGHUP/INT/TERM/PIPE are clean)
+        const failed = sig ? !['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGPIPE'].includes(sig) : code !== 0;
+        if (stopping || u.restart === 'no' || (u.restart === 'on-failure' && !failed)) return;
+        log(`${name}: restarting in ${u.restartMs} ms`);
+        setTimeout(() => { if (!stopping) start(); }, u.restartMs);
+      });
+    };
+    start();
+  };
   const stop = (): void => {
+    stopping = true;
     for (const c of children.reverse()) { try { c.kill('SIGTERM'); } catch { /* gone */ } }
     setTimeout(() => process.exit(0), 10_000).unref();
   };
@@ -87,6 +139,15 @@ export async function nodeInit(labName: string, nodeArg: string, bootDelayMs = 0
     }
     log('corosync answers');
     daemon('pacemakerd', [], { PCMK_logfile: '/var/log/pacemaker/pacemaker.log', PCMK_logfacility: 'none' });
+    // The HA-OSCAR-MIB subagent, on both heads: snmpd (its AgentX master) runs only on the
+    // active one, so the standby's subagent keeps retrying until a master appears there.
+    if (source?.mode === 'deb' || existsSync(join(spec.repo, 'dist', 'ha-oscar-snmp-agent'))) {
+      try {
+        const u = subagentService(spec, source!, AGENTX_SOCKET);
+        log(`subagent: ${u.argv.join(' ')} (Restart=${u.restart}, RestartSec ${u.restartMs} ms; as root: the unit's user and sandbox are not emulated)`);
+        supervise('ha-oscar-snmp-agent', u);
+      } catch (e) { log(`subagent not started: ${e instanceof Error ? e.message : String(e)}`); }
+    } else log('subagent not started: dist/ha-oscar-snmp-agent not built');
   }
   log('ready');
   if (!existsSync('/proc/1')) log('warning: no /proc/1');

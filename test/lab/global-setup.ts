@@ -4,6 +4,7 @@ import type { TestProject } from 'vitest/node';
 import { run } from '../../src/service/run';
 import { down, missingPrereqs, orphanLabs, up } from '../../src/lab/lab';
 import { makeSpec } from '../../src/lab/spec';
+import { agentsSource, describeAgentsSource } from '../../src/lab/package';
 
 declare module 'vitest' {
   export interface ProvidedContext { labName: string; labError: string; labRunId: string }
@@ -24,12 +25,17 @@ export async function setup(project: TestProject): Promise<void> {
   // only when those two exist), so that `vitest --project lab` alone tests what npm test does.
   const b = await run('node', ['scripts/build.mjs'], { timeoutMs: 180_000 });
   if (b.code !== 0) { project.provide('labError', `build failed: ${b.stderr.trim()}`); return; }
+  // ...and the .deb of those files: the heads install it with dpkg (src/lab/package.ts), so the
+  // lab tests run the PACKAGED agents. Only the .deb: the heads have no use for the .rpm.
+  const p = await run('node', ['scripts/package.mjs', '--deb'], { timeoutMs: 180_000 });
+  if (p.code !== 0) { project.provide('labError', `package build failed: ${(p.stderr || p.stdout).trim()}`); return; }
   // Labs left by killed test runs (their recorded owner process is gone): only what they recorded.
   for (const n of orphanLabs(/^t[0-9a-z]{4}[fds]?$/)) await down(n);
   const spec = makeSpec(TEST_LAB, { token: 1000 });
   try {
     started = true;
     await up(spec, { say: (l) => console.log(`[lab ${TEST_LAB}] ${l}`) });
+    console.log(`[lab ${TEST_LAB}] ${describeAgentsSource(agentsSource(spec))}`);
     project.provide('labName', TEST_LAB);
     project.provide('labError', '');
   } catch (e) {
