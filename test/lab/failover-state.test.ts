@@ -203,7 +203,8 @@ describeWith(need, 'lab failover keeps DHCP leases and acknowledged NFS writes (
     const [vip, version] = STREAM[seq % STREAM.length]!;
     attempt += 1;
     const name = `fs-${tag}-${String(seq).padStart(4, '0')}-${attempt}-v${version}-${vip === VIP4 ? 'ip4' : 'ip6'}`;
-    // distinct content per file (its name and random bytes). NFSv3: up to ~120 KiB; NFSv4: under 3 KiB, as libnfs 4.0 cannot encode an NFSv4 WRITE of more than ~3.9 KB
+    // distinct content per file (its name and random bytes). NFSv3: up to ~120 KiB; NFSv4: under
+    // 3 KiB, as libnfs 4.0 cannot encode an NFSv4 WRITE of more than ~3.9 KB
     // ("ZDR error: Failed to encode COMPOUND4args": nothing reaches the server; docs/nfs.md).
     const size = 16 + ((seq * 7919) % (version === 3 ? 60_000 : 1_400));
     const content = `${name}\n${randomBytes(size).toString('hex')}\n`;
