@@ -33,7 +33,6 @@
 // survivor (an export not on shared storage, or a lost acknowledged write, fails it).
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { describeWith } from '../helpers/prereq';
@@ -176,7 +175,10 @@ describeWith(need, 'lab failover keeps DHCP leases and acknowledged NFS writes (
     const name = inject('labName');
     if (!name) throw new Error(inject('labError') || 'the lab did not come up');
     spec = loadSpec(name);
-    tmp = mkdtempSync(join(tmpdir(), 'fstate-')); // the client sees the host's /tmp: nfs-cp reads its payload here
+    // nfs-cp runs in the client and reads its payload here: the client's mount namespace is a
+    // copy of the host's, so it sees the host's /tmp (not $TMPDIR: that may be under /run, which
+    // is a fresh tmpfs in every lab node)
+    tmp = mkdtempSync('/tmp/fstate-');
   });
 
   afterAll(async () => {
@@ -201,8 +203,8 @@ describeWith(need, 'lab failover keeps DHCP leases and acknowledged NFS writes (
     const [vip, version] = STREAM[seq % STREAM.length]!;
     attempt += 1;
     const name = `fs-${tag}-${String(seq).padStart(4, '0')}-${attempt}-v${version}-${vip === VIP4 ? 'ip4' : 'ip6'}`;
-    // distinct content per file (its name and random bytes). NFSv3: up to ~120 KiB (several
-    // WRITEs); NFSv4: under 3 KiB, as libnfs 4.0 cannot encode an NFSv4 WRITE of more than ~3.9 KB
+    // distinct content per file (its name and random bytes). NFSv3: up to ~120 KiB; NFSv4: under
+    // 3 KiB, as libnfs 4.0 cannot encode an NFSv4 WRITE of more than ~3.9 KB
     // ("ZDR error: Failed to encode COMPOUND4args": nothing reaches the server; docs/nfs.md).
     const size = 16 + ((seq * 7919) % (version === 3 ? 60_000 : 1_400));
     const content = `${name}\n${randomBytes(size).toString('hex')}\n`;
