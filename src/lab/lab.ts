@@ -128,7 +128,7 @@ async function step<T>(say: Say, what: string, timeoutMs: number, fn: () => Prom
   } finally { clearTimeout(timer); }
 }
 
-export interface UpOptions { say?: Say; loadConfig?: boolean }
+export interface UpOptions { say?: Say; loadConfig?: boolean; /** on failure, copy the logs here first (see down) */ keepLogs?: string }
 
 /** Bring the whole lab up. On any failure everything it made is torn down, then the error is thrown. */
 export async function up(spec: LabSpec, opts: UpOptions = {}): Promise<void> {
@@ -161,13 +161,14 @@ export async function up(spec: LabSpec, opts: UpOptions = {}): Promise<void> {
     if (opts.loadConfig !== false) {
       checkAbort();
       await step(say, 'cluster configuration loaded', 60_000, () => loadConfig(spec));
-      await step(say, 'every service answers from the client', 90_000, () => waitServices(spec));
+      // 180 s: at load 35-41 on 2 cores the services took longer than 90 s to answer (lab tests)
+      await step(say, 'every service answers from the client', 180_000, () => waitServices(spec, 180_000));
     }
     say(`lab '${spec.name}' up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     say(`lab up failed: ${msg}; tearing down`);
-    await down(spec.name, { say });
+    await down(spec.name, { say, keepLogs: opts.keepLogs });
     throw new Error(msg);
   }
 }
