@@ -291,15 +291,18 @@ export async function powerOn(lab: LabSpec | string, node: NodeName, opts: { boo
   if (rec && netnsIno(ns) !== undefined && rec.ino !== undefined && netnsIno(ns) !== rec.ino) {
     throw new Error(`network namespace ${ns} is not the one this lab made; not touching it`);
   }
+  // The old cables first, by name, from the switch side (deleting one end of a veth deletes
+  // both, synchronously): the kernel cleans a deleted netns up asynchronously, and under load
+  // its veths outlived `ip netns del` by over 10 s, so re-creating them failed ("File exists").
+  const sw = netnsOf(spec.name, 'sw');
+  for (const n of NETS) await run('ip', ['-n', sw, 'link', 'del', portOf(spec.name, node, n)], { timeoutMs: 30_000 });
   const err = await delNetns(ns);
   if (err) throw new Error(err);
-  // The kernel cleans a deleted netns up asynchronously: its veths' switch-side ports can
-  // outlive `ip netns del` for a moment (seen when the lab PDU powers a head on right after off).
-  const sw = netnsOf(spec.name, 'sw');
-  const until = Date.now() + 10_000;
-  while (Date.now() < until) {
+  const until = Date.now() + 60_000;
+  for (;;) {
     const left = await Promise.all(NETS.map((n) => run('ip', ['-n', sw, 'link', 'show', portOf(spec.name, node, n)], { timeoutMs: 5_000 })));
     if (left.every((r) => r.code !== 0)) break;
+    if (Date.now() > until) throw new Error(`${node}: its old switch ports are still there 60 s after power-off`);
     await sleep(50);
   }
   await makeNodeNet(spec, st, node);
