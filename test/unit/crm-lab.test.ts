@@ -138,7 +138,7 @@ describe('fencing keys the lab needed', () => {
   it('power_timeout and login_timeout go to fence_haoscar, for snmp and ipmi devices', () => {
     const d = parseDescription(text(base));
     expect(params(d, 'fence-head1').get('power_timeout')).toBe('30');
-    expect(params(d, 'fence-head1').get('login_timeout')).toBe('3');
+    expect(params(d, 'fence-head1').get('login_timeout')).toBe('5');
     const i = edited(base, (x) => { x.fencing.devices.head2 = { method: 'ipmi', ip: '198.51.100.200', username: 'u', password_script: '/usr/local/sbin/pw', login_timeout: 7 }; });
     expect(params(i, 'fence-head2').get('login_timeout')).toBe('7');
     expect(problems(base, (x) => { x.fencing.devices.head1.power_timeout = 'long'; })).toEqual(['fencing.devices.head1.power_timeout: must be an integer']);
