@@ -12,7 +12,8 @@ export type Kind =
   | 'addr'     // one IPv4/IPv6 address
   | 'addrs'    // a list of addresses -> space-separated
   | 'list'     // a list of strings -> space-separated
-  | 'hosts';   // a list of host names or addresses -> space-separated
+  | 'hosts'    // a list of host names or addresses -> space-separated
+  | 'exports'; // NFS exports: an exports file (absolute path), or a list of export lines -> "; "-separated
 
 export interface ParamSpec {
   /** The agent parameter this description key sets. */
@@ -26,6 +27,9 @@ const p = (param: string, kind: Kind, values?: readonly string[]): ParamSpec => 
 
 /** A recurring monitor operation; depth is its OCF_CHECK_LEVEL. */
 export interface Monitor { interval: string; timeout: string; depth?: number }
+/** start and stop timeouts: the ones the agent's meta-data advises (Pacemaker's default, 20 s, is too short for some). */
+export interface Timeouts { start: string; stop: string }
+const t = (start: number, stop: number): Timeouts => ({ start: `${start}s`, stop: `${stop}s` });
 /** Every service agent: process check every 10 s, protocol check on every listen address every 30 s. */
 const SERVICE_MONITORS: readonly Monitor[] = [{ interval: '10s', timeout: '20s' }, { interval: '30s', timeout: '30s', depth: 10 }];
 
@@ -66,6 +70,8 @@ export interface ServiceSpec {
   variants?: Record<string, Variant>;
   /** Recurring monitors: level 0 (the process) often, level 10 (the protocol, on every address) less often. */
   monitors: readonly Monitor[];
+  /** start/stop operation timeouts (as advised by the agent's meta-data: test crm-agents). */
+  timeouts: Timeouts;
 }
 
 const listenVips = (c: DefaultCtx) => (c.vips.length ? c.vips.join(' ') : undefined);
@@ -96,6 +102,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
       },
     },
     monitors: SERVICE_MONITORS,
+    timeouts: t(30, 20),
   },
   tftp: {
     agent: 'ocf:ha-oscar:tftpd', id: 'tftpd',
@@ -105,6 +112,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
     },
     defaults: { listen: listenVips },
     monitors: SERVICE_MONITORS,
+    timeouts: t(20, 20),
   },
   ntp: {
     agent: 'ocf:ha-oscar:ntpd', id: 'ntpd',
@@ -118,17 +126,19 @@ export const SERVICES: Record<string, ServiceSpec> = {
     },
     defaults: { listen: listenVips, allow: (c) => (c.serviceCidrs.length ? c.serviceCidrs.join(' ') : undefined) },
     monitors: SERVICE_MONITORS,
+    timeouts: t(30, 20),
   },
   nfs: {
     agent: 'ocf:ha-oscar:nfsserver', id: 'nfsserver',
     keys: {
-      server: p('server', 'string', ['kernel', 'ganesha']), exports: p('exports', 'path'),
+      server: p('server', 'string', ['kernel', 'ganesha']), exports: p('exports', 'exports'),
       state_dir: p('state_dir', 'path'), grace_time: p('grace_time', 'int'), lease_time: p('lease_time', 'int'),
       listen: p('listen', 'addrs'), versions: p('versions', 'list'), port: p('port', 'int'), threads: p('threads', 'int'),
       mountd_port: p('mountd_port', 'int'), statd_port: p('statd_port', 'int'),
     },
     defaults: { listen: listenVips },
     monitors: [{ interval: '10s', timeout: '20s' }, { interval: '30s', timeout: '60s', depth: 10 }],
+    timeouts: t(60, 60),
   },
   snmp: {
     agent: 'ocf:ha-oscar:snmpd', id: 'snmpd',
@@ -140,6 +150,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
     },
     defaults: { listen: listenVips },
     monitors: SERVICE_MONITORS,
+    timeouts: t(20, 20),
   },
   statesync: {
     agent: 'ocf:ha-oscar:statesync', id: 'statesync',
@@ -152,6 +163,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
     // the same value on both heads: the agent skips its own address
     defaults: { peer: (c) => (c.peerAddrs.length ? c.peerAddrs.join(' ') : undefined) },
     monitors: SERVICE_MONITORS,
+    timeouts: t(20, 120),
   },
 };
 
@@ -167,6 +179,7 @@ export const HEALTH = {
     attribute: 'ha-oscar-link',
     /** level 0: carrier and bonds; level 10 also pings the targets */
     monitors: [{ interval: '10s', timeout: '20s' }, { interval: '30s', timeout: '30s', depth: 10 }],
+    timeouts: t(20, 20),
   },
   raid: {
     agent: 'ocf:ha-oscar:raidmon', id: 'raidmon',
@@ -174,6 +187,7 @@ export const HEALTH = {
     /** Node-health attribute raidmon publishes: green / yellow / red (red = an array failed). */
     attribute: '#health-ha-oscar-raid',
     monitors: [{ interval: '30s', timeout: '20s' }],
+    timeouts: t(30, 20),
   },
 } as const;
 
@@ -210,16 +224,26 @@ export const FENCE = {
       snmp_auth_prot: p('snmp_auth_prot', 'string', ['MD5', 'SHA', 'SHA224', 'SHA256', 'SHA384', 'SHA512']),
       snmp_priv_prot: p('snmp_priv_prot', 'string', ['DES', 'AES', 'AES256B', 'AES256R']),
       snmp_priv_passwd_script: p('snmp_priv_passwd_script', 'path'),
+      power_timeout: p('power_timeout', 'int'), login_timeout: p('login_timeout', 'int'),
     },
     ipmi: {
       ip: p('ip', 'addr'), ipport: p('ipport', 'int'), username: p('username', 'string'),
       password_script: p('password_script', 'path'),
       privlvl: p('privlvl', 'string', ['callback', 'user', 'operator', 'administrator']), cipher: p('cipher', 'int'),
+      power_timeout: p('power_timeout', 'int'), login_timeout: p('login_timeout', 'int'),
     },
   } as Record<string, Record<string, ParamSpec>>,
+  /**
+   * Secret keys whose value may be Pacemaker's CIB-secret marker instead of the secret: the
+   * CIB then holds only "lrm://", and the fencer reads the value from
+   * /var/lib/pacemaker/lrm/secrets/<device id>/<param> on the head (cibsecret set).
+   */
+  cibSecrets: ['community'] as readonly string[],
   /** Description key whose value becomes the pcmk_host_map entry (PDU outlet). */
   hostMapKey: { snmp: 'plug' } as Record<string, string>,
   monitor: { interval: '60s', timeout: '30s' },
+  /** Pacemaker's CIB-secret marker (cibsecret(8)). */
+  secretMarker: 'lrm://',
 };
 
 /**

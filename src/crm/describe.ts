@@ -3,6 +3,7 @@
 import { parseDocument, isMap } from 'yaml';
 import { type Addr, type Cidr, type Family, contains, familyOf, isNetworkOrBroadcast, parseAddr, parseCidr } from './ip';
 import { FENCE, HEALTH, type Kind, type ParamSpec, SERVICES, SNMP_ALERT } from './agents';
+import { checkExportsParam, isExportsFile, parseInlineExports } from '../service/nfs-exports';
 
 export type Mode = 'active-standby' | 'active-active';
 
@@ -54,7 +55,13 @@ export interface Description {
   sets: ServiceSet[];
   services: Record<string, ServiceConf>;
   health: { link?: Record<string, string>; raid?: Record<string, string> };
-  fencing: { enabled: boolean; priorityDelay?: string; delayMax?: string; devices: FenceDevice[] };
+  fencing: {
+    enabled: boolean; priorityDelay?: string; delayMax?: string; devices: FenceDevice[];
+    /** stonith-action: what fencing does to a head (Pacemaker's default: reboot). */
+    action?: 'off' | 'reboot';
+    /** stonith-timeout */
+    timeout?: string;
+  };
   timings: { token: number; stickiness: number; migrationThreshold: number; failureTimeout: string };
   notifications: { snmp?: SnmpNotifications };
 }
@@ -162,6 +169,32 @@ class Ctx {
           texts.push(s);
         });
         out = texts.length === items.length ? texts.join(' ') : undefined;
+        break;
+      }
+      case 'exports': {
+        // One string: an exports file (absolute path) or inline exports ("/srv 192.0.2.0/24(rw); /sw *(ro)").
+        // A list: one export line per item ("PATH CLIENT(OPTIONS) ..."), joined with "; ".
+        if (typeof v === 'string') {
+          const s = this.str(v, path);
+          if (s === undefined) return undefined;
+          const why = checkExportsParam(s);
+          out = why ? this.err(path, `${why}: '${s}'`) : s;
+          break;
+        }
+        const items = this.list(v, path);
+        if (!items) return undefined;
+        if (items.length === 0) return this.err(path, 'must not be empty');
+        const lines: string[] = [];
+        items.forEach((it, i) => {
+          const ip = `${path}[${i}]`;
+          const s = this.str(it, ip, /^[^;]*$/, 'export line (one export per item, no ";")');
+          if (s === undefined) return;
+          if (isExportsFile(s)) { this.err(ip, `not an export line (PATH CLIENT(OPTIONS) ...): '${s}'`); return; }
+          try { parseInlineExports(s); lines.push(s.trim().split(/\s+/).join(' ')); } catch (e) { this.err(ip, (e as Error).message); }
+        });
+        if (lines.length !== items.length) return undefined;
+        const why = checkExportsParam(lines.join('; '));
+        out = why ? this.err(path, why) : lines.join('; ');
         break;
       }
     }
@@ -424,7 +457,7 @@ export function validate(raw: unknown): Description {
   // fencing
   const fencing: Description['fencing'] = { enabled: false, devices: [] };
   if (top.fencing !== undefined) {
-    const f = c.obj(top.fencing, 'fencing', ['enabled', 'delay', 'devices']);
+    const f = c.obj(top.fencing, 'fencing', ['enabled', 'delay', 'devices', 'action', 'timeout']);
     if (f) {
       fencing.enabled = true;
       if (f.enabled !== undefined) {
@@ -439,6 +472,11 @@ export function validate(raw: unknown): Description {
           if (d.max !== undefined) fencing.delayMax = d.max === 0 ? undefined : c.duration(d.max, 'fencing.delay.max');
         }
       }
+      if (f.action !== undefined) {
+        if (f.action === 'off' || f.action === 'reboot') fencing.action = f.action;
+        else c.err('fencing.action', `must be off or reboot: '${String(f.action)}'`);
+      }
+      if (f.timeout !== undefined) fencing.timeout = c.duration(f.timeout, 'fencing.timeout');
       if (fencing.enabled && !fencing.priorityDelay && !fencing.delayMax) {
         c.err('fencing.delay', 'at least one of priority or max must be set: without a delay both heads can shoot each other in a split brain');
       }
@@ -462,6 +500,11 @@ export function validate(raw: unknown): Description {
             const o = c.obj(dv0, p, ['method!', ...Object.keys(keys).map((k) => (k === 'ip' ? 'ip!' : k))]);
             if (!o) return;
             const params = c.params(o, p, keys);
+            for (const [k, val] of Object.entries(params)) {
+              if (!val.startsWith(FENCE.secretMarker)) continue;
+              if (!FENCE.cibSecrets.includes(k)) c.err(`${p}.${k}`, `${FENCE.secretMarker} (a Pacemaker CIB secret) is only for ${FENCE.cibSecrets.join(', ')}`);
+              else if (val !== FENCE.secretMarker) c.err(`${p}.${k}`, `write exactly '${FENCE.secretMarker}' (the value itself goes into /var/lib/pacemaker/lrm/secrets/<device>/${k} on both heads: cibsecret set)`);
+            }
             if (params.ip !== undefined && seen.has(params.ip)) c.err(`${p}.ip`, `${params.ip} is ${seen.get(params.ip)}: a fence device needs its own address`);
             if (m === 'snmp' && params.plug === undefined) c.err(`${p}.plug`, 'missing (the PDU outlet that powers this head)');
             if (m === 'snmp' && params.community === undefined && params.username === undefined) c.err(p, 'needs community (SNMP v1/v2c) or username (SNMP v3)');

@@ -1,6 +1,6 @@
 // From a validated Description to the Pacemaker configuration, as a small
 // intermediate model that both renderers (crm syntax, CIB XML) print.
-import { FENCE, HEALTH, SERVICES, SNMP_ALERT, VIP, type DefaultCtx, type Monitor } from './agents';
+import { FENCE, HEALTH, SERVICES, SNMP_ALERT, VIP, type DefaultCtx, type Monitor, type Timeouts } from './agents';
 import type { Description, ServiceSet } from './describe';
 
 /** An operation; depth becomes the op's OCF_CHECK_LEVEL. */
@@ -70,6 +70,10 @@ function ctxFor(d: Description, set: ServiceSet): DefaultCtx {
 }
 
 const mon = (m: Monitor): Op => ({ name: 'monitor', interval: m.interval, timeout: m.timeout, ...(m.depth ? { depth: m.depth } : {}) });
+/** start and stop with the agent's advised timeouts, then the monitors. */
+const ops = (t: Timeouts, ms: readonly Monitor[]): Op[] => [
+  { name: 'start', interval: '0s', timeout: t.start }, { name: 'stop', interval: '0s', timeout: t.stop }, ...ms.map(mon),
+];
 
 function vipIds(set: ServiceSet): string[] {
   const count: Record<string, number> = {};
@@ -91,6 +95,8 @@ export function buildConfig(d: Description): ClusterConfig {
   // properties and defaults
   cfg.properties.push(['stonith-enabled', fencingOn ? 'true' : 'false']);
   if (fencingOn && d.fencing.priorityDelay) cfg.properties.push(['priority-fencing-delay', d.fencing.priorityDelay]);
+  if (fencingOn && d.fencing.action) cfg.properties.push(['stonith-action', d.fencing.action]);
+  if (fencingOn && d.fencing.timeout) cfg.properties.push(['stonith-timeout', d.fencing.timeout]);
   if (d.health.raid) cfg.properties.push(['node-health-strategy', 'migrate-on-red']);
   cfg.rscDefaults.push(
     ['resource-stickiness', String(d.timings.stickiness)],
@@ -120,7 +126,7 @@ export function buildConfig(d: Description): ClusterConfig {
         }))
         : [{ id: spec.id, params: base }];
       for (const inst of variants) {
-        cfg.primitives.push({ id: inst.id, agent: spec.agent, params: inst.params, meta: [...prioMeta], ops: spec.monitors.map(mon) });
+        cfg.primitives.push({ id: inst.id, agent: spec.agent, params: inst.params, meta: [...prioMeta], ops: ops(spec.timeouts, spec.monitors) });
         sids.push(inst.id);
       }
     }
@@ -150,7 +156,7 @@ export function buildConfig(d: Description): ClusterConfig {
     const params = Object.entries(conf).map(([key, v]) => [keys[key].param, v] as [string, string]);
     cfg.clones.push({
       id: `${spec.id}-clone`,
-      child: { id: spec.id, agent: spec.agent, params, meta: [], ops: spec.monitors.map(mon) },
+      child: { id: spec.id, agent: spec.agent, params, meta: [], ops: ops(spec.timeouts, spec.monitors) },
       // on the clone: Pacemaker reads it there, not from the cloned primitive
       meta: [['interleave', 'true'], ...(d.health.raid ? [['allow-unhealthy-nodes', 'true'] as [string, string]] : [])],
     });

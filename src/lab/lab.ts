@@ -1,5 +1,6 @@
 // The lab: bring up, inspect, power and cable nodes, tear down. Library functions used by
 // the CLI (src/cli/lab.ts), the tests, the benchmark and the lab's power switch (src/lab/pdu).
+import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseStringPromise } from 'xml2js';
@@ -181,6 +182,8 @@ export async function loadConfig(lab: LabSpec | string): Promise<void> {
   let text = labCrmConfig(spec);
   // The lab's stonith devices (src/lab/fence.ts), when the lab PDU runs.
   if (fencingOn(spec)) text += '\n' + labFenceCrm(spec);
+  // The PDU community as a CIB secret too, for the lab descriptions (examples/lab*.yaml, community: lrm://).
+  writeFenceSecrets(spec);
   if (spec.extraConfig) text += '\n' + readFileSync(spec.extraConfig, 'utf8');
   writeFileAtomic(join(spec.stateDir, 'crm.conf'), text, { mode: 0o600 });
   await execOk(spec, head, ['crm', 'configure', 'load', 'update', '-'], { input: text, timeoutMs: 60_000 });
@@ -381,4 +384,93 @@ export async function down(name: string, opts: { say?: Say; keepLogs?: string } 
   for (const p of problems) say(`lab down: ${p}`);
   say(`lab '${name}' is down${problems.length ? ' (with problems above; state kept in ' + stateDir + ')' : ''}`);
   return problems;
+}
+
+// ---- cluster descriptions in the lab (ha-oscar config apply; test/lab/config.test.ts) ----
+
+/** The lab's stonith devices' ids (fence-<head>): the lab's own and a cluster description's. */
+const FENCE_IDS = HEADS.map((h) => `fence-${h}`);
+
+/**
+ * The lab PDU's community as a Pacemaker CIB secret, for descriptions whose fence devices say
+ * `community: lrm://` (examples/lab*.yaml): /var/lib/pacemaker/lrm/secrets/fence-<head>/community
+ * (value + newline) and community.sign (its MD5, hex + newline; what cibsecret(8) writes), in
+ * each head's own /var/lib/pacemaker, root only. The community itself never enters the CIB.
+ * Nothing is written when the lab runs without its PDU.
+ */
+export function writeFenceSecrets(lab: LabSpec | string): boolean {
+  const spec = specOf(lab);
+  if (!fencingOn(spec)) return false;
+  const community = readFileSync(join(spec.stateDir, 'pdu.community'), 'utf8').trim();
+  const sign = createHash('md5').update(community).digest('hex');
+  for (const head of HEADS) {
+    const secrets = join(nodeDir(spec, head), 'var-lib-pacemaker', 'lrm', 'secrets');
+    for (const id of FENCE_IDS) {
+      mkdirSync(join(secrets, id), { recursive: true, mode: 0o700 });
+      writeFileAtomic(join(secrets, id, 'community'), `${community}\n`, { mode: 0o600 });
+      writeFileAtomic(join(secrets, id, 'community.sign'), `${sign}\n`, { mode: 0o600 });
+    }
+  }
+  return true;
+}
+
+/** Resources crm_mon shows active (primitives, clone instances, orphans being stopped), by id. */
+export async function activeResources(lab: LabSpec | string, node?: NodeName): Promise<string[]> {
+  return (await resourceStates(lab, node)).filter((r) => r.active).map((r) => r.id);
+}
+
+interface ResourceState { id: string; active: boolean; failed: boolean; orphaned: boolean }
+async function resourceStates(lab: LabSpec | string, node?: NodeName): Promise<ResourceState[]> {
+  const spec = specOf(lab);
+  const n = node ?? HEADS.find((h) => initOf(spec, h));
+  if (!n) throw new Error('no head is powered on');
+  const r = await exec(spec, n, ['crm_mon', '--output-as=xml'], { timeoutMs: 15_000 });
+  if (!r.stdout.includes('<pacemaker-result')) throw new Error(`${n}: ${describeFailure('crm_mon', r)}`);
+  return [...r.stdout.matchAll(/<resource id="([^"]+)"[^>]*>/g)].map((m) => ({
+    id: m[1]!, active: m[0].includes(' active="true"'), failed: m[0].includes(' failed="true"'), orphaned: m[0].includes(' orphaned="true"'),
+  }));
+}
+
+/**
+ * Take every resource out of the cluster: the lab's own configuration (loadConfig) or what a
+ * cluster description loaded. Deletes the constraints, fencing levels, alerts and resources,
+ * and the lab's rsc_defaults set fence-priority; cluster properties stay. Pacemaker stops the
+ * deleted resources (orphans), all at once and with the default 20 s timeout: on a loaded
+ * machine a stop can time out, and with the stonith devices gone that blocks instead of
+ * fencing, so a failed orphan is cleaned up (crm_resource --cleanup: probed again, stopped
+ * again) rather than waiting for failure-timeout. Returns when crm_mon shows none active.
+ * loadConfig() brings the lab's own configuration back.
+ */
+export async function clearConfig(lab: LabSpec | string, timeoutMs = 180_000): Promise<void> {
+  const spec = specOf(lab);
+  const head = HEADS.find((h) => initOf(spec, h));
+  if (!head) throw new Error('no head is powered on');
+  const cib = (args: string[], missingOk = false) => exec(spec, head, ['cibadmin', ...args], { timeoutMs: 30_000 }).then((r) => {
+    // cibadmin exits 105 (No such device or address) when the object to delete does not exist
+    if (r.code !== 0 && !(missingOk && r.code === 105)) throw new Error(`${head}: ${describeFailure('cibadmin', r)}`);
+  });
+  // constraints first: a constraint must never name a resource that is gone
+  await cib(['--replace', '--scope', 'constraints', '--xml-text', '<constraints/>']);
+  await cib(['--delete', '--xml-text', '<fencing-topology/>'], true);
+  await cib(['--delete', '--xml-text', '<alerts/>'], true);
+  await cib(['--replace', '--scope', 'resources', '--xml-text', '<resources/>']);
+  await cib(['--delete', '--xml-text', '<meta_attributes id="fence-priority"/>'], true);
+  const until = Date.now() + timeoutMs;
+  let left: string[] = [];
+  let cleaned = Date.now();
+  for (;;) {
+    try {
+      const rs = await resourceStates(spec, head);
+      left = rs.filter((r) => r.active).map((r) => r.id);
+      if (left.length === 0) return;
+      const failed = [...new Set(rs.filter((r) => r.failed).map((r) => r.id))];
+      if (failed.length && Date.now() - cleaned > 15_000) {
+        for (const id of failed) await exec(spec, head, ['crm_resource', '--cleanup', '--resource', id], { timeoutMs: 30_000 });
+        cleaned = Date.now();
+      }
+    } catch (e) { left = [e instanceof Error ? e.message : String(e)]; }
+    checkAbort();
+    if (Date.now() > until) throw new Error(`resources still active ${timeoutMs / 1000} s after they were deleted: ${left.join(', ')}`);
+    await sleep(500);
+  }
 }

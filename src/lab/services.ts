@@ -246,3 +246,37 @@ export function labCrmConfig(spec: LabSpec): string {
 export function labChecks(spec: LabSpec): ClientCheck[] {
   return availableServices(spec).flatMap((s) => s.checks(spec));
 }
+
+/**
+ * Client checks for one service set of a cluster description run in the lab (examples/lab*.yaml):
+ * ping of its VIPs, then each of its services (description names: dhcp, tftp, ntp, nfs, snmp)
+ * answering on those VIPs, with the same clients as the lab's own checks. DHCP answers with
+ * what the lab's dhcpd.conf says (server identifier VIP4, the boot file on VIP6): a set holding
+ * dhcp must have the lab's VIPs.
+ */
+export function descriptionChecks(spec: LabSpec, vip4: string, vip6: string, services: readonly string[]): ClientCheck[] {
+  const fams = ([[vip4, 'v4'], [vip6, 'v6']] as const);
+  const each = (label: string, make: (vip: string, fam: 'v4' | 'v6') => Omit<ClientCheck, 'name'>): ClientCheck[] =>
+    fams.map(([vip, fam]) => ({ name: `${label} ${fam} (${vip})`, ...make(vip, fam) }));
+  const out: ClientCheck[] = [pingCheck(`vip v4 (${vip4})`, vip4), pingCheck(`vip v6 (${vip6})`, vip6)];
+  for (const s of services) {
+    switch (s) {
+      case 'snmp': out.push(...each('snmp', (vip, fam) => {
+        const target = fam === 'v4' ? `udp:${vip}:161` : `udp6:[${vip}]:161`;
+        return { argv: ['snmpget', '-v2c', '-c', 'public', '-M', MIBDIR(spec), '-m', 'SNMPv2-MIB', '-r', '0', '-t', '1', target, 'SNMPv2-MIB::sysUpTime.0'] };
+      })); break;
+      case 'tftp': out.push(...each('tftp', (vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'tftp', vip, TFTP_PROBE], timeoutMs: NODE_CHECK_MS }))); break;
+      case 'ntp': out.push(...each('ntp', (vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'ntp', vip], timeoutMs: NODE_CHECK_MS }))); break;
+      case 'nfs': out.push(...each('nfs', (vip) => ({ argv: ['nfs-cat', `nfs://${vip}${NFS_PROBE}`], timeoutMs: 5_000 }))); break;
+      case 'dhcp':
+        if (vip4 !== VIP4 || vip6 !== VIP6) throw new Error(`the lab's dhcpd.conf answers as ${VIP4} / ${VIP6}, not ${vip4} / ${vip6}`);
+        out.push(
+          { name: 'dhcp v4', argv: labProbe(spec, ['dhcp4', VIP4, BOOT_FILE]), timeoutMs: NODE_CHECK_MS },
+          { name: 'dhcp v6', argv: labProbe(spec, ['dhcp6', BOOT_URL6]), timeoutMs: NODE_CHECK_MS },
+        );
+        break;
+      default: throw new Error(`no lab check for service '${s}'`);
+    }
+  }
+  return out;
+}

@@ -64,6 +64,21 @@ describe('the parameter table against the agents\' meta-data', () => {
   }
 });
 
+describe('start/stop timeouts: at least what each agent\'s meta-data advises', () => {
+  const specs = [...Object.values(SERVICES), ...Object.values(HEALTH)];
+  for (const spec of specs) {
+    it(spec.agent, async () => {
+      const md = await metaDataFromSource(spec.agent);
+      expect(md, `agents/${spec.agent.split(':')[2]}.ts`).toBeDefined();
+      for (const action of ['start', 'stop'] as const) {
+        const m = new RegExp(`<action name="${action}" timeout="(\\d+)s?"`).exec(md!);
+        expect(m, `${spec.agent}: no ${action} action in its meta-data`).not.toBeNull();
+        expect(Number(spec.timeouts[action].replace(/s$/, '')), `${spec.agent} ${action}`).toBeGreaterThanOrEqual(Number(m![1]));
+      }
+    });
+  }
+});
+
 describeWith({ bins: ['bash'], packages: ['resource-agents'] }, 'IPaddr2 parameters', () => {
   it('ocf:heartbeat:IPaddr2 declares every parameter the VIPs use', async () => {
     const agent = '/usr/lib/ocf/resource.d/heartbeat/IPaddr2';

@@ -14,7 +14,7 @@ import { cibVersion } from '../../src/pacemaker/cib';
 import { main } from '../../src/cli/config';
 
 const root = join(__dirname, '..', '..');
-const labText = readFileSync(join(root, 'examples', 'lab.yaml'), 'utf8');
+const labText = readFileSync(join(root, 'examples', 'active-standby-pdu.yaml'), 'utf8');
 const epochOf = (file: string) => cibVersion(readFileSync(file, 'utf8')).epoch;
 
 let tmp = '';
@@ -113,7 +113,7 @@ describeWith({ bins: ['crm', 'cibadmin', 'crm_verify'], packages: ['crmsh', 'pac
     const e0 = console.error;
     console.error = (...a: unknown[]) => { err.push(a.join(' ')); };
     try {
-      expect(await main(['apply', join(root, 'examples', 'lab.yaml'), '--cib-file', join(tmp, 'nope.xml'), '--force'])).toBe(1);
+      expect(await main(['apply', join(root, 'examples', 'active-standby-pdu.yaml'), '--cib-file', join(tmp, 'nope.xml'), '--force'])).toBe(1);
     } finally {
       console.error = e0;
     }

@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../../src/service/atomic';
 import { main } from '../../src/cli/config';
 
 const root = join(__dirname, '..', '..');
-const lab = join(root, 'examples', 'lab.yaml');
+const lab = join(root, 'examples', 'active-standby-pdu.yaml');
 let tmp = '';
 beforeAll(() => { tmp = mkdtempSync(join(tmpdir(), 'dv4-cli-')); });
 afterAll(() => { if (tmp) rmSync(tmp, { recursive: true, force: true }); });
@@ -31,11 +31,11 @@ describe('ha-oscar config', () => {
   it('crm writes crmsh syntax to stdout, the golden text', async () => {
     const r = await cli('crm', lab);
     expect(r.code).toBe(0);
-    expect(r.out).toBe(readFileSync(join(root, 'test', 'fixtures', 'crm', 'lab.crm'), 'utf8'));
+    expect(r.out).toBe(readFileSync(join(root, 'test', 'fixtures', 'crm', 'active-standby-pdu.crm'), 'utf8'));
   });
   it('crm --format xml writes the <configuration>; --format cib a whole CIB without fake status', async () => {
     const x = await cli('crm', lab, '--format', 'xml');
-    expect(x.out).toBe(readFileSync(join(root, 'test', 'fixtures', 'crm', 'lab.xml'), 'utf8'));
+    expect(x.out).toBe(readFileSync(join(root, 'test', 'fixtures', 'crm', 'active-standby-pdu.xml'), 'utf8'));
     const c = await cli('crm', '--format=cib', lab);
     expect(c.out).toMatch(/^<cib [^>]*validate-with="pacemaker-3\.9"[^>]*>\n  <configuration>/);
     expect(c.out).toMatch(/<status\/>\n<\/cib>\n$/);
@@ -45,12 +45,12 @@ describe('ha-oscar config', () => {
     const out = join(tmp, 'corosync.conf');
     const r = await cli('corosync', lab, '-o', out);
     expect(r).toEqual({ code: 0, out: '', err: '' });
-    expect(readFileSync(out, 'utf8')).toBe(readFileSync(join(root, 'test', 'fixtures', 'crm', 'lab.corosync.conf'), 'utf8'));
+    expect(readFileSync(out, 'utf8')).toBe(readFileSync(join(root, 'test', 'fixtures', 'crm', 'active-standby-pdu.corosync.conf'), 'utf8'));
   });
   it('check says ok for a good file', async () => {
     const r = await cli('check', lab);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^.*lab\.yaml: ok \(active-standby, heads head1 head2, 1 service set\(s\), fencing on, crm_verify: /);
+    expect(r.out).toMatch(/^.*active-standby-pdu\.yaml: ok \(active-standby, heads head1 head2, 1 service set\(s\), fencing on, crm_verify: /);
   });
   it('check gives one line per problem, each naming the field, and exit 1', async () => {
     const bad = join(tmp, 'bad.yaml');

@@ -7,9 +7,9 @@ import { parseDescription, DescriptionError } from '../../src/crm/describe';
 import { parseAddr, parseCidr, contains } from '../../src/crm/ip';
 
 const root = join(__dirname, '..', '..');
-const labText = readFileSync(join(root, 'examples', 'lab.yaml'), 'utf8');
+const labText = readFileSync(join(root, 'examples', 'active-standby-pdu.yaml'), 'utf8');
 
-/** The lab example, changed by `edit`, then validated: the list of problems (empty when valid). */
+/** The active-standby-pdu example, changed by `edit`, then validated: the list of problems (empty when valid). */
 function problems(edit: (d: any) => void): string[] {
   const d = parse(labText);
   edit(d);
@@ -42,9 +42,9 @@ describe('ip helpers', () => {
 });
 
 describe('valid descriptions', () => {
-  it('the lab example parses, with defaults filled in', () => {
+  it('the active-standby-pdu example parses, with defaults filled in', () => {
     const d = parseDescription(labText);
-    expect(d.cluster.name).toBe('oscar-lab');
+    expect(d.cluster.name).toBe('oscar-pdu');
     expect(d.heads.map((h) => [h.name, h.nodeid])).toEqual([['head1', 1], ['head2', 2]]);
     expect(d.corosync).toEqual({ links: ['b', 'a'], family: 'ipv4', cipher: 'aes256', hash: 'sha256' });
     expect(d.sets[0].vips.map((v) => v.addr.text)).toEqual(['192.0.2.100', '2001:db8:a::100']);
@@ -52,7 +52,7 @@ describe('valid descriptions', () => {
     expect(d.fencing.devices.map((x) => x.head)).toEqual(['head1', 'head2']);
   });
   it('every example in examples/ is valid', () => {
-    for (const f of ['lab.yaml', 'active-standby.yaml', 'active-active.yaml']) {
+    for (const f of ['lab.yaml', 'lab-active-active.yaml', 'active-standby-pdu.yaml', 'active-standby.yaml', 'active-active.yaml']) {
       expect(() => parseDescription(readFileSync(join(root, 'examples', f), 'utf8'), f), f).not.toThrow();
     }
   });

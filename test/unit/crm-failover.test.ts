@@ -84,7 +84,7 @@ function cibOf(cfg: ClusterConfig, attrs: Record<string, Record<string, string>>
 
 describeWith({ bins: ['crm_simulate', 'crm_mon'], packages: ['pacemaker-cli-utils'] }, 'the scheduler and the generated configuration', () => {
   it('active-standby: everything starts on one head; fencing devices never on the head they fence', async () => {
-    const cfg = buildConfig(loadDescription(join(root, 'examples', 'lab.yaml')));
+    const cfg = buildConfig(loadDescription(join(root, 'examples', 'active-standby-pdu.yaml')));
     const { placement } = await simulate(cibOf(cfg));
     const svc = ['vip-oscar-ipv4', 'vip-oscar-ipv6', 'dhcpd4', 'dhcpd6', 'tftpd', 'ntpd', 'nfsserver', 'snmpd', 'statesync'];
     for (const r of svc) expect(placement.get(r), r).toBe('head1');
@@ -116,7 +116,7 @@ describeWith({ bins: ['crm_simulate', 'crm_mon'], packages: ['pacemaker-cli-util
   });
 
   it('health: a head that loses the service network, or whose RAID turns red, gives up its services (monitors and fencing stay)', async () => {
-    const cfg = buildConfig(loadDescription(join(root, 'examples', 'lab.yaml')));
+    const cfg = buildConfig(loadDescription(join(root, 'examples', 'active-standby-pdu.yaml')));
     const svc = ['vip-oscar-ipv4', 'vip-oscar-ipv6', 'dhcpd4', 'dhcpd6', 'tftpd', 'ntpd', 'nfsserver', 'snmpd', 'statesync'];
     const link = await simulate(cibOf(cfg, { head1: { 'ha-oscar-link': '0' }, head2: { 'ha-oscar-link': '1' } }));
     for (const r of svc) expect(link.placement.get(r), r).toBe('head2');
@@ -131,7 +131,7 @@ describeWith({ bins: ['crm_simulate', 'crm_mon'], packages: ['pacemaker-cli-util
   });
 
   it('failover with resource sets takes 2 start steps (VIPs, then all services at once); a group takes one per member', async () => {
-    const cfg = buildConfig(loadDescription(join(root, 'examples', 'lab.yaml')));
+    const cfg = buildConfig(loadDescription(join(root, 'examples', 'active-standby-pdu.yaml')));
     const setsUp = await simulate(cibOf(cfg));
     const sets = await startLevels((await simulate(setsUp.cib, ['--node-fail', 'head1'])).graph);
     expect(sets).toEqual([

@@ -12,7 +12,7 @@ import { parseDescription, DescriptionError, parseRecipient, type Description } 
 import { buildConfig, renderConfiguration, renderCrm, renderFullCib, compare } from '../../src/crm/index';
 
 const root = join(__dirname, '..', '..');
-const labText = readFileSync(join(root, 'examples', 'lab.yaml'), 'utf8');
+const labText = readFileSync(join(root, 'examples', 'active-standby-pdu.yaml'), 'utf8');
 
 function edited(edit: (d: any) => void): Description {
   const d = parse(labText);
@@ -20,7 +20,7 @@ function edited(edit: (d: any) => void): Description {
   return parseDescription(stringify(d));
 }
 
-/** The lab example, changed by `edit`, then validated: the list of problems (empty when valid). */
+/** The active-standby-pdu example, changed by `edit`, then validated: the list of problems (empty when valid). */
 function problems(edit: (d: any) => void): string[] {
   try {
     edited(edit);
@@ -34,7 +34,7 @@ function problems(edit: (d: any) => void): string[] {
 const snmp = (o: Record<string, unknown>) => (d: any) => { d.notifications = { snmp: o }; };
 
 describe('notifications.snmp: accepted', () => {
-  it('the examples: lab and active-standby, recipients in canonical form', () => {
+  it('the examples: active-standby-pdu and active-standby, recipients in canonical form', () => {
     const lab = parseDescription(labText);
     expect(lab.notifications.snmp).toEqual({ transport: 'snmptrap', recipients: ['udp:192.0.2.5:162'], snmpConfDir: undefined, spoolDir: undefined });
     const as = parseDescription(readFileSync(join(root, 'examples', 'active-standby.yaml'), 'utf8'));
@@ -130,7 +130,7 @@ describe('notifications.snmp: precise errors', () => {
 });
 
 describe('the alert in the model and both renderings', () => {
-  it('lab: node, resource and the two health attributes, one recipient', () => {
+  it('active-standby-pdu: node, resource and the two health attributes, one recipient', () => {
     const cfg = buildConfig(parseDescription(labText));
     expect(cfg.alerts).toEqual([{
       id: 'ha-oscar-snmp', path: '/usr/share/pacemaker/alerts/alert_haoscar', attributes: [['transport', 'snmptrap']],

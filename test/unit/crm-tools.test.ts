@@ -34,7 +34,7 @@ describeWith({ bins: ['crm_verify'], packages: ['pacemaker-cli-utils'] }, 'crm_v
     });
   }
   it('and rejects a broken one (the check can fail)', async () => {
-    const cfg = buildConfig(loadDescription(join(root, 'examples', 'lab.yaml')));
+    const cfg = buildConfig(loadDescription(join(root, 'examples', 'active-standby-pdu.yaml')));
     const file = join(tmp, 'broken.cib.xml');
     writeFileAtomic(file, renderFullCib(cfg).replace('<resource_ref id="tftpd"/>', '<resource_ref id="no-such-resource"/>'));
     const r = await run('crm_verify', ['-x', file]);
@@ -114,7 +114,7 @@ describeWith({ bins: ['corosync', 'ip'], root: true, packages: ['corosync', 'ipr
     });
   }
   it('and fails where the host has none of the nodelist addresses (the check can fail)', async () => {
-    const d = loadDescription(join(root, 'examples', 'lab.yaml'));
+    const d = loadDescription(join(root, 'examples', 'active-standby-pdu.yaml'));
     const r = await check(renderCorosync(d), ['203.0.113.77']);
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(/No valid name found for local host/);

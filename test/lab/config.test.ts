@@ -1,0 +1,273 @@
+// `ha-oscar config apply` in the shared lab (test/lab/global-setup.ts): the lab descriptions
+// (examples/lab-active-active.yaml, examples/lab.yaml) loaded into the real two-head cluster
+// from inside a head, then failover (issue 4) and link-aware placement (issue 10):
+//  - per mode: the lab's own resources out, apply, every set answers from the client on its
+//    VIPs; apply again changes nothing (CIB epoch unchanged); each head powered off in turn:
+//    its sets answer from the peer (fenced through the lab PDU with the description's devices,
+//    whose community is a CIB secret); powered back on;
+//  - active-standby: the active head's net A cable pulled (corosync keeps net B: no fencing):
+//    linkmon's attribute goes to 0, the services move to the peer; plugged back: the attribute
+//    recovers and the services stay (stickiness).
+// At the end (afterAll, also after a failure) the lab's own configuration is back, as the
+// other files expect it (vip4, vip6, snmpd, ..., fence-head1, fence-head2).
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  activeResources, cable, clearConfig, exec, initOf, isPoweredOn, loadConfig, loadSpec, powerOff, powerOn,
+  waitOnline, waitServices, whereIs, writeFenceSecrets,
+} from '../../src/lab/lab';
+import { fencingOn, pduEvents } from '../../src/lab/fence';
+import { availableServices, descriptionChecks, type ClientCheck } from '../../src/lab/services';
+import { sleep } from '../../src/lab/procs';
+import { HEADS, nodeDir, type LabSpec, type NodeName } from '../../src/lab/spec';
+import { loadDescription, type Description } from '../../src/crm/index';
+import { cibVersion } from '../../src/pacemaker/cib';
+
+const labName = inject('labName');
+const labError = inject('labError');
+const other = (h: NodeName): NodeName => (h === 'head1' ? 'head2' : 'head1');
+const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined | false>, everyMs = 300): Promise<T> {
+  const t0 = Date.now();
+  let last = '';
+  for (;;) {
+    try { const v = await fn(); if (v !== undefined && v !== false) return v; } catch (e) { last = e instanceof Error ? e.message : String(e); }
+    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms / 1000} s${last ? ` (${last})` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+/** A head that is powered on (head1 first). */
+const upHead = (spec: LabSpec): NodeName => {
+  const h = HEADS.find((x) => initOf(spec, x));
+  if (!h) throw new Error('no head is powered on');
+  return h;
+};
+
+/**
+ * Until every check answers from the client; when each first did, in ms after t0 (when the
+ * check that answered ended: coarse by a check's own run time). The VIP pings go first; the
+ * service checks (several are Node processes) start once the VIPs answer, at most every 0.5 s:
+ * on a loaded machine the checks' own start-ups slow the failover they measure.
+ */
+async function answers(spec: LabSpec, checks: ClientCheck[], t0: number, timeoutMs: number): Promise<Map<string, number>> {
+  const got = new Map<string, number>();
+  let left = checks;
+  const isPing = (c: ClientCheck): boolean => c.argv[0] === 'ping';
+  for (;;) {
+    const round = Date.now();
+    const pingsLeft = left.some(isPing);
+    const rs = await Promise.all(left.filter((c) => isPing(c) || !pingsLeft).map(async (c) => {
+      const r = await exec(spec, 'client', c.argv, { timeoutMs: c.timeoutMs ?? 10_000 });
+      return { c, ok: r.code === 0, at: Date.now() };
+    }));
+    for (const r of rs) if (r.ok) got.set(r.c.name, r.at - t0);
+    left = left.filter((c) => !got.has(c.name));
+    if (left.length === 0) return got;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`no answer from the client within ${timeoutMs / 1000} s for: ${left.map((c) => c.name).join(', ')}`);
+    await sleep(Math.max(100, 500 - (Date.now() - round)));
+  }
+}
+const slowest = (m: Map<string, number>): number => Math.max(...m.values());
+const detail = (m: Map<string, number>): string => [...m].map(([n, t]) => `${n} ${secs(t)}`).join(', ');
+
+/** Wait until the cluster has no pending actions (crm_resource --wait, inside a head; again while the head's CIB is not up yet). */
+async function settle(spec: LabSpec, timeoutS = 150): Promise<void> {
+  const until = Date.now() + timeoutS * 1000;
+  for (;;) {
+    const left = Math.max(5, Math.round((until - Date.now()) / 1000));
+    const r = await exec(spec, upHead(spec), ['crm_resource', '--wait', `--timeout=${left}s`], { timeoutMs: (left + 30) * 1000 });
+    if (r.code === 0) return;
+    if (Date.now() > until) throw new Error(`the cluster did not settle within ${timeoutS} s: ${(r.stderr || r.stdout).trim()}`);
+    await sleep(1000);
+  }
+}
+
+async function epochs(spec: LabSpec): Promise<string> {
+  const r = await exec(spec, upHead(spec), ['cibadmin', '--query'], { timeoutMs: 30_000 });
+  expect(r.code, r.stderr).toBe(0);
+  const v = cibVersion(r.stdout);
+  return `${v.adminEpoch}.${v.epoch}`;
+}
+
+async function apply(spec: LabSpec, file: string): Promise<string> {
+  const r = await exec(spec, upHead(spec), [process.execPath, join(spec.repo, 'dist', 'ha-oscar'), 'config', 'apply', file], { timeoutMs: 240_000 });
+  expect(r.code, `config apply ${file}: ${r.stderr}${r.stdout}`).toBe(0);
+  return r.stdout.trim();
+}
+
+/** The node attribute linkmon publishes, as attrd holds it for a head ('' when unset). */
+async function linkAttr(spec: LabSpec, head: NodeName): Promise<string> {
+  const r = await exec(spec, upHead(spec), ['attrd_updater', '--query', '--name', 'ha-oscar-link', '--node', head], { timeoutMs: 15_000 });
+  return /value="([^"]*)"/.exec(r.stdout)?.[1] ?? '';
+}
+
+/**
+ * What a head's fencer logged after a byte offset of its pacemaker log (the lab keeps each
+ * head's /var/log in its per-node directory). The fencer's history is no use here: it merges
+ * operations that look alike, and in the heads' PID namespaces the requesting controller has
+ * the same PID after every boot.
+ */
+const pacemakerLog = (spec: LabSpec, head: NodeName): string => join(nodeDir(spec, head), 'var-log', 'pacemaker', 'pacemaker.log');
+const logSize = (spec: LabSpec, head: NodeName): number => { try { return statSync(pacemakerLog(spec, head)).size; } catch { return 0; } };
+const fencerLines = (spec: LabSpec, head: NodeName, from: number): string[] =>
+  readFileSync(pacemakerLog(spec, head)).subarray(from).toString('utf8').split('\n').filter((l) => / pacemaker-fenced /.test(l));
+/** The fencer's line for a successful run of the description's device fence-<victim> against victim. */
+const fencedBy = (lines: string[], victim: NodeName): string | undefined =>
+  lines.find((l) => new RegExp(`Operation '(off|reboot)' \\[\\d+\\] targeting ${victim} using fence-${victim} returned 0`).test(l));
+
+interface SetInfo { name: string; vip: string; checks: ClientCheck[] }
+const setsOf = (spec: LabSpec, d: Description): SetInfo[] => d.sets.map((s) => {
+  const v4 = s.vips.find((v) => v.addr.family === 'ipv4')!.addr.text;
+  const v6 = s.vips.find((v) => v.addr.family === 'ipv6')!.addr.text;
+  return { name: s.name, vip: `vip-${s.name}-ipv4`, checks: descriptionChecks(spec, v4, v6, s.services) };
+});
+
+/** Both heads powered on, cables in, online: whatever a failed test left. */
+async function heal(spec: LabSpec): Promise<void> {
+  for (const h of HEADS) {
+    if (isPoweredOn(spec, h)) { for (const net of ['A', 'B'] as const) await cable(spec, h, net, true).catch(() => undefined); } else await powerOn(spec, h);
+  }
+  await waitOnline(spec, HEADS, 180_000);
+}
+
+const MODES = [
+  { file: 'lab-active-active.yaml', mode: 'active-active' },
+  { file: 'lab.yaml', mode: 'active-standby' },
+] as const;
+
+describe('cluster descriptions applied in the lab (ha-oscar config apply)', () => {
+  let spec: LabSpec;
+  beforeAll(() => {
+    // no skip: a lab that did not come up is a failure
+    if (!labName) throw new Error(labError || 'the lab did not come up');
+    spec = loadSpec(labName);
+  });
+
+  afterAll(async () => {
+    if (!spec) return;
+    // The lab's own configuration back, for the files that run after this one.
+    await heal(spec);
+    await clearConfig(spec);
+    await loadConfig(spec);
+    await waitServices(spec, 180_000);
+    const ids = [...availableServices(spec).flatMap((s) => s.members), ...(fencingOn(spec) ? ['fence-head1', 'fence-head2'] : [])];
+    await until('the lab\'s own resources all active', 120_000, async () => { const a = await activeResources(spec); return ids.every((i) => a.includes(i)); });
+  }, 600_000);
+
+  it('the lab is up', () => {
+    expect(labError).toBe('');
+    expect(labName).not.toBe('');
+  });
+
+  for (const m of MODES) {
+    describe(`${m.file} (${m.mode})`, () => {
+      let d: Description;
+      let sets: SetInfo[];
+      const file = (): string => join(spec.repo, 'examples', m.file);
+
+      it('the lab\'s own resources out; apply (inside head1) loads it; every set answers from the client on its VIPs', async () => {
+        d = loadDescription(file());
+        expect(d.mode).toBe(m.mode);
+        sets = setsOf(spec, d);
+        await clearConfig(spec, 180_000);
+        expect(await activeResources(spec)).toEqual([]);
+        expect(writeFenceSecrets(spec)).toBe(true); // the PDU community, as a CIB secret (community: lrm://)
+        const t0 = Date.now();
+        const out = await apply(spec, file());
+        expect(out).toMatch(/^applied .*: \d+ object\(s\) changed, epoch \d+ -> \d+$/);
+        const got = await answers(spec, sets.flatMap((s) => s.checks), t0, 240_000);
+        console.log(`[config] ${m.file}: applied; every set answers ${secs(slowest(got))} after apply began (${detail(got)})`);
+        // active-active: each set on the head it prefers (first placement)
+        for (const s of d.sets) if (s.prefer) expect(await whereIs(spec, `vip-${s.name}-ipv4`), s.name).toBe(s.prefer);
+        // the stonith devices and linkmon run too (a start that timed out on a loaded machine is retried after failure-timeout)
+        await until('fence-head1, fence-head2 and linkmon active', 200_000, async () => {
+          const a = await activeResources(spec);
+          return ['fence-head1', 'fence-head2'].every((x) => a.includes(x)) && a.filter((x) => x === 'linkmon').length === 2;
+        }, 1000);
+        // the PDU's community stays out of the CIB: the devices say lrm://, the fencer reads the secret
+        const cib = await exec(spec, upHead(spec), ['cibadmin', '--query', '--scope', 'resources'], { timeoutMs: 30_000 });
+        expect(cib.stdout).toMatch(/<primitive id="fence-head1"[^]*?name="community" value="lrm:\/\/"/);
+        expect(cib.stdout).not.toContain(readFileSync(join(spec.stateDir, 'pdu.community'), 'utf8').trim());
+      }, 600_000);
+
+      it('applied again: nothing changes, the CIB epoch does not move', async () => {
+        const before = await epochs(spec);
+        const out = await apply(spec, file());
+        expect(out).toMatch(/^unchanged: the CIB already matches .* \(epoch \d+\)$/);
+        expect(await epochs(spec)).toBe(before);
+      }, 300_000);
+
+      it('powering off each head in turn moves its sets to the peer (fenced through the lab PDU); powered on, it rejoins and the sets stay', async () => {
+        // the head that runs the first set goes first, then the other one
+        const first = (await whereIs(spec, sets[0]!.vip))!;
+        expect(first).toBeDefined();
+        for (const [i, victim] of [first, other(first)].entries()) {
+          const peer = other(victim);
+          const where = new Map<string, NodeName | undefined>();
+          for (const s of sets) where.set(s.name, await whereIs(spec, s.vip));
+          const moving = sets.filter((s) => where.get(s.name) === victim);
+          const staying = sets.filter((s) => where.get(s.name) === peer);
+          expect(moving.length, `a set on ${victim}`).toBeGreaterThan(0);
+          const f0 = logSize(spec, peer);
+          const t0 = await powerOff(spec, victim);
+          try {
+            const got = await answers(spec, moving.flatMap((s) => s.checks), t0, 180_000);
+            for (const s of moving) expect(await whereIs(spec, s.vip), s.name).toBe(peer);
+            for (const s of staying) expect(await whereIs(spec, s.vip), `${s.name} stays`).toBe(peer);
+            console.log(`[config] ${m.file}: power-off ${victim} -> set(s) ${moving.map((s) => s.name).join('+')} answer from ${peer} in ${secs(slowest(got))} (${detail(got)})`);
+            // recovery waited for the survivor to fence the lost head: the description's device, through the
+            // lab PDU (its outlet already reads off: fence_haoscar reads the status with the CIB-secret community)
+            const line = await until(`${peer}'s fencer runs fence-${victim}`, 60_000, async () => fencedBy(fencerLines(spec, peer, f0), victim));
+            expect(line).toContain(`targeting ${victim} using fence-${victim} returned 0`);
+          } finally {
+            await powerOn(spec, victim);
+            await waitOnline(spec, HEADS, 180_000);
+          }
+          if (i > 0) continue; // what follows (the link test, or the next mode's clearConfig) waits for the cluster itself
+          await settle(spec);
+          for (const s of moving) expect(await whereIs(spec, s.vip), `${s.name} stays on ${peer} (stickiness)`).toBe(peer);
+        }
+      }, 900_000);
+    });
+  }
+
+  it('lab.yaml: pulling the active head\'s net A cable moves the services to the peer (no fencing); plugged back, the attribute recovers and they stay', async () => {
+    const d = loadDescription(join(spec.repo, 'examples', 'lab.yaml'));
+    const [set] = setsOf(spec, d);
+    expect(d.health.link).toBeDefined();
+    await settle(spec);
+    const active = (await whereIs(spec, set!.vip))!;
+    expect(active).toBeDefined();
+    const peer = other(active);
+    // linkmon runs on both heads and says the service network works
+    await until('ha-oscar-link=2 on both heads', 90_000, async () => (await linkAttr(spec, 'head1')) === '2' && (await linkAttr(spec, 'head2')) === '2');
+    const inits = HEADS.map((h) => initOf(spec, h)!.pid);
+    const f0 = HEADS.map((h) => logSize(spec, h));
+    const n0 = pduEvents(spec).length;
+    const t0 = Date.now();
+    await cable(spec, active, 'A', false);
+    try {
+      const tAttr = await until(`ha-oscar-link=0 on ${active}`, 60_000, async () => (await linkAttr(spec, active)) === '0' && Date.now() - t0);
+      const got = await answers(spec, set!.checks, t0, 180_000);
+      expect(await whereIs(spec, set!.vip)).toBe(peer);
+      console.log(`[config] lab.yaml: net A cable of ${active} pulled -> ha-oscar-link=0 after ${secs(tAttr)}; services answer from ${peer} in ${secs(slowest(got))} (${detail(got)})`);
+      // corosync kept net B: nobody was fenced, both heads still run the same inits
+      expect(HEADS.map((h) => initOf(spec, h)?.pid)).toEqual(inits);
+      expect(pduEvents(spec).slice(n0).filter((e) => e.from !== undefined || e.event.startsWith('now-'))).toEqual([]);
+      expect(HEADS.flatMap((h, i) => fencerLines(spec, h, f0[i]!).filter((l) => /Requesting peer fencing|wants to fence/.test(l)))).toEqual([]);
+    } finally {
+      await cable(spec, active, 'A', true);
+    }
+    const t1 = Date.now();
+    const tBack = await until(`ha-oscar-link=2 on ${active} again`, 120_000, async () => (await linkAttr(spec, active)) === '2' && Date.now() - t1);
+    await sleep(3000); // attrd answers with the new value at once and writes it to the CIB after dampen (2 s)
+    await settle(spec); // the scheduler has run with the attribute back: nothing moves
+    expect(await whereIs(spec, set!.vip)).toBe(peer);
+    const again = await answers(spec, set!.checks, Date.now(), 60_000);
+    expect(again.size).toBe(set!.checks.length);
+    console.log(`[config] lab.yaml: cable back in -> ha-oscar-link=2 on ${active} after ${secs(tBack)}; the services stay on ${peer}`);
+  }, 600_000);
+});

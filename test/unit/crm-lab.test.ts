@@ -1,0 +1,169 @@
+// The lab descriptions (examples/lab.yaml, examples/lab-active-active.yaml) against the lab
+// itself (src/lab: addresses, PDU, the paths its services use), and the description keys the
+// lab needed: inline NFS exports, a fence community kept as a Pacemaker CIB secret (lrm://),
+// fence_haoscar's power/login timeouts, fencing.action and fencing.timeout.
+import { describe, it, expect } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { parseDescription, DescriptionError, type Description } from '../../src/crm/describe';
+import { buildConfig } from '../../src/crm/model';
+import { renderCrm } from '../../src/crm/render-crm';
+import { HEADS, NET, VIP4, VIP6, addr4, addr6 } from '../../src/lab/spec';
+import { PDU_ADDR, PDU_OUTLETS, PRIORITY_FENCING_DELAY_S, FENCE_PROPS } from '../../src/lab/fence';
+import { AGENTX_SOCKET, DHCP_STATE, LAB_DIR, NFS_EXPORT } from '../../src/lab/services';
+import { LAB_SHARED } from '../../src/lab/spec';
+
+const root = join(__dirname, '..', '..');
+const text = (f: string) => readFileSync(join(root, 'examples', f), 'utf8');
+const LAB_FILES = ['lab.yaml', 'lab-active-active.yaml'];
+
+function problems(base: string, edit: (d: any) => void): string[] {
+  const d = parse(text(base));
+  edit(d);
+  try { parseDescription(stringify(d)); return []; } catch (e) {
+    if (!(e instanceof DescriptionError)) throw e;
+    return e.problems;
+  }
+}
+function edited(base: string, edit: (d: any) => void): Description {
+  const d = parse(text(base));
+  edit(d);
+  return parseDescription(stringify(d));
+}
+const params = (d: Description, id: string) => new Map(buildConfig(d).primitives.find((p) => p.id === id)!.params);
+
+describe('the lab descriptions describe the lab (src/lab)', () => {
+  for (const f of LAB_FILES) {
+    describe(f, () => {
+      const d = parseDescription(text(f), f);
+      const cfg = buildConfig(d);
+      it('heads, networks and interfaces as the lab makes them', () => {
+        expect(d.heads.map((h) => h.name)).toEqual([...HEADS]);
+        for (const h of d.heads) {
+          const n = h.name as (typeof HEADS)[number];
+          expect(h.addresses.a?.ipv4?.text).toBe(addr4(n, 'A'));
+          expect(h.addresses.a?.ipv6?.text).toBe(addr6(n, 'A'));
+          expect(h.addresses.b?.ipv4?.text).toBe(addr4(n, 'B'));
+          expect(h.addresses.b?.ipv6?.text).toBe(addr6(n, 'B'));
+        }
+        const a = d.networks.find((n) => n.name === 'a')!; const b = d.networks.find((n) => n.name === 'b')!;
+        expect([a.ipv4!.text, a.ipv6!.text, a.interface, a.services]).toEqual([`${NET.A.v4prefix}0/${NET.A.v4len}`, `${NET.A.v6prefix}/${NET.A.v6len}`, 'eth0', true]);
+        expect([b.ipv4!.text, b.ipv6!.text, b.interface, b.services]).toEqual([`${NET.B.v4prefix}0/${NET.B.v4len}`, `${NET.B.v6prefix}/${NET.B.v6len}`, 'eth1', false]);
+        expect(d.corosync.links).toEqual(['a', 'b']); // the lab's ring0 is net A
+      });
+      it('the first set has the lab\'s VIPs; the services use the paths the lab provides', () => {
+        expect(d.sets[0].vips.map((v) => v.addr.text)).toEqual([VIP4, VIP6]);
+        expect(params(d, 'dhcpd4').get('config')).toBe(`${LAB_DIR}/dhcpd.conf`);
+        expect(params(d, 'dhcpd6').get('config')).toBe(`${LAB_DIR}/dhcpd6.conf`);
+        expect(params(d, 'dhcpd4').get('state_dir')).toBe(DHCP_STATE[4]);
+        expect(params(d, 'dhcpd6').get('state_dir')).toBe(DHCP_STATE[6]);
+        expect(params(d, 'dhcpd4').get('server_id')).toBe(VIP4); // the lab's dhcpd.conf answers as VIP4
+        expect(params(d, 'nfsserver').get('exports')).toMatch(new RegExp(`^${NFS_EXPORT} `));
+        expect(params(d, 'nfsserver').get('state_dir')!.startsWith(`${LAB_SHARED}/`)).toBe(true);
+        expect(params(d, 'nfsserver').get('server')).toBe('ganesha');
+        expect(params(d, 'ntpd').get('clock_control')).toBe('false');
+        expect(params(d, 'snmpd').get('agentx_socket')).toBe(AGENTX_SOCKET);
+        expect(params(d, 'tftpd').get('root')).toBe('/srv/tftp');
+      });
+      it('fencing through the lab PDU, the community kept out of the CIB, the lab\'s fencing properties', () => {
+        const devs = cfg.primitives.filter((p) => p.agent === 'stonith:fence_haoscar');
+        expect(devs.map((p) => p.id)).toEqual(PDU_OUTLETS.map((h) => `fence-${h}`));
+        PDU_OUTLETS.forEach((h, i) => {
+          const ps = new Map(devs[i]!.params);
+          expect(ps.get('ip')).toBe(PDU_ADDR.B);
+          expect(ps.get('pcmk_host_map')).toBe(`${h}:${i + 1}`);
+          expect(ps.get('community')).toBe('lrm://');
+        });
+        const props = new Map(cfg.properties);
+        expect(props.get('stonith-enabled')).toBe(FENCE_PROPS['stonith-enabled']);
+        expect(props.get('stonith-action')).toBe(FENCE_PROPS['stonith-action']);
+        expect(props.get('stonith-timeout')).toBe(FENCE_PROPS['stonith-timeout']);
+        expect(props.get('priority-fencing-delay')).toBe(`${PRIORITY_FENCING_DELAY_S}s`);
+      });
+      it('link health on eth0, pinging the client (never a head); no RAID (the lab has no md devices)', () => {
+        expect(d.health.link).toMatchObject({ interfaces: 'eth0', targets: `${addr4('client', 'A')} ${addr6('client', 'A')}` });
+        expect(d.health.raid).toBeUndefined();
+        expect(cfg.clones.map((c) => c.id)).toEqual(['linkmon-clone']);
+      });
+    });
+  }
+  it('active-active: dhcp+tftp on head1 with the lab VIPs, nfs+ntp+snmp on head2 with the second pair', () => {
+    const d = parseDescription(text('lab-active-active.yaml'));
+    expect(d.mode).toBe('active-active');
+    expect(d.sets.map((s) => [s.name, s.prefer, s.vips.map((v) => v.addr.text), s.services])).toEqual([
+      ['boot', 'head1', [VIP4, VIP6], ['dhcp', 'tftp']],
+      ['data', 'head2', ['192.0.2.101', '2001:db8:a::101'], ['nfs', 'ntp', 'snmp']],
+    ]);
+  });
+});
+
+describe('nfs exports: a file, or inline export lines', () => {
+  const base = 'lab.yaml';
+  it('a list of export lines becomes the agent\'s inline form ("; " between exports, single spaces)', () => {
+    const d = edited(base, (x) => { x.services.nfs.exports = ['/srv/home   192.0.2.0/24(rw,no_root_squash)', '/srv/sw *(ro)']; });
+    expect(params(d, 'nfsserver').get('exports')).toBe('/srv/home 192.0.2.0/24(rw,no_root_squash); /srv/sw *(ro)');
+    expect(renderCrm(buildConfig(d))).toContain('exports="/srv/home 192.0.2.0/24(rw,no_root_squash); /srv/sw *(ro)"');
+  });
+  it('one string: an exports file, or inline exports', () => {
+    expect(params(edited(base, (x) => { x.services.nfs.exports = '/etc/ha-oscar/exports'; }), 'nfsserver').get('exports')).toBe('/etc/ha-oscar/exports');
+    expect(params(edited(base, (x) => { x.services.nfs.exports = '/srv 2001:db8:a::/64(rw)'; }), 'nfsserver').get('exports')).toBe('/srv 2001:db8:a::/64(rw)');
+  });
+  it('bad exports: the item and the reason', () => {
+    expect(problems(base, (x) => { x.services.nfs.exports = ['/srv 192.0.2.0/33(rw)']; }))
+      .toEqual(['services.nfs.exports[0]: export: /srv: bad client network "192.0.2.0/33" (IPv4/0-32, IPv4/netmask or IPv6/0-128)']);
+    expect(problems(base, (x) => { x.services.nfs.exports = ['/srv *(rw)', '/srv 192.0.2.1(ro)']; }))
+      .toEqual(['services.nfs.exports: exports /srv twice (list all its clients on one entry)']);
+    expect(problems(base, (x) => { x.services.nfs.exports = ['/srv *(rw); /sw *(ro)']; }))
+      .toEqual(["services.nfs.exports[0]: not a valid export line (one export per item, no \";\"): '/srv *(rw); /sw *(ro)'"]);
+    expect(problems(base, (x) => { x.services.nfs.exports = ['/srv']; }))
+      .toEqual(["services.nfs.exports[0]: not an export line (PATH CLIENT(OPTIONS) ...): '/srv'"]);
+    expect(problems(base, (x) => { x.services.nfs.exports = 'exports'; }))
+      .toEqual([`services.nfs.exports: must be an absolute exports file path or inline exports like "/srv/home 192.0.2.0/24(rw)": 'exports'`]);
+    expect(problems(base, (x) => { x.services.nfs.exports = []; })).toEqual(['services.nfs.exports: must not be empty']);
+  });
+});
+
+describe('fencing keys the lab needed', () => {
+  const base = 'lab.yaml';
+  it('community lrm:// (a Pacemaker CIB secret) only for the community, and exactly that', () => {
+    expect(problems(base, (x) => { x.fencing.devices.head1.plug = 'lrm://'; }))
+      .toEqual(['fencing.devices.head1.plug: lrm:// (a Pacemaker CIB secret) is only for community']);
+    expect(problems(base, (x) => { x.fencing.devices.head1.community = 'lrm://x'; }))
+      .toEqual(["fencing.devices.head1.community: write exactly 'lrm://' (the value itself goes into /var/lib/pacemaker/lrm/secrets/<device>/community on both heads: cibsecret set)"]);
+    // a literal community is still accepted (it then sits in the CIB)
+    const d = edited(base, (x) => { x.fencing.devices.head1.community = 'private'; });
+    expect(params(d, 'fence-head1').get('community')).toBe('private');
+  });
+  it('power_timeout and login_timeout go to fence_haoscar, for snmp and ipmi devices', () => {
+    const d = parseDescription(text(base));
+    expect(params(d, 'fence-head1').get('power_timeout')).toBe('30');
+    expect(params(d, 'fence-head1').get('login_timeout')).toBe('5');
+    const i = edited(base, (x) => { x.fencing.devices.head2 = { method: 'ipmi', ip: '198.51.100.200', username: 'u', password_script: '/usr/local/sbin/pw', login_timeout: 7 }; });
+    expect(params(i, 'fence-head2').get('login_timeout')).toBe('7');
+    expect(problems(base, (x) => { x.fencing.devices.head1.power_timeout = 'long'; })).toEqual(['fencing.devices.head1.power_timeout: must be an integer']);
+  });
+  it('fencing.action -> stonith-action, fencing.timeout -> stonith-timeout; absent: not set', () => {
+    const d = edited(base, (x) => { x.fencing.action = 'reboot'; x.fencing.timeout = '2min'; });
+    expect(new Map(buildConfig(d).properties).get('stonith-action')).toBe('reboot');
+    expect(new Map(buildConfig(d).properties).get('stonith-timeout')).toBe('2min');
+    const none = new Map(buildConfig(edited(base, (x) => { delete x.fencing.action; delete x.fencing.timeout; })).properties);
+    expect(none.has('stonith-action')).toBe(false);
+    expect(none.has('stonith-timeout')).toBe(false);
+    expect(problems(base, (x) => { x.fencing.action = 'poweroff'; })).toEqual(["fencing.action: must be off or reboot: 'poweroff'"]);
+    expect(problems(base, (x) => { x.fencing.timeout = 'soon'; })).toEqual(["fencing.timeout: not a duration (like 30s, 2min, 1h): 'soon'"]);
+  });
+});
+
+describe('start and stop operations', () => {
+  it('every service and health primitive has start and stop with the agent\'s timeouts, before its monitors', () => {
+    const cfg = buildConfig(parseDescription(text('lab.yaml')));
+    const nfs = cfg.primitives.find((p) => p.id === 'nfsserver')!;
+    expect(nfs.ops.slice(0, 2)).toEqual([{ name: 'start', interval: '0s', timeout: '60s' }, { name: 'stop', interval: '0s', timeout: '60s' }]);
+    for (const p of [...cfg.primitives.filter((x) => x.agent.startsWith('ocf:ha-oscar:')), ...cfg.clones.map((c) => c.child)]) {
+      expect(p.ops.map((o) => o.name).slice(0, 2), p.id).toEqual(['start', 'stop']);
+    }
+    expect(renderCrm(cfg)).toContain('primitive nfsserver ocf:ha-oscar:nfsserver \\\n\tparams');
+    expect(renderCrm(cfg)).toMatch(/op start interval=0s timeout=60s \\\n\top stop interval=0s timeout=60s \\\n\top monitor interval=10s/);
+  });
+});
