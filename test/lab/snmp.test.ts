@@ -162,6 +162,14 @@ describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
     const name = inject('labName');
     if (!name) throw new Error(inject('labError') || 'the lab did not come up');
     spec = loadSpec(name);
+    // A file before this one may have left a head off (a failed fence test does).
+    for (const h of HEADS) {
+      if (isPoweredOn(spec, h)) continue;
+      console.log(`[snmp] ${h} was powered off (left so by an earlier test file): powering it on`);
+      await powerOn(spec, h);
+    }
+    await waitOnline(spec, HEADS, 240_000);
+    await waitServices(spec, 240_000);
     await startTrapd(spec);
     // a trap from a head reaches it (the path the alert agent uses)
     const head = HEADS.find((h) => isPoweredOn(spec, h))!;
@@ -175,7 +183,7 @@ describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
       : await exec(spec, head, ['cibadmin', '--create', '--scope', 'configuration', '--xml-text', `<alerts>${alertXml()}</alerts>`]);
     expect(r.code, r.stderr).toBe(0);
     alertHead = head;
-  }, 180_000);
+  }, 600_000);
 
   afterAll(async () => {
     if (!spec) return;
