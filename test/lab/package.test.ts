@@ -7,7 +7,8 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeWith } from '../helpers/prereq';
 import { run } from '../../src/service/run';
-import { exec, isPoweredOn, loadSpec, powerOn, waitOnline } from '../../src/lab/lab';
+import { exec, loadSpec } from '../../src/lab/lab';
+import { healLab } from './heal';
 import { HEADS, type LabSpec } from '../../src/lab/spec';
 import { AGENTX_SOCKET } from '../../src/lab/services';
 import { agentsSource, parseUnit, SUBAGENT_UNIT } from '../../src/lab/package';
@@ -24,15 +25,9 @@ describeWith(need, 'lab heads run the installed package', () => {
     const name = inject('labName');
     if (!name) throw new Error(inject('labError') || 'the lab did not come up');
     spec = loadSpec(name);
-    // A file before this one may have left a head off (a failed fence test does): this file
-    // checks both heads, so it boots them (the package stays installed on their disks).
-    for (const h of HEADS) {
-      if (isPoweredOn(spec, h)) continue;
-      console.log(`[package] ${h} was powered off (left so by an earlier test file): powering it on`);
-      await powerOn(spec, h);
-    }
-    await waitOnline(spec, HEADS, 240_000);
-  }, 300_000);
+    // A failed file before this one may have left a head off or out of the cluster.
+    await healLab(spec, (l) => console.log(`[package] ${l}`));
+  }, 900_000);
 
   it('the lab is in deb mode, with the .deb of this tree', () => {
     const s = agentsSource(spec);
