@@ -75,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv;
   if (cmd === '_init') {
     const { nodeInit } = await import('../lab/init');
-    return nodeInit(args[0] ?? '', args[1] ?? '');
+    return nodeInit(args[0] ?? '', args[1] ?? '', args[2] === undefined ? 0 : Number(args[2]));
   }
   if (cmd === '_probe') {
     // Client-side checks done with our own protocol clients (src/probe), run inside the client:
@@ -83,8 +83,11 @@ export async function main(argv: string[]): Promise<number> {
     //   _probe tftp ADDR FILE   the whole file transferred
     //   _probe dhcp4 VIP FILE   a broadcast DISCOVER on eth0 gets an OFFER from server-id VIP naming FILE
     //   _probe dhcp6 URL        a SOLICIT to ff02::1:2 gets an ADVERTISE carrying boot-file URL
+    //   _probe lease4|lease6 [--wait MS] [--timeout MS] MAC[=ADDRESS]...
+    //                           a full lease per MAC, in order (see leaseProbe)
     // Exit 0 when the service answered properly, 1 when not; one line either way.
     const [what, addr, file] = args;
+    if (what === 'lease4' || what === 'lease6') return leaseProbe(what === 'lease4' ? 4 : 6, args.slice(1));
     if (what === 'ntp' && addr) {
       const { ntpQuery } = await import('../probe/ntp');
       const r = await ntpQuery(addr, 123, { timeoutMs: 1000 });
@@ -119,7 +122,7 @@ export async function main(argv: string[]): Promise<number> {
         : `dhcp6: ${r.ok ? `boot file ${r.bootFile ?? '(none)'}, want ${addr}` : r.error ?? 'no answer'}`);
       return ok ? 0 : 1;
     }
-    console.error('usage: ha-oscar lab _probe ntp ADDRESS | tftp ADDRESS FILE | dhcp4 SERVER-ID BOOTFILE | dhcp6 BOOTFILE-URL');
+    console.error(`usage: ha-oscar lab _probe ntp ADDRESS | tftp ADDRESS FILE | dhcp4 SERVER-ID BOOTFILE | dhcp6 BOOTFILE-URL\n       ${LEASE_USAGE}`);
     return 2;
   }
   if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') { console.log(usage); return cmd ? 0 : 2; }
@@ -202,4 +205,93 @@ async function status(name: string): Promise<number> {
     for (const c of await lab.runChecks(spec)) console.log(`  ${c.ok ? 'answers  ' : 'NO ANSWER'} ${c.name}`);
   }
   return 0;
+}
+
+const LEASE_USAGE = 'ha-oscar lab _probe lease4|lease6 [--wait MS] [--timeout MS] MAC[=ADDRESS] [MAC[=ADDRESS]...]';
+
+/** One line of `_probe lease4|lease6`: the lease a MAC got, or why it got none. */
+export interface LeaseLine {
+  mac: string;
+  family: 4 | 6;
+  ok: boolean;
+  /** The address asked for (option 50 / IAADDR hint), when the argument named one. */
+  requested?: string;
+  address?: string;
+  /** v4: option 54 (an address); v6: the server's DUID in hex. */
+  serverId?: string;
+  /** Source address of the server's final answer (ACK / REPLY). */
+  from?: string;
+  leaseTime?: number;
+  bootFile?: string;
+  error?: string;
+  /** Attempts made (more than 1 only with --wait). */
+  attempts: number;
+  /** Time of the successful exchange (ms), of the last attempt when none succeeded. */
+  ms: number;
+  /** When the lease was granted (or the last attempt failed): epoch ms, the host's clock (the lab shares it). */
+  at: number;
+}
+
+/**
+ * `_probe lease4|lease6 [--wait MS] [--timeout MS] MAC[=ADDRESS]...`, run inside the client:
+ * a full lease (DISCOVER/OFFER/REQUEST/ACK, SOLICIT/ADVERTISE/REQUEST/REPLY on eth0) for
+ * each MAC, one after the other in the order given; MAC=ADDRESS asks for that address
+ * (option 50, IAADDR hint). One JSON line per MAC (LeaseLine). --timeout: the budget of one
+ * exchange (default 4000 ms); --wait: retry each MAC until it gets a lease or MS have passed
+ * since the probe started (default: one attempt), so that the time of the first lease after
+ * a failover is known to the retry interval (`at`), not to a process start.
+ * Exit 0 only when every MAC got a lease; 1 when one did not; 2 on bad arguments.
+ */
+async function leaseProbe(family: 4 | 6, argv: string[]): Promise<number> {
+  const { isIP } = await import('node:net');
+  const t0 = Date.now();
+  let waitMs = 0;
+  let timeoutMs = 4000;
+  const wanted: { mac: string; requested?: string }[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--wait' || a === '--timeout') {
+      const v = argv[++i];
+      if (v === undefined || !/^\d{1,7}$/.test(v)) { console.error(`${a} needs a number of milliseconds\nusage: ${LEASE_USAGE}`); return 2; }
+      if (a === '--wait') waitMs = Number(v); else timeoutMs = Math.max(100, Number(v));
+      continue;
+    }
+    const [mac, requested, extra] = a.split('=');
+    if (extra !== undefined || !mac || !/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(mac) || (requested !== undefined && isIP(requested) !== family)) {
+      console.error(`bad argument '${a}': give MAC or MAC=IPv${family}-ADDRESS\nusage: ${LEASE_USAGE}`);
+      return 2;
+    }
+    wanted.push({ mac: mac.toLowerCase(), requested });
+  }
+  if (wanted.length === 0) { console.error(`no MAC given\nusage: ${LEASE_USAGE}`); return 2; }
+  if (family === 4) {
+    // as in the dhcp4 probe: no route for 255.255.255.255 without a default route (ENETUNREACH)
+    const { run } = await import('../service/run');
+    const rt = await run('ip', ['route', 'replace', '255.255.255.255/32', 'dev', 'eth0'], { timeoutMs: 5_000 });
+    if (rt.code !== 0) {
+      for (const w of wanted) console.log(JSON.stringify({ mac: w.mac, family, ok: false, requested: w.requested, error: `ip route replace failed: ${rt.stderr.trim()}`, attempts: 0, ms: 0, at: Date.now() } satisfies LeaseLine));
+      return 1;
+    }
+  }
+  const { dhcpLease } = await import('../probe/dhcp');
+  let allOk = true;
+  for (const w of wanted) {
+    let attempts = 0;
+    let line: LeaseLine;
+    for (;;) {
+      attempts++;
+      const r = await dhcpLease({ family, iface: 'eth0', mac: w.mac, requestAddress: w.requested, timeoutMs, retransmitMs: 500 });
+      const at = Date.now();
+      if (r.ok && r.address !== undefined) {
+        line = { mac: w.mac, family, ok: true, requested: w.requested, address: r.address, serverId: r.serverId, from: r.from, leaseTime: r.leaseTime, bootFile: r.bootFile, attempts, ms: r.ms, at };
+        break;
+      }
+      line = { mac: w.mac, family, ok: false, requested: w.requested, error: r.error ?? 'no address in the answer', attempts, ms: r.ms, at };
+      if (Date.now() - t0 >= waitMs) break;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    console.log(JSON.stringify(line));
+    if (!line.ok) allOk = false;
+  }
+  return allOk ? 0 : 1;
 }

@@ -18,6 +18,15 @@ import { writeState } from './state';
 export const PDU_ADDR: Record<'A' | 'B', string> = { A: '192.0.2.250', B: '198.51.100.250' };
 export const PDU_PORT = 161;
 export const PDU_OUTLETS: readonly NodeName[] = ['head1', 'head2'];
+/**
+ * A head the PDU switches on waits this long before it starts corosync: a real server spends
+ * far longer in firmware and boot. Without it a head power-cycled by `stonith_admin --reboot`
+ * rejoined within ~2 s, BEFORE the fencer had broadcast the reboot's result; the fencer then
+ * told the new instance it had just been fenced ("We were allegedly just fenced by head1"),
+ * and pacemaker on it shut down and stayed down (seen in the lab: the flaky reboot and split
+ * brain tests). Ten seconds outlasts the fence action's completion even on a loaded machine.
+ */
+export const PDU_BOOT_DELAY_MS = 10_000;
 /** Delay of fencing against the head that runs more resources (it keeps them in a split brain). */
 export const PRIORITY_FENCING_DELAY_S = 5;
 
@@ -50,7 +59,7 @@ export async function startLabPdu(spec: LabSpec, st: LabState): Promise<void> {
   // JSON is YAML: the config holds the community, so 0600 and never argv.
   const cfg = {
     port: PDU_PORT, addresses: [PDU_ADDR.A, PDU_ADDR.B], communities: [community],
-    outlets: [...PDU_OUTLETS], lab: spec.name, rebootDelayMs: 1000, hookTimeoutMs: 60_000,
+    outlets: [...PDU_OUTLETS], lab: spec.name, rebootDelayMs: 1000, hookTimeoutMs: 60_000, bootDelayMs: PDU_BOOT_DELAY_MS,
   };
   writeFileAtomic(pduConfigFile(spec), JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
   const pid = spawnDetached('nsenter', [`--net=/run/netns/${sw}`, '--', process.execPath, pduBin(spec), pduConfigFile(spec)], pduLogFile(spec));

@@ -33,7 +33,8 @@ function haclientGid(): number {
 
 async function mount(args: string[]): Promise<void> { await runOk('mount', args, { timeoutMs: 10_000 }); }
 
-export async function nodeInit(labName: string, nodeArg: string): Promise<number> {
+/** bootDelayMs: wait this long before starting the cluster stack (a power-on by the lab PDU). */
+export async function nodeInit(labName: string, nodeArg: string, bootDelayMs = 0): Promise<number> {
   checkName(labName);
   const node: NodeName = parseNode(nodeArg);
   const spec = JSON.parse(readFileSync(join(LAB_ROOT, labName, 'lab.json'), 'utf8')) as LabSpec;
@@ -124,6 +125,10 @@ export async function nodeInit(labName: string, nodeArg: string): Promise<number
   process.on('SIGINT', stop);
 
   if (HEADS.includes(node)) {
+    if (Number.isFinite(bootDelayMs) && bootDelayMs > 0) {
+      log(`booting: cluster stack in ${bootDelayMs} ms (firmware and boot of a real server)`);
+      await sleep(bootDelayMs);
+    }
     daemon('corosync', ['-f']);
     const until = Date.now() + 30_000;
     for (;;) {

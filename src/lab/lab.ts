@@ -92,13 +92,14 @@ export async function execOk(lab: LabSpec | string, node: NodeName, argv: string
 }
 
 /** Boot a node: its init under tini as PID 1 of fresh mount/uts/ipc/pid namespaces. */
-async function boot(spec: LabSpec, st: LabState, node: NodeName): Promise<void> {
+async function boot(spec: LabSpec, st: LabState, node: NodeName, bootDelayMs = 0): Promise<void> {
   const cli = join(spec.repo, 'dist', 'ha-oscar');
   if (!existsSync(cli)) throw new Error(`${cli} not built: run 'npm run build' (or 'node scripts/build.mjs ha-oscar')`);
   mkdirSync(nodeDir(spec, node), { recursive: true });
   const pid = spawnDetached('ip', ['netns', 'exec', netnsOf(spec.name, node),
     'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--mount-proc', '--propagation', 'private', '--kill-child',
-    'tini', '-s', '--', process.execPath, cli, 'lab', '_init', spec.name, node], join(nodeDir(spec, node), 'init.log'));
+    'tini', '-s', '--', process.execPath, cli, 'lab', '_init', spec.name, node, ...(bootDelayMs > 0 ? [String(bootDelayMs)] : [])],
+  join(nodeDir(spec, node), 'init.log'));
   const launcher = record(pid);
   st.nodes[node] = { launcher };
   writeState(spec, st);
@@ -127,7 +128,7 @@ async function step<T>(say: Say, what: string, timeoutMs: number, fn: () => Prom
   } finally { clearTimeout(timer); }
 }
 
-export interface UpOptions { say?: Say; loadConfig?: boolean }
+export interface UpOptions { say?: Say; loadConfig?: boolean; /** on failure, copy the logs here first (see down) */ keepLogs?: string }
 
 /** Bring the whole lab up. On any failure everything it made is torn down, then the error is thrown. */
 export async function up(spec: LabSpec, opts: UpOptions = {}): Promise<void> {
@@ -160,13 +161,14 @@ export async function up(spec: LabSpec, opts: UpOptions = {}): Promise<void> {
     if (opts.loadConfig !== false) {
       checkAbort();
       await step(say, 'cluster configuration loaded', 60_000, () => loadConfig(spec));
-      await step(say, 'every service answers from the client', 90_000, () => waitServices(spec));
+      // 180 s: at load 35-41 on 2 cores the services took longer than 90 s to answer (lab tests)
+      await step(say, 'every service answers from the client', 180_000, () => waitServices(spec, 180_000));
     }
     say(`lab '${spec.name}' up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     say(`lab up failed: ${msg}; tearing down`);
-    await down(spec.name, { say });
+    await down(spec.name, { say, keepLogs: opts.keepLogs });
     throw new Error(msg);
   }
 }
@@ -275,8 +277,12 @@ export async function powerOff(lab: LabSpec | string, node: NodeName): Promise<n
   return t0;
 }
 
-/** Power on: a fresh network namespace (no stale addresses), cables in, boot. Disks (per-node dirs) persist. */
-export async function powerOn(lab: LabSpec | string, node: NodeName): Promise<void> {
+/**
+ * Power on: a fresh network namespace (no stale addresses), cables in, boot. Disks (per-node
+ * dirs) persist. bootDelayMs: the node is up (its init answers) but starts its cluster stack
+ * only after this long, like a server's firmware and boot (the lab PDU uses it: PDU_BOOT_DELAY_MS).
+ */
+export async function powerOn(lab: LabSpec | string, node: NodeName, opts: { bootDelayMs?: number } = {}): Promise<void> {
   const spec = specOf(lab);
   const st = stateOf(spec);
   if (initOf(spec, node)) throw new Error(`${node} is already powered on`);
@@ -285,19 +291,22 @@ export async function powerOn(lab: LabSpec | string, node: NodeName): Promise<vo
   if (rec && netnsIno(ns) !== undefined && rec.ino !== undefined && netnsIno(ns) !== rec.ino) {
     throw new Error(`network namespace ${ns} is not the one this lab made; not touching it`);
   }
+  // The old cables first, by name, from the switch side (deleting one end of a veth deletes
+  // both, synchronously): the kernel cleans a deleted netns up asynchronously, and under load
+  // its veths outlived `ip netns del` by over 10 s, so re-creating them failed ("File exists").
+  const sw = netnsOf(spec.name, 'sw');
+  for (const n of NETS) await run('ip', ['-n', sw, 'link', 'del', portOf(spec.name, node, n)], { timeoutMs: 30_000 });
   const err = await delNetns(ns);
   if (err) throw new Error(err);
-  // The kernel cleans a deleted netns up asynchronously: its veths' switch-side ports can
-  // outlive `ip netns del` for a moment (seen when the lab PDU powers a head on right after off).
-  const sw = netnsOf(spec.name, 'sw');
-  const until = Date.now() + 10_000;
-  while (Date.now() < until) {
+  const until = Date.now() + 60_000;
+  for (;;) {
     const left = await Promise.all(NETS.map((n) => run('ip', ['-n', sw, 'link', 'show', portOf(spec.name, node, n)], { timeoutMs: 5_000 })));
     if (left.every((r) => r.code !== 0)) break;
+    if (Date.now() > until) throw new Error(`${node}: its old switch ports are still there 60 s after power-off`);
     await sleep(50);
   }
   await makeNodeNet(spec, st, node);
-  await boot(spec, st, node);
+  await boot(spec, st, node, opts.bootDelayMs);
 }
 
 /** Unplug (up=false) or plug in (up=true) one of a node's cables. */

@@ -45,6 +45,11 @@ export interface LabService {
  * Per head, like /etc on real heads: each head gets the same files. What must move with the
  * services (DHCP leases, the NFS export and NFS state) lives on LAB_SHARED instead. */
 export const LAB_DIR = '/var/lib/ha-oscar/lab';
+/** Start/stop timeouts of the lab's service agents: the agents advise 20-30 s (their meta-data),
+ * right for a head of its own; the lab's heads share 2 cores with the tests and other labs, and
+ * at load 17 starts of tftpd and dhcpd timed out at 20 s after a failover, which (start failures
+ * being fatal) sent every service back to the head that had just been fenced and rebooted. */
+const LAB_START_STOP = 'op start timeout=60s interval=0 op stop timeout=60s interval=0';
 /** snmpd's AgentX master socket in the heads (their /run is per node). */
 export const AGENTX_SOCKET = '/run/ha-oscar/agentx';
 const hostLabDir = (spec: LabSpec, head: (typeof HEADS)[number]): string => join(nodeDir(spec, head), 'var-lib-ha-oscar', 'lab');
@@ -79,7 +84,7 @@ export const LAB_SERVICES: LabService[] = [
     id: 'snmpd',
     missing: (spec) => needAgent(spec, 'snmpd'),
     // AgentX master on a socket in the head's own /run, for ha-oscar-snmp-agent (HA-OSCAR-MIB)
-    crm: () => `primitive snmpd ocf:ha-oscar:snmpd params listen="${VIP4} ${VIP6}" community=public port=161 agentx_socket=${AGENTX_SOCKET} op monitor interval=10s timeout=20s`,
+    crm: () => `primitive snmpd ocf:ha-oscar:snmpd params listen="${VIP4} ${VIP6}" community=public port=161 agentx_socket=${AGENTX_SOCKET} op monitor interval=10s timeout=20s ${LAB_START_STOP}`,
     members: ['snmpd'],
     checks: (spec) => (['udp', 'udp6'] as const).map((fam) => {
       const target = fam === 'udp' ? `udp:${VIP4}:161` : `udp6:[${VIP6}]:161`;
@@ -103,7 +108,7 @@ LAB_SERVICES.push(
     id: 'tftpd',
     missing: (spec) => needAgent(spec, 'tftpd'),
     // root /srv/tftp is a per-node copy in the lab; start writes the probe file there.
-    crm: () => `primitive tftpd ocf:ha-oscar:tftpd params root=/srv/tftp listen="${VIPS}" op monitor interval=10s timeout=20s`,
+    crm: () => `primitive tftpd ocf:ha-oscar:tftpd params root=/srv/tftp listen="${VIPS}" op monitor interval=10s timeout=20s ${LAB_START_STOP}`,
     members: ['tftpd'],
     // tftp-hpa's client exits 0 even on a TFTP error: our client (src/probe/tftp.ts) instead.
     checks: (spec) => bothFamilies('tftp', (vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'tftp', vip, '.ha-oscar-tftp-probe'], timeoutMs: NODE_CHECK_MS })),
@@ -112,7 +117,7 @@ LAB_SERVICES.push(
     id: 'ntpd',
     missing: (spec) => needAgent(spec, 'ntpd'),
     // clock_control=false: every namespace shares the host's one clock (docs/ntp.md).
-    crm: () => `primitive ntpd ocf:ha-oscar:ntpd params listen="${VIPS}" allow="192.0.2.0/24 2001:db8:a::/64" local_stratum=10 clock_control=false op monitor interval=30s timeout=20s`,
+    crm: () => `primitive ntpd ocf:ha-oscar:ntpd params listen="${VIPS}" allow="192.0.2.0/24 2001:db8:a::/64" local_stratum=10 clock_control=false op monitor interval=30s timeout=20s ${LAB_START_STOP}`,
     members: ['ntpd'],
     // One RFC 5905 client exchange (src/probe/ntp.ts) through `ha-oscar lab _probe ntp ADDR`.
     checks: (spec) => bothFamilies('ntp', (vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'ntp', vip], timeoutMs: NODE_CHECK_MS })),
@@ -173,8 +178,8 @@ LAB_SERVICES.push(
     missing: (spec) => needAgent(spec, 'dhcpd') || needBins('dhcpd'),
     // state_dir on the shared storage: the leases move with the service.
     crm: () => [
-      `primitive dhcpd4 ocf:ha-oscar:dhcpd params server=isc family=4 config=${LAB_DIR}/dhcpd.conf interface=eth0 server_id=${VIP4} state_dir=${DHCP_STATE[4]} op monitor interval=10s timeout=20s`,
-      `primitive dhcpd6 ocf:ha-oscar:dhcpd params server=isc family=6 config=${LAB_DIR}/dhcpd6.conf interface=eth0 state_dir=${DHCP_STATE[6]} op monitor interval=10s timeout=20s`,
+      `primitive dhcpd4 ocf:ha-oscar:dhcpd params server=isc family=4 config=${LAB_DIR}/dhcpd.conf interface=eth0 server_id=${VIP4} state_dir=${DHCP_STATE[4]} op monitor interval=10s timeout=20s ${LAB_START_STOP}`,
+      `primitive dhcpd6 ocf:ha-oscar:dhcpd params server=isc family=6 config=${LAB_DIR}/dhcpd6.conf interface=eth0 state_dir=${DHCP_STATE[6]} op monitor interval=10s timeout=20s ${LAB_START_STOP}`,
     ].join('\n'),
     members: ['dhcpd4', 'dhcpd6'],
     files: () => ({ 'dhcpd.conf': labDhcpdConf(), 'dhcpd6.conf': labDhcpd6Conf() }),

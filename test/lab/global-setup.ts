@@ -34,7 +34,7 @@ export async function setup(project: TestProject): Promise<void> {
   const spec = makeSpec(TEST_LAB, { token: 1000 });
   try {
     started = true;
-    await up(spec, { say: (l) => console.log(`[lab ${TEST_LAB}] ${l}`) });
+    await up(spec, { say: (l) => console.log(`[lab ${TEST_LAB}] ${l}`), keepLogs: process.env.HA_OSCAR_LAB_KEEP_LOGS });
     console.log(`[lab ${TEST_LAB}] ${describeAgentsSource(agentsSource(spec))}`);
     project.provide('labName', TEST_LAB);
     project.provide('labError', '');

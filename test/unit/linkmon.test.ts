@@ -242,7 +242,7 @@ describeWith({ bins: ['ip', 'ping', 'ocf-tester', 'xmllint'], root: true, packag
       { encoding: 'utf8', timeout: 180_000, env: { ...process.env, PATH: `${fakeDir}:${process.env.PATH}` } });
     expect(r.stdout + r.stderr).toContain('passed all tests');
     expect(r.status).toBe(0);
-  });
+  }, 200_000); // ocf-tester runs ~20 actions: 20-80 s on a loaded box (the spawnSync allows 180 s)
 
   it('start publishes 2; a carrier cut publishes 0 once; the link back publishes 2; stop deletes it', () => {
     const before = updates().length;

@@ -124,7 +124,7 @@ describeWith({ bins: ['ocf-tester', 'xmllint'], root: true, packages: ['resource
       { encoding: 'utf8', timeout: 180_000, env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` } });
     expect(r.stdout + r.stderr).toContain('passed all tests');
     expect(r.status).toBe(0);
-  });
+  }, 200_000); // ocf-tester runs ~20 actions: 20-80 s on a loaded box (the spawnSync allows 180 s)
 
   it('clean -> degraded -> recovering -> clean -> failed: health and per-array attributes follow, written only on change', () => {
     const p = { mdstat: mdstat(), arrays: 'md0 md1', dampen: '0' };

@@ -30,7 +30,7 @@ describeWith({ bins: ['snmpd', 'snmpget', 'ocf-tester', 'xmllint'], root: true, 
     const r = spawnSync('ocf-tester', [...args, agent], { encoding: 'utf8', timeout: 180_000 });
     expect(r.stdout + r.stderr).toContain('passed all tests');
     expect(r.status).toBe(0);
-  });
+  }, 200_000); // ocf-tester runs ~20 actions: 20-80 s on a loaded box (the spawnSync allows 180 s)
 
   it('start answers SNMP on both families; the level-10 monitor GETs sysUpTime.0 from each address', () => {
     expect(runAgent(agent, 'start', base()).code).toBe(0);

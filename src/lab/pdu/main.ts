@@ -13,6 +13,8 @@
 //   lab: hao        # optional, instead of hook: outlets named head1/head2 are that lab's
 //                   # heads, switched with the lab's powerOff/powerOn (src/lab/lab.ts) in
 //                   # this process, their state read from the lab's records
+//   bootDelayMs: 10000  # with lab: a head switched on waits this long before starting its
+//                   # cluster stack, as a real server's firmware and boot do
 //
 // It prints one JSON line per event on stdout (the PDU's log), starting with
 // {"event":"listening",...}, and exits cleanly on SIGTERM/SIGINT.
@@ -37,6 +39,7 @@ interface PduConfig {
   hookTimeoutMs?: number;
   rebootDelayMs?: number;
   lab?: string;
+  bootDelayMs?: number;
 }
 
 export function loadConfig(path: string): PduConfig {
@@ -66,7 +69,7 @@ async function main(): Promise<void> {
     if (lab) {
       const node = parseNode(x.name);
       if (what === 'off') await powerOff(lab, node);
-      else if (!isPoweredOn(lab, node)) await powerOn(lab, node);
+      else if (!isPoweredOn(lab, node)) await powerOn(lab, node, { bootDelayMs: c.bootDelayMs });
     } else if (c.hook) {
       const r = await run(c.hook, [what, String(x.index), x.name], { timeoutMs: c.hookTimeoutMs ?? 30_000 });
       if (r.code !== 0) throw new Error(describeFailure(c.hook, r));
