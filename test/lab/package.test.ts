@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describeWith } from '../helpers/prereq';
 import { run } from '../../src/service/run';
 import { exec, loadSpec } from '../../src/lab/lab';
+import { healLab } from './heal';
 import { HEADS, type LabSpec } from '../../src/lab/spec';
 import { AGENTX_SOCKET } from '../../src/lab/services';
 import { agentsSource, parseUnit, SUBAGENT_UNIT } from '../../src/lab/package';
@@ -20,11 +21,13 @@ const OCF_AGENTS = readdirSync(join(repo, 'agents')).filter((f) => f.endsWith('.
 
 describeWith(need, 'lab heads run the installed package', () => {
   let spec: LabSpec;
-  beforeAll(() => {
+  beforeAll(async () => {
     const name = inject('labName');
     if (!name) throw new Error(inject('labError') || 'the lab did not come up');
     spec = loadSpec(name);
-  });
+    // A failed file before this one may have left a head off or out of the cluster.
+    await healLab(spec, (l) => console.log(`[package] ${l}`));
+  }, 900_000);
 
   it('the lab is in deb mode, with the .deb of this tree', () => {
     const s = agentsSource(spec);

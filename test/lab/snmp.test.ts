@@ -9,6 +9,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, sta
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeWith } from '../helpers/prereq';
+import { healLab } from './heal';
 import { crmMon, exec, initOf, isPoweredOn, loadSpec, powerOff, powerOn, waitOnline, waitServices, whereIs } from '../../src/lab/lab';
 import { alive, childrenOf, killRecorded, record, sleep, waitGone, type ProcRecord } from '../../src/lab/procs';
 import { HEADS, LAB_SHARED, MIBDIR, VIP4, VIP6, addr4, nodeDir, type LabSpec, type NodeName } from '../../src/lab/spec';
@@ -162,6 +163,9 @@ describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
     const name = inject('labName');
     if (!name) throw new Error(inject('labError') || 'the lab did not come up');
     spec = loadSpec(name);
+    // A failed file before this one may have left a head off or out of the cluster.
+    await healLab(spec, (l) => console.log(`[snmp] ${l}`));
+    await waitServices(spec, 240_000);
     await startTrapd(spec);
     // a trap from a head reaches it (the path the alert agent uses)
     const head = HEADS.find((h) => isPoweredOn(spec, h))!;
@@ -175,13 +179,12 @@ describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
       : await exec(spec, head, ['cibadmin', '--create', '--scope', 'configuration', '--xml-text', `<alerts>${alertXml()}</alerts>`]);
     expect(r.code, r.stderr).toBe(0);
     alertHead = head;
-  }, 180_000);
+  }, 900_000);
 
   afterAll(async () => {
     if (!spec) return;
     // leave the lab as found: heads on and online, the alert and its state gone, no failcount
-    for (const h of HEADS) if (!isPoweredOn(spec, h)) await powerOn(spec, h);
-    await waitOnline(spec, HEADS, 240_000);
+    await healLab(spec, (l) => console.log(`[snmp] ${l}`));
     const head = HEADS.find((h) => isPoweredOn(spec, h))!;
     if (alertHead) {
       const d = await exec(spec, head, ['cibadmin', '--delete', '--scope', 'alerts', '--xml-text', `<alert id="${ALERT_ID}"/>`]);
