@@ -140,10 +140,18 @@ const MODES = [
 
 describe('cluster descriptions applied in the lab (ha-oscar config apply)', () => {
   let spec: LabSpec;
-  beforeAll(() => {
+  // The cluster properties and resource defaults as the lab had them: the descriptions add
+  // theirs (migration-threshold, failure-timeout...), and the files after this one get the lab back.
+  const saved: Record<string, string> = {};
+  beforeAll(async () => {
     // no skip: a lab that did not come up is a failure
     if (!labName) throw new Error(labError || 'the lab did not come up');
     spec = loadSpec(labName);
+    for (const scope of ['crm_config', 'rsc_defaults']) {
+      const r = await exec(spec, upHead(spec), ['cibadmin', '--query', '--scope', scope], { timeoutMs: 30_000 });
+      expect(r.code, r.stderr).toBe(0);
+      saved[scope] = r.stdout.trim();
+    }
   });
 
   afterAll(async () => {
@@ -151,10 +159,16 @@ describe('cluster descriptions applied in the lab (ha-oscar config apply)', () =
     // The lab's own configuration back, for the files that run after this one.
     await heal(spec);
     await clearConfig(spec);
+    for (const [scope, xml] of Object.entries(saved)) {
+      const r = await exec(spec, upHead(spec), ['cibadmin', '--replace', '--scope', scope, '--xml-text', xml], { timeoutMs: 30_000 });
+      expect(r.code, `cibadmin --replace --scope ${scope}: ${r.stderr}`).toBe(0);
+    }
     await loadConfig(spec);
     await waitServices(spec, 180_000);
     const ids = [...availableServices(spec).flatMap((s) => s.members), ...(fencingOn(spec) ? ['fence-head1', 'fence-head2'] : [])];
     await until('the lab\'s own resources all active', 120_000, async () => { const a = await activeResources(spec); return ids.every((i) => a.includes(i)); });
+    const defaults = await exec(spec, upHead(spec), ['cibadmin', '--query', '--scope', 'rsc_defaults'], { timeoutMs: 30_000 });
+    expect(defaults.stdout.trim()).toBe(saved.rsc_defaults);
   }, 600_000);
 
   it('the lab is up', () => {
