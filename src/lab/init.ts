@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { run, runOk } from '../service/run';
-import { hostOcfProviders, nodeBinds } from './nodefs';
+import { hostOcfProviders, ids, nodeBinds } from './nodefs';
 import { ROOT_PATH, agentsSource, describeAgentsSource, installPackage, mountPackageOverlays, stagePackage, subagentService, type UnitService } from './package';
 import { AGENTX_SOCKET } from './services';
 import { sleep } from './procs';
@@ -22,14 +22,6 @@ import type { LabSpec, NodeName } from './spec';
 import { HEADS, LAB_ROOT, checkName, nodeDir, parseNode } from './spec';
 
 const log = (msg: string): void => { console.log(`${new Date().toISOString()} ${msg}`); };
-
-function haclientGid(): number {
-  for (const l of readFileSync('/etc/group', 'utf8').split('\n')) {
-    const f = l.split(':');
-    if (f[0] === 'haclient') return Number(f[2]);
-  }
-  throw new Error('no haclient group');
-}
 
 async function mount(args: string[]): Promise<void> { await runOk('mount', args, { timeoutMs: 10_000 }); }
 
@@ -102,7 +94,7 @@ export async function nodeInit(labName: string, nodeArg: string, bootDelayMs = 0
     for (const p of u.runtimeDirs) {
       mkdirSync(p, { recursive: true });
       chmodSync(p, u.runtimeMode);
-      if (u.runtimeMode & 0o070) { try { chownSync(p, 0, haclientGid()); } catch { /* no haclient: root only */ } }
+      if (u.runtimeMode & 0o070) { try { chownSync(p, 0, ids('/etc/group', 'haclient')); } catch { /* no haclient: root only */ } }
     }
     const start = (): void => {
       const c = daemon(u.argv[0]!, u.argv.slice(1), { PATH: ROOT_PATH }, name);

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseStringPromise } from 'xml2js';
+import { parseCrmMon, type ResourceRole } from '../pacemaker/crm-mon';
 import { writeFileAtomic } from '../service/atomic';
 import { describeFailure, run, type RunOptions, type RunResult } from '../service/run';
 import { FENCE_PROPS, fencingAvailable, fencingOn, labFenceCrm, startLabPdu } from './fence';
@@ -195,30 +195,22 @@ export async function loadConfig(lab: LabSpec | string): Promise<void> {
 }
 
 export interface MonNode { name: string; online: boolean }
-export interface MonResource { id: string; agent: string; role: string; nodes: string[]; failed: boolean }
+export interface MonResource { id: string; agent: string; role: ResourceRole; nodes: string[]; failed: boolean; active: boolean }
 export interface Mon { nodes: MonNode[]; resources: MonResource[]; dc?: string }
 
-/** crm_mon --output-as=xml from a node, parsed. */
-export async function crmMon(lab: LabSpec | string, node?: NodeName): Promise<Mon> {
+/** crm_mon --output-as=xml from a node, parsed (src/pacemaker/crm-mon.ts) into what the lab needs. */
+export async function crmMon(lab: LabSpec | string, node?: NodeName, timeoutMs = 10_000): Promise<Mon> {
   const spec = specOf(lab);
   const n = node ?? HEADS.find((h) => initOf(spec, h));
   if (!n) throw new Error('no head is powered on');
-  const r = await exec(spec, n, ['crm_mon', '--output-as=xml'], { timeoutMs: 10_000 });
+  const r = await exec(spec, n, ['crm_mon', '--output-as=xml'], { timeoutMs });
   if (!r.stdout.includes('<pacemaker-result')) throw new Error(`${n}: ${describeFailure('crm_mon', r)}`);
-  const x = await parseStringPromise(r.stdout);
-  const res = x['pacemaker-result'];
-  const nodes: MonNode[] = (res?.nodes?.[0]?.node ?? []).map((o: { $: Record<string, string> }) => ({ name: o.$.name, online: o.$.online === 'true' }));
-  const resources: MonResource[] = [];
-  const walk = (rs: unknown[]): void => {
-    for (const r0 of rs as Array<{ $: Record<string, string>; node?: Array<{ $: Record<string, string> }> }>) {
-      resources.push({ id: r0.$.id!, agent: r0.$.resource_agent ?? '', role: r0.$.role ?? '', failed: r0.$.failed === 'true', nodes: (r0.node ?? []).map((nn) => nn.$.name!) });
-    }
+  const st = await parseCrmMon(r.stdout);
+  return {
+    nodes: st.nodes.map((x) => ({ name: x.name, online: x.state === 'online' || x.state === 'standby' || x.state === 'maintenance' })),
+    resources: st.resources.map((x) => ({ id: x.id, agent: x.agent, role: x.role, nodes: x.nodes, failed: x.failed, active: x.active })),
+    dc: st.dc || undefined,
   };
-  const rsx = res?.resources?.[0];
-  if (rsx?.resource) walk(rsx.resource);
-  for (const g of rsx?.group ?? []) if (g.resource) walk(g.resource);
-  const dcNode = res?.summary?.[0]?.current_dc?.[0]?.$;
-  return { nodes, resources, dc: dcNode?.present === 'true' ? dcNode.name : undefined };
 }
 
 export async function waitOnline(lab: LabSpec | string, want: readonly NodeName[], timeoutMs = 90_000): Promise<void> {
@@ -241,7 +233,7 @@ export async function waitOnline(lab: LabSpec | string, want: readonly NodeName[
 /** Which head runs a resource (undefined when stopped). */
 export async function whereIs(lab: LabSpec | string, rsc = 'vip4'): Promise<NodeName | undefined> {
   const m = await crmMon(lab);
-  const r = m.resources.find((x) => x.id === rsc && x.role === 'Started');
+  const r = m.resources.find((x) => x.id === rsc && x.role === 'started');
   return r?.nodes[0] as NodeName | undefined;
 }
 
@@ -416,19 +408,7 @@ export function writeFenceSecrets(lab: LabSpec | string): boolean {
 
 /** Resources crm_mon shows active (primitives, clone instances, orphans being stopped), by id. */
 export async function activeResources(lab: LabSpec | string, node?: NodeName): Promise<string[]> {
-  return (await resourceStates(lab, node)).filter((r) => r.active).map((r) => r.id);
-}
-
-interface ResourceState { id: string; active: boolean; failed: boolean; orphaned: boolean }
-async function resourceStates(lab: LabSpec | string, node?: NodeName): Promise<ResourceState[]> {
-  const spec = specOf(lab);
-  const n = node ?? HEADS.find((h) => initOf(spec, h));
-  if (!n) throw new Error('no head is powered on');
-  const r = await exec(spec, n, ['crm_mon', '--output-as=xml'], { timeoutMs: 15_000 });
-  if (!r.stdout.includes('<pacemaker-result')) throw new Error(`${n}: ${describeFailure('crm_mon', r)}`);
-  return [...r.stdout.matchAll(/<resource id="([^"]+)"[^>]*>/g)].map((m) => ({
-    id: m[1]!, active: m[0].includes(' active="true"'), failed: m[0].includes(' failed="true"'), orphaned: m[0].includes(' orphaned="true"'),
-  }));
+  return (await crmMon(lab, node, 15_000)).resources.filter((r) => r.active).map((r) => r.id);
 }
 
 /**
@@ -460,7 +440,7 @@ export async function clearConfig(lab: LabSpec | string, timeoutMs = 180_000): P
   let cleaned = Date.now();
   for (;;) {
     try {
-      const rs = await resourceStates(spec, head);
+      const rs = (await crmMon(spec, head, 15_000)).resources;
       left = rs.filter((r) => r.active).map((r) => r.id);
       if (left.length === 0) return;
       const failed = [...new Set(rs.filter((r) => r.failed).map((r) => r.id))];

@@ -34,7 +34,8 @@ export function nodeBinds(spec: LabSpec, node: NodeName): Bind[] {
   return b;
 }
 
-function ids(file: string, name: string): number {
+/** The numeric id of a user (file /etc/passwd) or group (/etc/group). */
+export function ids(file: string, name: string): number {
   for (const l of readFileSync(file, 'utf8').split('\n')) {
     const f = l.split(':');
     if (f[0] === name) return Number(f[2]);

@@ -39,11 +39,16 @@ export const repoDeb = (repo: string): string => join(repo, 'out', `${PACKAGE}_$
 const pkgDir = (spec: LabSpec): string => join(spec.stateDir, 'pkg');
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
+/** Give the complete file `tmp` the name `file` unless that exists (first writer wins); `tmp` goes. */
+function publishOnce(tmp: string, file: string): void {
+  try { linkSync(tmp, file); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; } finally { unlinkSync(tmp); }
+}
+
 /** Create `file` with `data` unless it exists (atomic, first writer wins); returns its content. */
 function createOnce(file: string, data: string): string {
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileAtomic(tmp, data);
-  try { linkSync(tmp, file); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; } finally { unlinkSync(tmp); }
+  publishOnce(tmp, file);
   return readFileSync(file, 'utf8');
 }
 
@@ -64,7 +69,7 @@ export function agentsSource(spec: LabSpec): AgentsSource {
     const tmp = `${deb}.${process.pid}.tmp`;
     copyFileSync(src, tmp);
     choice = { mode: 'deb', deb, version: packageVersion(spec.repo), sha256: sha256(tmp) };
-    try { linkSync(tmp, deb); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; } finally { unlinkSync(tmp); }
+    publishOnce(tmp, deb);
   } else {
     choice = { mode: 'dist', reason: `no ${src} (build it with 'node scripts/package.mjs --deb')` };
   }

@@ -86,11 +86,7 @@ export const LAB_SERVICES: LabService[] = [
     // AgentX master on a socket in the head's own /run, for ha-oscar-snmp-agent (HA-OSCAR-MIB)
     crm: () => `primitive snmpd ocf:ha-oscar:snmpd params listen="${VIP4} ${VIP6}" community=public port=161 agentx_socket=${AGENTX_SOCKET} op monitor interval=10s timeout=20s ${LAB_START_STOP}`,
     members: ['snmpd'],
-    checks: (spec) => (['udp', 'udp6'] as const).map((fam) => {
-      const target = fam === 'udp' ? `udp:${VIP4}:161` : `udp6:[${VIP6}]:161`;
-      const base = ['snmpget', '-v2c', '-c', 'public', '-M', MIBDIR(spec), '-m', 'SNMPv2-MIB', '-r', '0'];
-      return { name: `snmp ${fam === 'udp' ? 'v4' : 'v6'}`, argv: [...base, '-t', '1', target, 'SNMPv2-MIB::sysUpTime.0'], pollArgv: [...base, '-t', '0.3', target, 'SNMPv2-MIB::sysUpTime.0'] };
-    }),
+    checks: (spec) => onVips(spec, 'snmp', snmpCheck),
   },
 ];
 
@@ -100,8 +96,29 @@ const cli = (spec: LabSpec): string[] => [process.execPath, join(spec.repo, 'dis
  * check at once, and a dozen Node start-ups on a loaded 2-core machine took over 10 s (seen in
  * the lab test). The protocol clients time out on their own in 1-1.5 s; this only bounds a hang. */
 const NODE_CHECK_MS = 20_000;
-const bothFamilies = (label: string, make: (vip: string, fam: 'v4' | 'v6') => Omit<ClientCheck, 'name'>): ClientCheck[] =>
-  ([[VIP4, 'v4'], [VIP6, 'v6']] as const).map(([vip, fam]) => ({ name: `${label} ${fam}`, ...make(vip, fam) }));
+
+/** One service's check from the client against one VIP (the lab's own, or a description's). */
+type PerVip = (spec: LabSpec, vip: string, fam: 'v4' | 'v6') => Omit<ClientCheck, 'name'>;
+/** A service's checks on a VIP pair, named "<label> v4|v6" (plus " (<vip>)" when tagged). */
+const onVips = (spec: LabSpec, label: string, make: PerVip, vip4 = VIP4, vip6 = VIP6, tagged = false): ClientCheck[] =>
+  ([[vip4, 'v4'], [vip6, 'v6']] as const).map(([vip, fam]) => ({ name: `${label} ${fam}${tagged ? ` (${vip})` : ''}`, ...make(spec, vip, fam) }));
+
+const snmpCheck: PerVip = (spec, vip, fam) => {
+  const target = fam === 'v4' ? `udp:${vip}:161` : `udp6:[${vip}]:161`;
+  const base = ['snmpget', '-v2c', '-c', 'public', '-M', MIBDIR(spec), '-m', 'SNMPv2-MIB', '-r', '0'];
+  return { argv: [...base, '-t', '1', target, 'SNMPv2-MIB::sysUpTime.0'], pollArgv: [...base, '-t', '0.3', target, 'SNMPv2-MIB::sysUpTime.0'] };
+};
+// tftp-hpa's client exits 0 even on a TFTP error: our client (src/probe/tftp.ts) instead.
+const tftpCheck: PerVip = (spec, vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'tftp', vip, TFTP_PROBE], timeoutMs: NODE_CHECK_MS });
+// One RFC 5905 client exchange (src/probe/ntp.ts) through `ha-oscar lab _probe ntp ADDR`.
+const ntpCheck: PerVip = (spec, vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'ntp', vip], timeoutMs: NODE_CHECK_MS });
+// libnfs nfs-cat (exit 0 = the file was read); IPv6 without brackets (libnfs 4.0).
+const nfsCheck: PerVip = (_spec, vip) => ({ argv: ['nfs-cat', `nfs://${vip}${NFS_PROBE}`], timeoutMs: 5_000 });
+/** DISCOVER / SOLICIT from the client: the answer names the lab's VIP (v4) and the boot file. */
+const dhcpChecks = (spec: LabSpec): ClientCheck[] => [
+  { name: 'dhcp v4', argv: labProbe(spec, ['dhcp4', VIP4, BOOT_FILE]), timeoutMs: NODE_CHECK_MS },
+  { name: 'dhcp v6', argv: labProbe(spec, ['dhcp6', BOOT_URL6]), timeoutMs: NODE_CHECK_MS },
+];
 
 LAB_SERVICES.push(
   {
@@ -110,8 +127,7 @@ LAB_SERVICES.push(
     // root /srv/tftp is a per-node copy in the lab; start writes the probe file there.
     crm: () => `primitive tftpd ocf:ha-oscar:tftpd params root=/srv/tftp listen="${VIPS}" op monitor interval=10s timeout=20s ${LAB_START_STOP}`,
     members: ['tftpd'],
-    // tftp-hpa's client exits 0 even on a TFTP error: our client (src/probe/tftp.ts) instead.
-    checks: (spec) => bothFamilies('tftp', (vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'tftp', vip, '.ha-oscar-tftp-probe'], timeoutMs: NODE_CHECK_MS })),
+    checks: (spec) => onVips(spec, 'tftp', tftpCheck),
   },
   {
     id: 'ntpd',
@@ -119,8 +135,7 @@ LAB_SERVICES.push(
     // clock_control=false: every namespace shares the host's one clock (docs/ntp.md).
     crm: () => `primitive ntpd ocf:ha-oscar:ntpd params listen="${VIPS}" allow="192.0.2.0/24 2001:db8:a::/64" local_stratum=10 clock_control=false op monitor interval=30s timeout=20s ${LAB_START_STOP}`,
     members: ['ntpd'],
-    // One RFC 5905 client exchange (src/probe/ntp.ts) through `ha-oscar lab _probe ntp ADDR`.
-    checks: (spec) => bothFamilies('ntp', (vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'ntp', vip], timeoutMs: NODE_CHECK_MS })),
+    checks: (spec) => onVips(spec, 'ntp', ntpCheck),
   },
 );
 
@@ -184,11 +199,7 @@ LAB_SERVICES.push(
     members: ['dhcpd4', 'dhcpd6'],
     files: () => ({ 'dhcpd.conf': labDhcpdConf(), 'dhcpd6.conf': labDhcpd6Conf() }),
     sharedDirs: { dhcp4: 0o755, dhcp6: 0o755 },
-    // DISCOVER / SOLICIT from the client: the answer names the VIP (v4) and the boot file.
-    checks: (spec) => [
-      { name: 'dhcp v4', argv: labProbe(spec, ['dhcp4', VIP4, BOOT_FILE]), timeoutMs: NODE_CHECK_MS },
-      { name: 'dhcp v6', argv: labProbe(spec, ['dhcp6', BOOT_URL6]), timeoutMs: NODE_CHECK_MS },
-    ],
+    checks: dhcpChecks,
   },
   {
     id: 'nfsserver',
@@ -199,8 +210,7 @@ LAB_SERVICES.push(
     crm: () => `primitive nfsserver ocf:ha-oscar:nfsserver params server=ganesha exports="${NFS_EXPORT} 192.0.2.0/24(rw) 2001:db8:a::/64(rw)" state_dir=${NFS_STATE} listen="${VIPS}" grace_time=10 lease_time=10 versions="3 4" probe_file=${NFS_PROBE} op monitor interval=10s timeout=20s op start timeout=60s op stop timeout=60s`,
     members: ['nfsserver'],
     sharedDirs: { export: 0o1777, 'nfs-state': 0o755 },
-    // libnfs nfs-cat (exit 0 = the file was read); IPv6 without brackets (libnfs 4.0).
-    checks: () => bothFamilies('nfs', (vip) => ({ argv: ['nfs-cat', `nfs://${vip}${NFS_PROBE}`], timeoutMs: 5_000 })),
+    checks: (spec) => onVips(spec, 'nfs', nfsCheck),
   },
 );
 
@@ -255,28 +265,17 @@ export function labChecks(spec: LabSpec): ClientCheck[] {
  * dhcp must have the lab's VIPs.
  */
 export function descriptionChecks(spec: LabSpec, vip4: string, vip6: string, services: readonly string[]): ClientCheck[] {
-  const fams = ([[vip4, 'v4'], [vip6, 'v6']] as const);
-  const each = (label: string, make: (vip: string, fam: 'v4' | 'v6') => Omit<ClientCheck, 'name'>): ClientCheck[] =>
-    fams.map(([vip, fam]) => ({ name: `${label} ${fam} (${vip})`, ...make(vip, fam) }));
+  const perVip: Record<string, PerVip> = { snmp: snmpCheck, tftp: tftpCheck, ntp: ntpCheck, nfs: nfsCheck };
   const out: ClientCheck[] = [pingCheck(`vip v4 (${vip4})`, vip4), pingCheck(`vip v6 (${vip6})`, vip6)];
   for (const s of services) {
-    switch (s) {
-      case 'snmp': out.push(...each('snmp', (vip, fam) => {
-        const target = fam === 'v4' ? `udp:${vip}:161` : `udp6:[${vip}]:161`;
-        return { argv: ['snmpget', '-v2c', '-c', 'public', '-M', MIBDIR(spec), '-m', 'SNMPv2-MIB', '-r', '0', '-t', '1', target, 'SNMPv2-MIB::sysUpTime.0'] };
-      })); break;
-      case 'tftp': out.push(...each('tftp', (vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'tftp', vip, TFTP_PROBE], timeoutMs: NODE_CHECK_MS }))); break;
-      case 'ntp': out.push(...each('ntp', (vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'ntp', vip], timeoutMs: NODE_CHECK_MS }))); break;
-      case 'nfs': out.push(...each('nfs', (vip) => ({ argv: ['nfs-cat', `nfs://${vip}${NFS_PROBE}`], timeoutMs: 5_000 }))); break;
-      case 'dhcp':
-        if (vip4 !== VIP4 || vip6 !== VIP6) throw new Error(`the lab's dhcpd.conf answers as ${VIP4} / ${VIP6}, not ${vip4} / ${vip6}`);
-        out.push(
-          { name: 'dhcp v4', argv: labProbe(spec, ['dhcp4', VIP4, BOOT_FILE]), timeoutMs: NODE_CHECK_MS },
-          { name: 'dhcp v6', argv: labProbe(spec, ['dhcp6', BOOT_URL6]), timeoutMs: NODE_CHECK_MS },
-        );
-        break;
-      default: throw new Error(`no lab check for service '${s}'`);
+    if (s === 'dhcp') {
+      if (vip4 !== VIP4 || vip6 !== VIP6) throw new Error(`the lab's dhcpd.conf answers as ${VIP4} / ${VIP6}, not ${vip4} / ${vip6}`);
+      out.push(...dhcpChecks(spec));
+      continue;
     }
+    const make = perVip[s];
+    if (!make) throw new Error(`no lab check for service '${s}'`);
+    out.push(...onVips(spec, s, make, vip4, vip6, true));
   }
   return out;
 }

@@ -33,6 +33,8 @@ export interface ResourceStatus {
   managed: boolean;
   failed: boolean;
   blocked: boolean;
+  /** crm_mon's active="true": running (or being stopped) on some node. */
+  active: boolean;
   /** Enclosing group / clone / bundle ids, outermost first. */
   parents: string[];
   /** Highest fail count over all nodes; INFINITY is 1000000. */
@@ -234,6 +236,7 @@ export async function parseCrmMon(xml: string): Promise<ClusterStatus> {
         managed: a.managed !== 'false',
         failed: truthy(a.failed),
         blocked: truthy(a.blocked),
+        active: truthy(a.active),
         parents,
         failCount: failCounts[id] ?? 0,
         lastFailure: f ? `${f.task} on ${f.node}: ${[f.exitStatus, f.exitReason].filter(Boolean).join(': ')}` : '',

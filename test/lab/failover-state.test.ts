@@ -76,7 +76,7 @@ async function until(what: string, ms: number, fn: () => Promise<boolean> | bool
 /** Every resource of RESOURCES Started, all on one head: that head. */
 async function servicesOn(spec: LabSpec): Promise<NodeName | undefined> {
   const m = await crmMon(spec);
-  const where = RESOURCES.map((id) => m.resources.find((r) => r.id === id && r.role === 'Started')?.nodes[0]);
+  const where = RESOURCES.map((id) => m.resources.find((r) => r.id === id && r.role === 'started')?.nodes[0]);
   return where.every((w) => w !== undefined && w === where[0]) ? (where[0] as NodeName) : undefined;
 }
 

@@ -32,7 +32,7 @@ describe('lab fencing (fence_haoscar through the lab PDU)', () => {
   it('stonith devices run, each away from the head it fences; stonith-enabled=true', async () => {
     await until('fence devices started', 60_000, async () => {
       const m = await crmMon(labName);
-      return HEADS.every((h) => { const r = m.resources.find((x) => x.id === `fence-${h}`); return r?.role === 'Started' && r.nodes[0] === other(h); });
+      return HEADS.every((h) => { const r = m.resources.find((x) => x.id === `fence-${h}`); return r?.role === 'started' && r.nodes[0] === other(h); });
     });
     const r = await exec(labName, 'head1', ['crm_attribute', '--type', 'crm_config', '--name', 'stonith-enabled', '--query', '--quiet']);
     expect(r.stdout.trim()).toBe('true');

@@ -64,7 +64,7 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
 /** Resources Pacemaker runs, id -> node (crm_mon in a head), besides the stonith devices. */
 async function started(spec: LabSpec): Promise<Map<string, string>> {
   const m = await crmMon(spec);
-  return new Map(m.resources.filter((r) => r.role === 'Started' && r.nodes.length === 1).map((r) => [r.id, r.nodes[0]!]));
+  return new Map(m.resources.filter((r) => r.role === 'started' && r.nodes.length === 1).map((r) => [r.id, r.nodes[0]!]));
 }
 
 /** The walk agrees with crm_mon: both heads online, every started resource on its node. */
