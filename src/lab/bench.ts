@@ -77,15 +77,21 @@ export async function bench(spec: LabSpec, runs: number, say: Say): Promise<Benc
   const stats = [
     stat('corosync: token lost', out.map((t) => t.tokenLostMs)),
     stat('corosync: new membership', out.map((t) => t.membershipMs)),
+    stat('pacemaker: fencing requested', out.map((t) => t.fenceRequestedMs)),
+    stat('pacemaker: dead head fenced', out.map((t) => t.fencedMs)),
     ...[...new Set(out.flatMap((t) => t.starts.map((x) => x.rsc)))].flatMap((rsc) => [
       stat(`pacemaker: ${rsc} start begun`, out.map((t) => t.starts.find((x) => x.rsc === rsc)?.initiatedMs)),
       stat(`pacemaker: ${rsc} started`, out.map((t) => t.starts.find((x) => x.rsc === rsc)?.doneMs)),
     ]),
     ...names.map((n) => stat(`${n} answers`, out.map((t) => t.checks.find((c) => c.name === n)?.ms))),
-    stat('all services answer', out.map((t) => (t.checks.every((c) => c.ms !== undefined) ? Math.max(...t.checks.map((c) => c.ms!)) : undefined))),
+    stat('all services answer', out.map(allAnswer)),
+    stat('all services, after fenced', out.map((t) => { const a = allAnswer(t); return a !== undefined && t.fencedMs !== undefined ? a - t.fencedMs : undefined; })),
   ];
   return { token, runs: out, stats, cuts, load };
 }
+
+const allAnswer = (t: Timeline): number | undefined =>
+  t.checks.every((c) => c.ms !== undefined) ? Math.max(...t.checks.map((c) => c.ms!)) : undefined;
 
 const fmtS = (ms: number | undefined): string => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
 
@@ -97,6 +103,13 @@ export function printBench(r: BenchResult, say: Say): void {
   const all = r.stats.find((s) => s.name === 'all services answer')?.median;
   if (det !== undefined && all !== undefined) {
     say(`  target full-service median <= detection + 1 s: ${fmtS(all)} vs ${fmtS(det + 1000)} -> ${all <= det + 1000 ? 'met' : 'NOT met'}`);
+  }
+  const req = r.stats.find((s) => s.name === 'pacemaker: fencing requested')?.median;
+  const fenced = r.stats.find((s) => s.name === 'pacemaker: dead head fenced')?.median;
+  const after = r.stats.find((s) => s.name === 'all services, after fenced')?.median;
+  if (det !== undefined && req !== undefined && fenced !== undefined && after !== undefined) {
+    say(`  where the time goes (medians): detection ${fmtS(det)}, until fencing is requested ${fmtS(req - det)}, ` +
+      `fencing (priority-fencing-delay + the PDU) ${fmtS(fenced - req)}, fenced -> every service answers ${fmtS(after)}`);
   }
   if (r.load.length) say(`  machine load (1-min average) at the power-offs: ${Math.min(...r.load).toFixed(1)}..${Math.max(...r.load).toFixed(1)} on ${cpus().length} CPUs`);
   for (const c of r.cuts) say(`  ${c.what}: client->VIP pings ${c.sent} sent, ${c.lost} lost; membership changes ${c.memberships}`);

@@ -21,6 +21,11 @@ export interface Timeline {
   starts: { rsc: string; initiatedMs?: number; doneMs?: number }[];
   /** Where the VIPs went (should be the survivor). */
   newActive?: NodeName;
+  /** From the survivor's pacemaker log (ms since power-off): its controller asked for the dead
+   * head to be fenced / the fencer confirmed it. Between the two: priority-fencing-delay and the
+   * fence action itself; nothing may start before the confirmation. */
+  fenceRequestedMs?: number;
+  fencedMs?: number;
 }
 
 const corosyncLog = (spec: LabSpec, node: NodeName): string => join(nodeDir(spec, node), 'var-log', 'corosync', 'corosync.log');
@@ -39,6 +44,19 @@ export function pacemakerStarts(spec: LabSpec, node: NodeName, fromOffset: numbe
     if (m) { const e = out.get(m[1]!) ?? {}; e.initiated ??= corosyncTime(line); out.set(m[1]!, e); continue; }
     m = /Result of start operation for (\S+) on \S+: ok/.exec(line);
     if (m) { const e = out.get(m[1]!) ?? {}; e.done ??= corosyncTime(line); out.set(m[1]!, e); }
+  }
+  return out;
+}
+
+/** The survivor's fencing of a node in its pacemaker log after a byte offset (epoch ms). */
+export function pacemakerFencing(spec: LabSpec, node: NodeName, target: NodeName, fromOffset: number): { requested?: number; confirmed?: number } {
+  const f = pacemakerLog(spec, node);
+  const out: { requested?: number; confirmed?: number } = {};
+  if (!existsSync(f)) return out;
+  const text = readFileSync(f).subarray(fromOffset).toString('utf8');
+  for (const line of text.split('\n')) {
+    if (out.requested === undefined && new RegExp(`Requesting fencing \\(\\w+\\) of node ${target}\\b`).test(line)) out.requested = corosyncTime(line);
+    if (out.confirmed === undefined && new RegExp(`Peer ${target} was terminated \\(\\w+\\) by .*: OK`).test(line)) out.confirmed = corosyncTime(line);
   }
   return out;
 }
@@ -105,6 +123,7 @@ export async function measureFailover(spec: LabSpec, opts: { say?: Say; timeoutM
   let ev = corosyncEvents(spec, survivor, off);
   for (let i = 0; i < 20 && ev.membership === undefined; i++) { await sleep(100); ev = corosyncEvents(spec, survivor, off); }
   const st = pacemakerStarts(spec, survivor, pmOff);
+  const fence = pacemakerFencing(spec, survivor, active, pmOff);
   const starts = [...st.entries()].map(([rsc, e]) => ({ rsc, initiatedMs: e.initiated !== undefined ? e.initiated - t0 : undefined, doneMs: e.done !== undefined ? e.done - t0 : undefined }));
   let newActive: NodeName | undefined;
   try { newActive = await whereIs(spec, 'vip4'); } catch { /* reported as unknown */ }
@@ -114,6 +133,8 @@ export async function measureFailover(spec: LabSpec, opts: { say?: Say; timeoutM
     membershipMs: ev.membership !== undefined ? ev.membership - t0 : undefined,
     checks: checks.map((c, i) => ({ name: c.name, ms: times[i] })),
     starts,
+    fenceRequestedMs: fence.requested !== undefined ? fence.requested - t0 : undefined,
+    fencedMs: fence.confirmed !== undefined ? fence.confirmed - t0 : undefined,
   };
 }
 
@@ -124,6 +145,8 @@ export function printTimeline(t: Timeline, say: Say): void {
   const ev: [number | undefined, string][] = [
     [t.tokenLostMs, 'corosync: token lost (a processor failed)'],
     [t.membershipMs, `corosync: new membership without ${t.active}`],
+    [t.fenceRequestedMs, `pacemaker: fencing of ${t.active} requested (priority-fencing-delay runs from here)`],
+    [t.fencedMs, `pacemaker: ${t.active} fenced (confirmed; starts may begin)`],
   ];
   for (const r of t.starts) ev.push([r.initiatedMs, `pacemaker: start of ${r.rsc} begins`], [r.doneMs, `pacemaker: ${r.rsc} started`]);
   for (const c of t.checks) ev.push([c.ms, `client: ${c.name} answers${c.ms === undefined ? ' -- NOT within the timeout' : ''}`]);

@@ -66,7 +66,13 @@ describeWith(need, 'lab cluster', () => {
     expect(t.newActive).toBe(t.survivor);
     for (const c of t.checks) expect(c.ms, `${c.name} answered again`).toBeDefined();
     expect(t.membershipMs).toBeDefined();
-    console.log(`failover: membership ${t.membershipMs} ms; ${t.checks.map((c) => `${c.name} ${c.ms} ms`).join(', ')}`);
+    // Fencing first: the survivor asked for the dead head to be fenced, the fencer confirmed it,
+    // and no resource start began before that confirmation (stonith-enabled=true).
+    expect(t.fenceRequestedMs, 'fencing requested in the survivor\'s pacemaker log').toBeDefined();
+    expect(t.fencedMs, 'fencing confirmed in the survivor\'s pacemaker log').toBeDefined();
+    expect(t.starts.length).toBeGreaterThan(0);
+    for (const s of t.starts) expect(s.initiatedMs!, `${s.rsc} start began after the fencing`).toBeGreaterThanOrEqual(t.fencedMs!);
+    console.log(`failover: membership ${t.membershipMs} ms; fencing requested ${t.fenceRequestedMs} ms, confirmed ${t.fencedMs} ms; ${t.checks.map((c) => `${c.name} ${c.ms} ms`).join(', ')}`);
 
     await powerOn(spec, t.active);
     await waitOnline(spec, HEADS, 90_000);
