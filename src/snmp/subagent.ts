@@ -9,6 +9,7 @@ import { readCfgtool, type CfgtoolStatus } from '../pacemaker/corosync';
 import { readMdstat, type RaidArray } from '../pacemaker/mdstat';
 import { run as realRun } from '../service/run';
 import { writeFileAtomic } from '../service/atomic';
+import { FAILOVER_RECORD_MODE } from './paths';
 import { buildSnapshot, emptyRecord, type FailoverRecord, type Move, type Snapshot } from './model';
 import { buildMib, OBJECTS, OBJECT_TYPES, TRAP, NOTIFY, NOTIFICATIONS, NOTIFY_OBJECTS } from './mib-def';
 import { ResilientSubagent, ObjectType } from './netsnmp-fixes';
@@ -136,7 +137,7 @@ export class HaOscarAgent {
       if (JSON.stringify(record) !== JSON.stringify(this.record)) {
         this.record = record;
         if (this.opts.stateFile) {
-          try { writeFileAtomic(this.opts.stateFile, JSON.stringify(record) + '\n', { mkdir: true }); } catch (e) { this.log(`cannot save ${this.opts.stateFile}: ${(e as Error).message}`); }
+          try { writeFileAtomic(this.opts.stateFile, JSON.stringify(record) + '\n', { mkdir: true, mode: FAILOVER_RECORD_MODE }); } catch (e) { this.log(`cannot save ${this.opts.stateFile}: ${(e as Error).message}`); }
         }
       }
       if (this.lastError) { this.log('cluster state readable again'); this.lastError = ''; }
