@@ -65,8 +65,14 @@ export interface AlertState {
 /** A service as the subagent's record has it (src/snmp/model.ts, ServiceRecord). */
 export interface RecordedService { node: string; failovers: number; last: number; from?: string }
 
-/** A recorded move older than this, with nothing in this sink's state, is not this start's. */
-export const MOVE_WINDOW_S = 600;
+/**
+ * With nothing in this sink's state about the service (a fresh state_dir), a move the subagent
+ * recorded more than this before the start's event time (CRM_alert_timestamp_epoch) is not this
+ * start's: a restart in place after an older move. The subagent records a move after the start
+ * it sees has completed, so this start's move is never older than the event by more than the
+ * clocks' rounding. Without the event time the alert's own clock counts, with 4 times this.
+ */
+export const MOVE_WINDOW_S = 30;
 
 /**
  * The node a service ran on before this start on `node`, when the start is a failover, else
@@ -89,7 +95,7 @@ export function failoverFrom(svc: string, node: string, state: AlertState, rec: 
   if (!rec.from || rec.from === node) return undefined; // first start, or restarted in place
   // The subagent has seen a move here. Told already by an earlier state of ours (a count we
   // accounted for), or too old to be this start's when this state knows nothing of it.
-  if (mine?.moves === undefined && nowS - rec.last > MOVE_WINDOW_S) return undefined;
+  if (mine?.moves === undefined && rec.last < nowS - MOVE_WINDOW_S) return undefined;
   return rec.from;
 }
 
@@ -142,7 +148,8 @@ export function notificationsFor(env: NodeJS.ProcessEnv, state: AlertState, reco
       if (task !== 'start' && task !== 'promote' && task !== 'migrate_from') return [];
       const svc = serviceFor(rsc);
       if (!svc) return [];
-      const prev = failoverFrom(svc, node, state, recorded(svc), nowS);
+      const ev = Number(env.CRM_alert_timestamp_epoch);
+      const prev = failoverFrom(svc, node, state, recorded(svc), Number.isInteger(ev) && ev > 0 ? ev : nowS - 3 * MOVE_WINDOW_S);
       if (prev) {
         return [{ trap: 'failover', varbinds: [s(VARS.service, svc), s(VARS.resource, rsc), s(VARS.fromNode, prev), s(VARS.toNode, node)] }];
       }

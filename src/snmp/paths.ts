@@ -20,5 +20,7 @@ export const CLUSTER_GROUP = 'haclient';
 export const RUNTIME_DIR = '/run/ha-oscar';
 export const TRIGGER_FILE = `${RUNTIME_DIR}/snmp-refresh`;
 export const SPOOL_DIR = `${RUNTIME_DIR}/snmp-events`;
+/** The subagent makes the spool when missing: group haclient (alert_haoscar) writes into it. */
+export const SPOOL_MODE = 0o2770;
 /** alert_haoscar's own state (per node), made by the package's postinst for hacluster. */
 export const ALERT_STATE_DIR = '/var/lib/ha-oscar/alert';

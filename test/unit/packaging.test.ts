@@ -48,8 +48,8 @@ describeWith({ bins: ['dpkg-deb', 'rpmbuild', 'lintian', 'rpm'], root: true, pac
     expect(listing).toContain('./lib/systemd/system/ha-oscar-snmp-agent.service');
   });
 
-  it('declares its dependencies: nodejs >= 20, pacemaker, corosync, resource-agents, snmpd', () => {
-    expect(sh('dpkg-deb', ['-f', deb, 'Depends']).out.trim()).toBe('nodejs (>= 20), pacemaker, corosync, resource-agents, snmpd');
+  it('declares its dependencies: nodejs >= 20, pacemaker, corosync, resource-agents, snmpd (adduser: the subagent\'s user)', () => {
+    expect(sh('dpkg-deb', ['-f', deb, 'Depends']).out.trim()).toBe('nodejs (>= 20), pacemaker, corosync, resource-agents, snmpd, adduser');
     const req = sh('rpm', ['-qpR', rpm]).out;
     for (const d of ['nodejs >= 20', 'pacemaker', 'corosync', 'resource-agents', 'net-snmp']) expect(req).toContain(d);
   });

@@ -84,8 +84,13 @@ describe('alert -> notification mapping', () => {
       const st2 = fresh();
       expect(start(st2, 'dhcpd4', 'head2', after)).toHaveLength(1);
       expect(start(st2, 'dhcpd4', 'head2', after, NOW + 86_400)).toEqual([]);
-      // a restart long after a move this node's state never heard of (fresh state_dir)
-      expect(start(fresh(), 'dhcpd4', 'head2', after, NOW + MOVE_WINDOW_S + 10)).toEqual([]);
+      // a restart long after a move this node's state never heard of (fresh state_dir): the
+      // event's own time (Pacemaker's CRM_alert_timestamp_epoch) against the move's
+      expect(start(fresh(), 'dhcpd4', 'head2', after, NOW + 4 * MOVE_WINDOW_S + 10)).toEqual([]);
+      const restart = { ...startEnv('dhcpd4', 'head2'), CRM_alert_timestamp_epoch: String(NOW + MOVE_WINDOW_S + 10) };
+      expect(notificationsFor(restart, fresh(), () => after, NOW + 5)).toEqual([]);
+      const moved = { ...startEnv('dhcpd4', 'head2'), CRM_alert_timestamp_epoch: String(NOW - 2) }; // run late, under load
+      expect(notificationsFor(moved, fresh(), () => after, NOW + 3600)).toHaveLength(1);
     });
 
     it('moved away and back: each move once', () => {
