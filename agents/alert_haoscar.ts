@@ -26,7 +26,8 @@
 // haOscarResourceFailedEvent; a successful start of a service's resource on another node than
 // the service ran on -> haOscarFailover; ha-oscar-link attribute -> haOscarLinkDown/Up;
 // ha-oscar-raid-<array> or #health-ha-oscar-raid going bad -> haOscarRaidDegradedEvent.
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { run, describeFailure } from '../src/service/run';
@@ -193,7 +194,7 @@ function argvFor(n: Notification): string[] {
   return [TRAPS[n.trap], ...n.varbinds.flatMap((v) => [v.oid, v.type, v.value])];
 }
 
-async function sendSnmptrap(env: NodeJS.ProcessEnv, notes: Notification[], stateDir: string): Promise<void> {
+async function sendSnmptrap(env: NodeJS.ProcessEnv, notes: Notification[], stateDir: string, sent: (i: number) => void = () => {}): Promise<void> {
   const recipient = (env.CRM_alert_recipient ?? '').trim();
   if (!recipient) throw new AlertError('no recipient: set the alert recipient to the trap receiver (e.g. udp:192.0.2.5:162)');
   if (recipient.startsWith('-')) throw new AlertError(`recipient "${recipient}" is not an address`);
@@ -205,16 +206,59 @@ async function sendSnmptrap(env: NodeJS.ProcessEnv, notes: Notification[], state
     confDir = tmp;
   }
   try {
-    for (const n of notes) {
+    for (const [i, n] of notes.entries()) {
       const args = ['-t', '5', '-r', '1', ...(env.inform === 'true' ? ['-Ci'] : []), recipient, '', ...argvFor(n)];
       const r = await run(env.snmptrap_bin || 'snmptrap', args, {
         timeoutMs: 15_000,
         env: { SNMPCONFPATH: confDir, MIBS: '', SNMP_PERSISTENT_DIR: join(stateDir, 'snmp') },
       });
       if (r.code !== 0) throw new AlertError(describeFailure('snmptrap', r));
+      sent(i);
     }
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The snmptrap transport's outbox: a notification is written here (with the state that says it
+ * is told) under the lock, and removed once snmptrap sent it. An alert killed on its timeout
+ * before that (Pacemaker's 30 s, reached on a starved machine) leaves it for the sink's next
+ * alert, which sends it first: once, rather than never. One directory per sink; a sender claims
+ * a file by renaming it, so two alerts never send the same one; a claim older than
+ * OUTBOX_CLAIM_MS is a killed sender's and goes back; entries older than OUTBOX_MAX_AGE_MS go.
+ */
+const OUTBOX_CLAIM_MS = 120_000;
+const OUTBOX_MAX_AGE_MS = 3_600_000;
+const outboxOf = (stateDir: string, sink: string): string => join(stateDir, 'outbox', createHash('sha256').update(sink).digest('hex').slice(0, 16));
+
+function toOutbox(dir: string, notes: Notification[]): void {
+  mkdirSync(dir, { recursive: true, mode: 0o750 });
+  notes.forEach((n, i) => writeFileAtomic(join(dir, `${Date.now()}-${process.pid}-${i}.json`), JSON.stringify(n) + '\n', { mode: 0o640 }));
+}
+
+async function drainOutbox(env: NodeJS.ProcessEnv, dir: string, stateDir: string): Promise<void> {
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return; }
+  const now = Date.now();
+  for (const n of names.filter((x) => x.startsWith('.claimed.'))) {
+    try { if (now - statSync(join(dir, n)).mtimeMs > OUTBOX_CLAIM_MS) renameSync(join(dir, n), join(dir, n.replace(/^\.claimed\.\d+\./, ''))); } catch { /* raced */ }
+  }
+  try { names = readdirSync(dir).filter((x) => /^\d+-\d+-\d+\.json$/.test(x)).sort((a, b) => Number(a.split('-')[0]) - Number(b.split('-')[0]) || a.localeCompare(b)); } catch { return; }
+  const claimed: { path: string; name: string; note: Notification }[] = [];
+  for (const name of names) {
+    const path = join(dir, `.claimed.${process.pid}.${name}`);
+    try { renameSync(join(dir, name), path); } catch { continue; } // another alert has it
+    const note = loadJson<Notification | null>(path, null);
+    if (!note || !(note.trap in TRAPS) || now - Number(name.split('-')[0]) > OUTBOX_MAX_AGE_MS) { try { unlinkSync(path); } catch { /* gone */ } continue; }
+    try { utimesSync(path, new Date(), new Date()); } catch { /* the claim's age from the rename */ }
+    claimed.push({ path, name, note });
+  }
+  if (!claimed.length) return;
+  try {
+    await sendSnmptrap(env, claimed.map((c) => c.note), stateDir, (i) => { try { unlinkSync(claimed[i]!.path); } catch { /* gone */ } });
+  } finally {
+    for (const c of claimed) if (existsSync(c.path)) { try { renameSync(c.path, join(dir, c.name)); } catch { /* gone */ } }
   }
 }
 
@@ -256,6 +300,11 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   }
   const stateFile = join(stateDir, 'state.json');
   const sink = transport === 'subagent' ? 'subagent' : `snmptrap ${(env.CRM_alert_recipient ?? '').trim()}`;
+  const outbox = outboxOf(stateDir, sink);
+  if (transport === 'snmptrap') {
+    const recipient = (env.CRM_alert_recipient ?? '').trim();
+    if (!recipient) throw new AlertError('no recipient: set the alert recipient to the trap receiver (e.g. udp:192.0.2.5:162)');
+  }
   const notes = await withLock(stateDir, () => {
     // read inside the lock: the alerts for a service's resources run in parallel
     const record = loadJson<unknown>(env.failover_record || FAILOVER_RECORD, {});
@@ -263,6 +312,11 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     const st = stateOf(file, sink);
     const before = JSON.stringify(st);
     const out = notificationsFor(env, st, (svc) => recordedIn(record, svc));
+    // queued before the state says they are told: a kill from here on loses nothing
+    if (out.length) {
+      if (transport === 'subagent') queueForSubagent(env, out);
+      else toOutbox(outbox, out);
+    }
     if (JSON.stringify(st) !== before) {
       const sinks = { ...(file?.sinks ?? {}), [sink]: st };
       writeFileAtomic(stateFile, JSON.stringify({ sinks }) + '\n', { mode: 0o640 });
@@ -273,9 +327,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   if (existsSync(dirname(refresh))) {
     try { writeFileAtomic(refresh, `${Date.now()}\n`, { mode: 0o664 }); } catch { /* the subagent still polls */ }
   }
-  if (!notes.length) return 0;
-  if (transport === 'subagent') queueForSubagent(env, notes);
-  else await sendSnmptrap(env, notes, stateDir);
+  // snmptrap: this alert's notifications, and any a killed alert of this sink left behind
+  if (transport === 'snmptrap' && (notes.length || existsSync(outbox))) await drainOutbox(env, outbox, stateDir);
   return 0;
 }
 

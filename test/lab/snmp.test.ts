@@ -188,6 +188,9 @@ describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
       : await exec(spec, head, ['cibadmin', '--create', '--scope', 'configuration', '--xml-text', `<alerts>${alertXml()}</alerts>`]);
     expect(r.code, r.stderr).toBe(0);
     alertHead = head;
+    // the new parameter restarts snmpd: the tests below start from a running one
+    await waitFor('snmpd started again with trap_sink', 240_000, async () => ((await started(spec)).has('snmpd') ? true : undefined));
+    await waitServices(spec, 240_000);
   }, 900_000);
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
 // alert_haoscar: Pacemaker alert environment -> HA-OSCAR-MIB notifications, sent with snmptrap
 // to a real snmptrapd on loopback (IPv4 and IPv6), or queued for the subagent (AgentX).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { notificationsFor, MOVE_WINDOW_S, TRAPS, VARS, type RecordedService } from '../../agents/alert_haoscar';
@@ -224,6 +224,32 @@ describeWith({ bins: ['snmptrap', 'snmptrapd', 'snmpd', 'snmptranslate'], packag
       '127.0.0.1:9 dhcp dhcpd head1 head2', '127.0.0.1:9 ntp chrony head1 head2', '127.0.0.1:9 tftp tftpd head1 head2',
       'udp6:[::1]:9 dhcp dhcpd head1 head2', 'udp6:[::1]:9 ntp chrony head1 head2', 'udp6:[::1]:9 tftp tftpd head1 head2',
     ]);
+  });
+
+  it('snmptrap failed or killed after the state was saved: the notification waits in the outbox and the sink\'s next alert sends it first, once', async () => {
+    const state = join(dir, 'outbox-state');
+    const log = join(dir, 'outbox-log.jsonl');
+    const spy = join(dir, 'flaky-snmptrap');
+    // fails while the file "down" exists (snmptrap killed on Pacemaker's alert timeout, or an error)
+    writeFileSync(spy, `#!${process.execPath}\nconst fs = require('fs');\nif (fs.existsSync(${JSON.stringify(join(dir, 'down'))})) { console.error('Timeout'); process.exit(1); }\nfs.appendFileSync(${JSON.stringify(log)}, JSON.stringify(process.argv.slice(2)) + '\\n');\n`);
+    chmodSync(spy, 0o755);
+    const env = (extra: Record<string, string>) => ({ ...base(), state_dir: state, snmptrap_bin: spy, CRM_alert_recipient: '127.0.0.1:9', ...extra });
+    writeFileSync(join(dir, 'down'), '');
+    const lost = await run(bin, [], { cleanEnv: true, env: env({ CRM_alert_kind: 'node', CRM_alert_node: 'head1', CRM_alert_nodeid: '1', CRM_alert_desc: 'lost' }) });
+    expect(lost.code).toBe(1);
+    expect(lost.stderr).toMatch(/^alert_haoscar: snmptrap[^\n]*\n$/);
+    rmSync(join(dir, 'down'));
+    // another recipient's outbox is its own: nothing of head1 there
+    const other = await run(bin, [], { cleanEnv: true, env: env({ CRM_alert_recipient: '127.0.0.1:10', CRM_alert_kind: 'node', CRM_alert_node: 'x', CRM_alert_desc: 'nothing' }) });
+    expect(other.code, other.stderr).toBe(0);
+    expect(existsSync(log)).toBe(false);
+    const joined = await run(bin, [], { cleanEnv: true, env: env({ CRM_alert_kind: 'node', CRM_alert_node: 'head1', CRM_alert_nodeid: '1', CRM_alert_desc: 'member' }) });
+    expect(joined.code, joined.stderr).toBe(0);
+    const sent = readFileSync(log, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as string[]).find((a) => a.startsWith(`${TRAPS.nodeLost.slice(0, -1)}`)));
+    expect(sent).toEqual([TRAPS.nodeLost, TRAPS.nodeJoined]); // the left-over first, each once
+    const again = await run(bin, [], { cleanEnv: true, env: env({ CRM_alert_kind: 'node', CRM_alert_node: 'h', CRM_alert_desc: 'other' }) });
+    expect(again.code).toBe(0);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(2);
   });
 
   it('transport=subagent: queued, then sent by the subagent through snmpd\'s AgentX master', async () => {
