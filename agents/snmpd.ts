@@ -1,11 +1,56 @@
 // ocf:ha-oscar:snmpd — Net-SNMP's snmpd as a cluster resource, listening on the VIPs.
 // Monitor: level 0 = the daemon is alive; level 10 = a real SNMP GET of sysUpTime.0 on every listen address.
-import { defineAgent, p, fail, OCF, splitList, checkAddressList, checkAbsolutePath, type Context } from '../src/ocf/agent';
+import { defineAgent, p, fail, OCF, splitList, checkAddressList, checkAbsolutePath, isIPv4, isIPv6, type Context } from '../src/ocf/agent';
 import { startDaemon, stopDaemon, daemonState, holdsPort } from '../src/service/daemon';
 import { writeFileAtomic } from '../src/service/atomic';
 import { snmpGet, type SnmpAuth } from '../src/probe/snmp';
-import { readFileSync, accessSync, constants, mkdirSync } from 'node:fs';
+import { readFileSync, accessSync, constants, mkdirSync, existsSync, chownSync, chmodSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { version } from '../package.json';
+
+/** A trap receiver as net-snmp names it (udp:A:PORT, udp6:[A]:PORT), from that or a bare address. */
+export function trapSink(v: string): string | undefined {
+  const port = (x: string | undefined) => (x === undefined ? '162' : /^\d{1,5}$/.test(x) && Number(x) >= 1 && Number(x) <= 65535 ? x : undefined);
+  let m = /^udp:([0-9.]+)(?::(\w+))?$/.exec(v);
+  if (m && isIPv4(m[1]!) && port(m[2])) return `udp:${m[1]}:${port(m[2])}`;
+  m = /^udp6:\[([0-9A-Fa-f:.]+)\](?::(\w+))?$/.exec(v);
+  if (m && isIPv6(m[1]!) && port(m[2])) return `udp6:[${m[1]}]:${port(m[2])}`;
+  if (isIPv4(v)) return `udp:${v}:162`;
+  if (isIPv6(v)) return `udp6:[${v}]:162`;
+  return undefined;
+}
+
+function checkTrapSinks(s: string): string | undefined {
+  const items = splitList(s);
+  if (!items.length) return 'must list at least one trap receiver';
+  const bad = items.find((a) => trapSink(a) === undefined);
+  return bad === undefined ? undefined : `must list trap receivers (udp:192.0.2.5:162, udp6:[2001:db8::5]:162 or an address), and ${JSON.stringify(bad.slice(0, 60))} is not one`;
+}
+
+/** A group's id (snmpd's agentXPerms names it; a missing one leaves the socket root's). */
+function groupId(name: string, file = '/etc/group'): number | undefined {
+  try {
+    const f = readFileSync(file, 'utf8').split('\n').map((l) => l.split(':')).find((x) => x[0] === name);
+    return f && /^\d+$/.test(f[2] ?? '') ? Number(f[2]) : undefined;
+  } catch { return undefined; }
+}
+
+/**
+ * The AgentX socket's directory, when missing: root:<agentx_group> 0770. snmpd makes it with
+ * its umask applied and no group (0750 root:root), which locks the subagent out.
+ */
+function agentxDir(c: Ctx): void {
+  const sock = c.params.agentx_socket;
+  if (!sock?.startsWith('/') || c.params.config) return;
+  const dir = dirname(sock);
+  if (existsSync(dir)) return;
+  const gid = groupId(c.params.agentx_group);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o770 });
+    if (gid !== undefined) chownSync(dir, 0, gid);
+    chmodSync(dir, 0o770);
+  } catch (e) { fail(OCF.ERR_GENERIC, `cannot make the AgentX socket directory ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); }
+}
 
 const params = {
   listen: p.string({
@@ -30,6 +75,16 @@ const params = {
     pattern: /^(\/[A-Za-z0-9._\/-]{1,200}|tcp:(127\.0\.0\.1|\[::1\]|localhost):\d{1,5})$/, patternHint: 'an absolute socket path or tcp:127.0.0.1:PORT',
     shortdesc: 'AgentX master socket for the ha-oscar subagent',
     longdesc: 'When set, the generated config makes snmpd an AgentX master on this socket, so that ha-oscar-snmp-agent can serve HA-OSCAR-MIB.',
+  }),
+  agentx_group: p.string({
+    default: 'haclient', pattern: /^[a-z_][a-z0-9_-]{0,31}$/, patternHint: 'a group name',
+    shortdesc: 'Group allowed on the AgentX socket (generated config)',
+    longdesc: 'With agentx_socket, the generated config has "agentXPerms 0660 0770 root <group>": the socket and its directory belong to this group, so that ha-oscar-snmp-agent, which runs as a non-root user in group haclient, can connect. The group must exist on the node.',
+  }),
+  trap_sink: p.string({
+    check: checkTrapSinks,
+    shortdesc: 'Where snmpd sends notifications (generated config)',
+    longdesc: 'Space- or comma-separated SNMPv2c trap receivers: udp:IPv4:PORT, udp6:[IPv6]:PORT, or a bare address (port 162). The generated config has one "trap2sink <receiver> <community>" each: notifications the subagent sends through AgentX (alert_haoscar transport=subagent, or its --notify) go there.',
   }),
   pidfile: p.string({ check: checkAbsolutePath, shortdesc: 'Pidfile (default /run/ha-oscar/<instance>.pid)' }),
   state_dir: p.string({ check: checkAbsolutePath, shortdesc: 'Directory for the generated config, log and persistent data (default /var/lib/ha-oscar/<instance>)' }),
@@ -85,7 +140,10 @@ function generatedConfig(c: Ctx): string {
     const pr = readSecret(c.params.v3_priv_file!, 'v3 privacy passphrase');
     lines.push(`createUser ${c.params.v3_user} SHA "${a}" AES "${pr}"`, `rouser ${c.params.v3_user} priv`);
   }
-  if (c.params.agentx_socket) lines.push('master agentx', `agentXSocket ${c.params.agentx_socket}`, 'agentXPerms 0660 0550');
+  // The subagent runs as a non-root user in group haclient: socket 0660 and its directory 0770,
+  // group agentx_group (issue 7). Without a group, snmpd leaves them root's.
+  if (c.params.agentx_socket) lines.push('master agentx', `agentXSocket ${c.params.agentx_socket}`, `agentXPerms 0660 0770 root ${c.params.agentx_group}`);
+  for (const t of c.params.trap_sink ? splitList(c.params.trap_sink) : []) lines.push(`trap2sink ${trapSink(t)} ${c.params.community}`);
   lines.push('dontLogTCPWrappersConnects yes');
   return `${lines.join('\n')}\n`;
 }
@@ -113,6 +171,9 @@ export default defineAgent({
       fail(OCF.ERR_CONFIGURED, 'v3_user needs v3_auth_file and v3_priv_file');
     }
     if (c.params.v3_user) auth(c);
+    if (c.params.agentx_socket && !c.params.config && groupId(c.params.agentx_group) === undefined) {
+      fail(OCF.ERR_INSTALLED, `agentx_group ${c.params.agentx_group} does not exist on this node (is pacemaker installed?)`);
+    }
   },
 
   async start(c) {
@@ -121,6 +182,7 @@ export default defineAgent({
     if (daemonState(f.pidfile, exe).state === 'running') return OCF.SUCCESS;
     mkdirSync(f.persist, { recursive: true, mode: 0o700 });
     if (!c.params.config) writeFileAtomic(f.conf, generatedConfig(c), { mode: 0o600, mkdir: true });
+    agentxDir(c);
     const argv = [exe, '-f', '-Le', '-C', '-c', f.conf];
     if (c.params.user) argv.push('-u', c.params.user);
     if (c.params.group) argv.push('-g', c.params.group);

@@ -146,7 +146,7 @@ export const SERVICES: Record<string, ServiceSpec> = {
       listen: p('listen', 'addrs'), port: p('port', 'int'), community: p('community', 'string'), config: p('config', 'path'),
       v3_user: p('v3_user', 'string'), v3_auth_file: p('v3_auth_file', 'path'), v3_priv_file: p('v3_priv_file', 'path'),
       pidfile: p('pidfile', 'path'), agentx_socket: p('agentx_socket', 'string'), state_dir: p('state_dir', 'path'),
-      user: p('user', 'string'), group: p('group', 'string'),
+      user: p('user', 'string'), group: p('group', 'string'), agentx_group: p('agentx_group', 'string'), trap_sink: p('trap_sink', 'string'),
     },
     defaults: { listen: listenVips },
     monitors: SERVICE_MONITORS,

@@ -7,8 +7,8 @@
 //     host's providers) and dist/fence_haoscar as /usr/sbin/fence_haoscar (overlay, this node only)
 //  4. fresh tmpfs on /run and /dev/shm (libqb ring buffers); heads with a .deb: dpkg -i; hostname
 //  5. heads: corosync -f, wait for corosync-cfgtool -s, then pacemakerd, then what the
-//     subagent's systemd unit would start (ha-oscar-snmp-agent --master AGENTX_SOCKET),
-//     restarted when it fails, as Restart=on-failure would
+//     subagent's systemd unit would start (ha-oscar-snmp-agent --master AGENTX_SOCKET), as its
+//     User=/Group=, restarted when it fails, as Restart=on-failure would
 // Everything it prints goes to nodes/<node>/init.log in the lab's state dir.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
@@ -79,9 +79,9 @@ export async function nodeInit(labName: string, nodeArg: string, bootDelayMs = 0
 
   const children: ChildProcess[] = [];
   let stopping = false;
-  const daemon = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, name = basename(cmd)): ChildProcess => {
+  const daemon = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, name = basename(cmd), as?: { uid: number; gid: number }): ChildProcess => {
     const fd = openSync(join('/var/log', `${name}.out`), 'a');
-    const c = spawn(cmd, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+    const c = spawn(cmd, args, { stdio: ['ignore', fd, fd], env: { ...process.env, ...env }, ...(as ?? {}) });
     c.on('exit', (code, sig) => log(`${name} exited (${sig ?? code})`));
     c.on('error', (e) => log(`${name}: ${e.message}`));
     children.push(c);
@@ -90,14 +90,23 @@ export async function nodeInit(labName: string, nodeArg: string, bootDelayMs = 0
   };
   /** A service the way systemd would run it: started now, restarted per its Restart= policy. */
   const supervise = (name: string, u: UnitService): void => {
-    for (const p of u.stateDirs) mkdirSync(p, { recursive: true, mode: 0o755 });
-    for (const p of u.runtimeDirs) {
-      mkdirSync(p, { recursive: true });
-      chmodSync(p, u.runtimeMode);
-      if (u.runtimeMode & 0o070) { try { chownSync(p, 0, ids('/etc/group', 'haclient')); } catch { /* no haclient: root only */ } }
+    // systemd makes these directories owned by User:Group with their modes: so does the lab
+    let uid = 0;
+    let gid = 0;
+    try {
+      if (u.user) uid = ids('/etc/passwd', u.user);
+      if (u.group) gid = ids('/etc/group', u.group);
+    } catch (e) { log(`${name}: ${e instanceof Error ? e.message : String(e)}; running as root`); uid = 0; gid = 0; }
+    if (!gid && u.runtimeMode & 0o070) { try { gid = ids('/etc/group', 'haclient'); } catch { /* no haclient: root only */ } }
+    for (const [dirs, mode] of [[u.stateDirs, u.stateMode], [u.runtimeDirs, u.runtimeMode]] as const) {
+      for (const p of dirs) {
+        mkdirSync(p, { recursive: true });
+        chownSync(p, uid, gid);
+        chmodSync(p, mode);
+      }
     }
     const start = (): void => {
-      const c = daemon(u.argv[0]!, u.argv.slice(1), { PATH: ROOT_PATH }, name);
+      const c = daemon(u.argv[0]!, u.argv.slice(1), { PATH: ROOT_PATH }, name, uid ? { uid, gid } : undefined);
       c.on('exit', (code, sig) => {
         // systemd's on-failure: an unclean exit code or signal (SIGHUP/INT/TERM/PIPE are clean)
         const failed = sig ? !['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGPIPE'].includes(sig) : code !== 0;
@@ -136,7 +145,7 @@ export async function nodeInit(labName: string, nodeArg: string, bootDelayMs = 0
     if (source?.mode === 'deb' || existsSync(join(spec.repo, 'dist', 'ha-oscar-snmp-agent'))) {
       try {
         const u = subagentService(spec, source!, AGENTX_SOCKET);
-        log(`subagent: ${u.argv.join(' ')} (Restart=${u.restart}, RestartSec ${u.restartMs} ms; as root: the unit's user and sandbox are not emulated)`);
+        log(`subagent: ${u.argv.join(' ')} (Restart=${u.restart}, RestartSec ${u.restartMs} ms; as ${u.user ?? 'root'}:${u.group ?? 'root'}; the unit's sandbox is not emulated)`);
         supervise('ha-oscar-snmp-agent', u);
       } catch (e) { log(`subagent not started: ${e instanceof Error ? e.message : String(e)}`); }
     } else log('subagent not started: dist/ha-oscar-snmp-agent not built');

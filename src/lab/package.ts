@@ -160,8 +160,13 @@ export interface UnitService {
   restart: 'no' | 'on-failure' | 'always';
   restartMs: number;
   stateDirs: string[];
+  /** StateDirectoryMode (systemd's default 0755). */
+  stateMode: number;
   runtimeDirs: string[];
   runtimeMode: number;
+  /** User= and Group= (undefined: root). */
+  user?: string;
+  group?: string;
 }
 
 const seconds = (v: string): number => {
@@ -198,17 +203,21 @@ export function parseUnit(text: string): UnitService {
     restart,
     restartMs: kv.has('RestartSec') ? seconds(kv.get('RestartSec')!) : 100,
     stateDirs: words('StateDirectory').map((d) => join('/var/lib', d)),
+    stateMode: kv.has('StateDirectoryMode') ? parseInt(kv.get('StateDirectoryMode')!, 8) : 0o755,
     runtimeDirs: words('RuntimeDirectory').map((d) => join('/run', d)),
     runtimeMode: kv.has('RuntimeDirectoryMode') ? parseInt(kv.get('RuntimeDirectoryMode')!, 8) : 0o755,
+    ...(kv.get('User') ? { user: kv.get('User') } : {}),
+    ...(kv.get('Group') ? { group: kv.get('Group') } : {}),
   };
 }
 
 /**
  * The subagent a head runs, with `--master <socket>` added: in deb mode what the INSTALLED unit
- * file says (read inside the head); in dist mode the repository's unit with dist/'s executable,
- * and the failover record in the head's own /var/lib/ha-oscar (the host's /var/lib is not
- * per node in that mode). User=/Group=/DynamicUser= and the sandboxing options are not
- * emulated: the lab runs it as root.
+ * file says (read inside the head), run as its User=/Group= (the package's postinst made the
+ * user in the head), with its StateDirectory/RuntimeDirectory modes and owners; in dist mode
+ * the repository's unit with dist/'s executable, as root (no package, no user), and the failover
+ * record in the head's own /var/lib/ha-oscar (the host's /var/lib is not per node in that
+ * mode). The sandboxing options are not emulated.
  */
 export function subagentService(spec: LabSpec, source: AgentsSource, master: string): UnitService {
   if (source.mode === 'deb') {
@@ -219,5 +228,6 @@ export function subagentService(spec: LabSpec, source: AgentsSource, master: str
   const args = u.argv.slice(1);
   const i = args.indexOf('--state');
   if (i >= 0) args[i + 1] = '/var/lib/ha-oscar/snmp-failovers.json';
-  return { ...u, stateDirs: [], argv: [process.execPath, join(spec.repo, 'dist', 'ha-oscar-snmp-agent'), ...args, '--master', master] };
+  const { user: _u, group: _g, ...asRoot } = u;
+  return { ...asRoot, stateDirs: [], argv: [process.execPath, join(spec.repo, 'dist', 'ha-oscar-snmp-agent'), ...args, '--master', master] };
 }

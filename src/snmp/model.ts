@@ -22,8 +22,16 @@ export const TRUTH = (b: boolean) => (b ? 1 : 2);
 export interface FailoverRecord {
   total: string; // decimal, Counter64
   last: number;
-  services: Partial<Record<ServiceName, { node: string; failovers: number; last: number }>>;
+  services: Partial<Record<ServiceName, ServiceRecord>>;
 }
+
+/**
+ * One service in the record. `node`: where it runs (or last ran, while stopped). On a move,
+ * `from` is the node it left and `last` the move's time; `failovers` counts the moves. The
+ * alert agent on the new node reads this: it may run before or after this subagent noticed
+ * the move, and `node`/`from` give the previous node either way (agents/alert_haoscar.ts).
+ */
+export interface ServiceRecord { node: string; failovers: number; last: number; from?: string }
 
 export const emptyRecord = (): FailoverRecord => ({ total: '0', last: 0, services: {} });
 
@@ -133,7 +141,8 @@ export function buildSnapshot(input: ModelInput): { snapshot: Snapshot; record: 
         const moved = rs.find((r) => isActive(r) && r.nodes.includes(activeNode));
         moves.push({ service: name, from: prevSvc.node, to: activeNode, resource: moved?.id ?? '' });
       }
-      record.services[name] = { node: activeNode, failovers, last };
+      const from = prevSvc?.node && prevSvc.node !== activeNode ? prevSvc.node : prevSvc?.from;
+      record.services[name] = { node: activeNode, failovers, last, ...(from ? { from } : {}) };
     } else if (prevSvc) {
       // Stopped: remember where it ran, so starting elsewhere counts as a failover.
       record.services[name] = { ...prevSvc };

@@ -3,14 +3,15 @@
 //   ha-oscar-snmp-agent [--master PATH|HOST:PORT] [--state FILE] [--trigger FILE]
 //                       [--poll-ms N] [--node NAME] [--notify] [--mdstat PATH] [--spool DIR]
 import { HaOscarAgent, type AgentOptions } from './subagent';
+import { FAILOVER_RECORD, TRIGGER_FILE } from './paths';
 
 const USAGE = 'usage: ha-oscar-snmp-agent [--master PATH|HOST:PORT] [--state FILE] [--trigger FILE] [--poll-ms N] [--slow-poll-ms N] [--node NAME] [--mdstat PATH] [--notify] [--spool DIR]';
 
 export function parseArgs(argv: string[]): AgentOptions {
   const o: AgentOptions = {
     master: process.env.HA_OSCAR_AGENTX ?? '/var/agentx/master',
-    stateFile: '/var/lib/ha-oscar/snmp-failovers.json',
-    triggerFile: '/run/ha-oscar/snmp-refresh',
+    stateFile: FAILOVER_RECORD,
+    triggerFile: TRIGGER_FILE,
   };
   const num = (flag: string, v: string | undefined) => {
     const n = Number(v);

@@ -1,7 +1,7 @@
 // The HA-OSCAR AgentX subagent: reads cluster state on change (CIB epoch poll, a trigger file
 // the alert agent touches, SIGHUP), publishes it as a fresh Mib snapshot, and answers snmpd
 // from memory. No SNMP request ever waits for crm_mon.
-import { readFileSync, readdirSync, unlinkSync, watchFile, unwatchFile } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync, watchFile, unwatchFile } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { readCibEpoch, readCrmMon, readCibConfig, type Runner, type CibConfig } from '../pacemaker/crm-mon';
@@ -9,6 +9,7 @@ import { readCfgtool, type CfgtoolStatus } from '../pacemaker/corosync';
 import { readMdstat, type RaidArray } from '../pacemaker/mdstat';
 import { run as realRun } from '../service/run';
 import { writeFileAtomic } from '../service/atomic';
+import { FAILOVER_RECORD_MODE, SPOOL_MODE } from './paths';
 import { buildSnapshot, emptyRecord, type FailoverRecord, type Move, type Snapshot } from './model';
 import { buildMib, OBJECTS, OBJECT_TYPES, TRAP, NOTIFY, NOTIFICATIONS, NOTIFY_OBJECTS } from './mib-def';
 import { ResilientSubagent, ObjectType } from './netsnmp-fixes';
@@ -136,7 +137,7 @@ export class HaOscarAgent {
       if (JSON.stringify(record) !== JSON.stringify(this.record)) {
         this.record = record;
         if (this.opts.stateFile) {
-          try { writeFileAtomic(this.opts.stateFile, JSON.stringify(record) + '\n', { mkdir: true }); } catch (e) { this.log(`cannot save ${this.opts.stateFile}: ${(e as Error).message}`); }
+          try { writeFileAtomic(this.opts.stateFile, JSON.stringify(record) + '\n', { mkdir: true, mode: FAILOVER_RECORD_MODE }); } catch (e) { this.log(`cannot save ${this.opts.stateFile}: ${(e as Error).message}`); }
         }
       }
       if (this.lastError) { this.log('cluster state readable again'); this.lastError = ''; }
@@ -185,6 +186,12 @@ export class HaOscarAgent {
   }
 
   async start(): Promise<void> {
+    // The spool alert_haoscar (user hacluster, group haclient) writes into: made here, in the
+    // unit's RuntimeDirectory, group-writable and setgid like it.
+    const spool = this.opts.spoolDir;
+    if (spool && !existsSync(spool)) {
+      try { mkdirSync(spool, { recursive: true }); chmodSync(spool, SPOOL_MODE); } catch (e) { this.log(`cannot make the spool ${spool}: ${(e as Error).message}`); }
+    }
     await this.refresh(true);
     this.subagent.start();
     this.timer = setInterval(() => { void this.refresh(false); void this.drainSpool(); }, this.opts.pollMs ?? 2_000);

@@ -12,7 +12,9 @@ import { describeWith } from '../helpers/prereq';
 import { healLab } from './heal';
 import { crmMon, exec, initOf, isPoweredOn, loadSpec, powerOff, powerOn, waitOnline, waitServices, whereIs } from '../../src/lab/lab';
 import { alive, childrenOf, killRecorded, record, sleep, waitGone, type ProcRecord } from '../../src/lab/procs';
-import { HEADS, LAB_SHARED, MIBDIR, VIP4, VIP6, addr4, nodeDir, type LabSpec, type NodeName } from '../../src/lab/spec';
+import { HEADS, MIBDIR, VIP4, VIP6, addr4, nodeDir, type LabSpec, type NodeName } from '../../src/lab/spec';
+import { ALERT_STATE_DIR, CLUSTER_GROUP, FAILOVER_RECORD, SUBAGENT_USER } from '../../src/snmp/paths';
+import { serviceFor } from '../../src/pacemaker/oscar-services';
 
 const need = {
   root: true,
@@ -79,9 +81,12 @@ function matches(w: Walk, mon: Map<string, string>): string | undefined {
 }
 
 // -- the trap receiver: snmptrapd in the client, recorded and killed by this file --------------
-interface Trap { from: string; trap: string; vars: Record<string, string>; line: string }
+interface Trap { from: string; port: number; trap: string; vars: Record<string, string>; line: string }
 const ALERT_ID = `hao-test-snmp-${process.pid}`;
-const ALERT_STATE = `${LAB_SHARED}/alert-test-${process.pid}`;
+/** The second alert: transport=subagent, through snmpd's trap sink (issue 7, finding 4). */
+const ALERT_SA_ID = `${ALERT_ID}-sa`;
+/** snmptrapd's ports: alert_haoscar's snmptrap (the alert's recipient) and snmpd's trap2sink. */
+const PORT = { snmptrap: 162, snmpd: 1162 } as const;
 let trapDir = '';
 let trapLog = '';
 let trapd: ProcRecord | undefined;
@@ -100,7 +105,9 @@ function traps(fromByte = 0): Trap[] {
       const m = /^HA-OSCAR-MIB::(\w+)\.0 = \w+: (.*)$/.exec(x);
       if (m) vars[m[1]!] = m[2]!.replace(/^"(.*)"$/, '$1');
     }
-    out.push({ from: f[0]!, trap: oid, vars, line });
+    // %b: "UDP: [sender]:port->[receiver]:port"
+    const port = Number(/->\[[^\]]*\]:(\d+)/.exec(f[0]!)?.[1] ?? 0);
+    out.push({ from: f[0]!, port, trap: oid, vars, line });
   }
   return out;
 }
@@ -119,7 +126,7 @@ async function startTrapd(spec: LabSpec): Promise<void> {
   // teardown would kill it too if this file could not).
   const c = spawn('nsenter', ['-t', String(init.pid), '-m', '-u', '-i', '-n', '-p', '--',
     'snmptrapd', '-f', '-n', '-C', '-c', conf, '-Lf', trapLog, ...mibArgs(spec).slice(0, 2), '-m', 'HA-OSCAR-MIB:SNMPv2-MIB',
-    '-F', '%B\\t%v\\n', `udp:${addr4('client', 'A')}:162`], { stdio: ['ignore', fd, fd], env: { ...process.env, SNMP_PERSISTENT_DIR: trapDir } });
+    '-F', '%b\\t%v\\n', `udp:${addr4('client', 'A')}:${PORT.snmptrap},udp:${addr4('client', 'A')}:${PORT.snmpd}`], { stdio: ['ignore', fd, fd], env: { ...process.env, SNMP_PERSISTENT_DIR: trapDir } });
   closeSync(fd);
   c.on('error', () => { /* seen below as no child */ });
   trapLauncher = c.pid ? record(c.pid) : undefined;
@@ -140,19 +147,18 @@ async function stopTrapd(): Promise<void> {
   if (trapDir) rmSync(trapDir, { recursive: true, force: true });
 }
 
-/** The alert: alert_haoscar as the package installs it, to the client's snmptrapd. */
+/**
+ * The alerts: alert_haoscar as the package installs it, with its DEFAULT state_dir (per node)
+ * and failover_record (the subagent's record on the node): one to the client's snmptrapd with
+ * snmptrap, one through the subagent (transport=subagent: the spool, AgentX, snmpd's trap2sink).
+ */
 function alertXml(): string {
-  const nv = (n: string, v: string): string => `<nvpair id="${ALERT_ID}-${n.replace(/_/g, '-')}" name="${n}" value="${v}"/>`;
-  return `<alert id="${ALERT_ID}" path="/usr/share/pacemaker/alerts/alert_haoscar">`
-    + `<instance_attributes id="${ALERT_ID}-ia">`
-    // The alert remembers where each service ran in state_dir. alert_haoscar runs on the node
-    // that ran the operation, so per-node state knows nothing of the other head's starts and
-    // falls back to the subagent's record, which the subagent may update to the new node
-    // before the alert reads it (a race). On storage both heads see, the survivor's alert
-    // knows the service's last node; failover_record=/dev/null leaves the record out of it.
-    + nv('state_dir', ALERT_STATE) + nv('failover_record', '/dev/null')
-    + `</instance_attributes><select><select_nodes/><select_resources/></select>`
-    + `<recipient id="${ALERT_ID}-to" value="udp:${addr4('client', 'A')}:162"/></alert>`;
+  const nv = (id: string, n: string, v: string): string => `<nvpair id="${id}-${n.replace(/_/g, '-')}" name="${n}" value="${v}"/>`;
+  const select = '<select><select_nodes/><select_resources/></select>';
+  return `<alert id="${ALERT_ID}" path="/usr/share/pacemaker/alerts/alert_haoscar">${select}`
+    + `<recipient id="${ALERT_ID}-to" value="udp:${addr4('client', 'A')}:${PORT.snmptrap}"/></alert>`
+    + `<alert id="${ALERT_SA_ID}" path="/usr/share/pacemaker/alerts/alert_haoscar">`
+    + `<instance_attributes id="${ALERT_SA_ID}-ia">${nv(ALERT_SA_ID, 'transport', 'subagent')}</instance_attributes>${select}</alert>`;
 }
 
 describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
@@ -172,13 +178,19 @@ describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
     const sent = await exec(spec, head, ['snmptrap', '-v2c', '-c', 'public', `udp:${addr4('client', 'A')}:162`, '', '1.3.6.1.3.7460.0.3', '1.3.6.1.3.7460.1.8.1.0', 's', 'trap-path-check']);
     expect(sent.code, sent.stderr).toBe(0);
     await waitFor('a test trap at the client', 30_000, async () => (traps().some((t) => t.trap === 'HA-OSCAR-MIB::haOscarNodeJoined' && t.vars.haOscarNotifyNode === 'trap-path-check') ? true : undefined), trapTail);
-    await exec(spec, head, ['install', '-d', '-o', 'hacluster', '-g', 'haclient', '-m', '0750', ALERT_STATE]);
+    // snmpd's trap sink for the subagent's notifications: the client's second port (a new
+    // parameter restarts snmpd in place)
+    const sink = await exec(spec, head, ['crm_resource', '--resource', 'snmpd', '--set-parameter', 'trap_sink', '--parameter-value', `udp:${addr4('client', 'A')}:${PORT.snmpd}`]);
+    expect(sink.code, sink.stderr).toBe(0);
     const has = (await exec(spec, head, ['cibadmin', '--query', '--scope', 'alerts'])).code === 0;
     const r = has
       ? await exec(spec, head, ['cibadmin', '--create', '--scope', 'alerts', '--xml-text', alertXml()])
       : await exec(spec, head, ['cibadmin', '--create', '--scope', 'configuration', '--xml-text', `<alerts>${alertXml()}</alerts>`]);
     expect(r.code, r.stderr).toBe(0);
     alertHead = head;
+    // the new parameter restarts snmpd: the tests below start from a running one
+    await waitFor('snmpd started again with trap_sink', 240_000, async () => ((await started(spec)).has('snmpd') ? true : undefined));
+    await waitServices(spec, 240_000);
   }, 900_000);
 
   afterAll(async () => {
@@ -187,14 +199,19 @@ describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
     await healLab(spec, (l) => console.log(`[snmp] ${l}`));
     const head = HEADS.find((h) => isPoweredOn(spec, h))!;
     if (alertHead) {
-      const d = await exec(spec, head, ['cibadmin', '--delete', '--scope', 'alerts', '--xml-text', `<alert id="${ALERT_ID}"/>`]);
-      expect(d.code, d.stderr).toBe(0);
+      for (const id of [ALERT_ID, ALERT_SA_ID]) {
+        const d = await exec(spec, head, ['cibadmin', '--delete', '--scope', 'alerts', '--xml-text', `<alert id="${id}"/>`]);
+        expect(d.code, d.stderr).toBe(0);
+      }
     }
-    await exec(spec, head, ['rm', '-rf', '--', ALERT_STATE]);
+    await exec(spec, head, ['crm_resource', '--resource', 'snmpd', '--delete-parameter', 'trap_sink']);
+    // the alerts' per-node state (the package's directory stays)
+    for (const h of HEADS) if (isPoweredOn(spec, h)) await exec(spec, h, ['find', ALERT_STATE_DIR, '-mindepth', '1', '-delete']);
     await exec(spec, head, ['crm_resource', '--cleanup', '--resource', 'snmpd'], { timeoutMs: 60_000 });
     await stopTrapd();
     await waitServices(spec, 240_000);
-    expect((await exec(spec, head, ['cibadmin', '--query', '--xpath', `//alert[@id='${ALERT_ID}']`])).code).not.toBe(0);
+    expect((await exec(spec, head, ['cibadmin', '--query', '--xpath', `//alert[starts-with(@id, '${ALERT_ID}')]`])).code).not.toBe(0);
+    expect((await exec(spec, head, ['cibadmin', '--query', '--xpath', `//primitive[@id='snmpd']//nvpair[@name='trap_sink']`])).code).not.toBe(0);
   }, 900_000);
 
   for (const [fam, target] of Object.entries(TARGETS)) {
@@ -270,19 +287,24 @@ describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
     console.log(`[snmp] subagent SIGKILLed on ${active}: restarted by the node init (RestartSec 2 s), HA-OSCAR-MIB answering again after ${secs(back)} s (${load()})`);
   }, 300_000);
 
-  it('power-off of the active head: the walk shows it offline and the resources on the survivor; haOscarFailover reaches the client', async () => {
+  it('power-off of the active head: the walk shows it offline and the resources on the survivor; haOscarFailover reaches the client once per service, through snmptrap and through snmpd', async () => {
     const active = (await whereIs(spec, 'vip4'))!;
     const survivor = other(active);
     const services = [...(await started(spec))].filter(([id, n]) => !id.startsWith('fence-') && n === active).map(([id]) => id);
     expect(services).toEqual(expect.arrayContaining(['vip4', 'vip6', 'snmpd', 'dhcpd4', 'nfsserver']));
-    // The alert's shared state must know snmp ran on the active head (the restart above started
-    // it there with the alert in place); a failover is a start somewhere else.
-    const state = await exec(spec, survivor, ['cat', `${ALERT_STATE}/state.json`]);
-    if (!state.stdout.includes(`"snmp":"${active}"`)) {
-      await exec(spec, active, ['crm_resource', '--restart', '--resource', 'snmpd', '--timeout', '120s'], { timeoutMs: 180_000 });
-      await waitFor('the alert recorded snmp on the active head', 120_000, async () =>
-        ((await exec(spec, survivor, ['cat', `${ALERT_STATE}/state.json`])).stdout.includes(`"snmp":"${active}"`) ? true : undefined));
-    }
+    const moved: string[] = [...new Set(services.map((id) => serviceFor(id) as string | undefined).filter((x): x is string => !!x))].sort();
+    // The alerts' state is per node (the defaults): the survivor's alert agent never saw these
+    // services start on the active head. Its subagent did, and its record says so, readable by
+    // hacluster (the user Pacemaker runs alert agents as) although the subagent runs as ha-oscar-snmp.
+    const agentPid = (await exec(spec, survivor, ['pgrep', '-f', SUBAGENT_RE])).stdout.trim();
+    expect((await exec(spec, survivor, ['ps', '-o', 'user:32=,group:32=', '-p', agentPid])).stdout.trim().split(/\s+/)).toEqual([SUBAGENT_USER, CLUSTER_GROUP]);
+    let rec = '';
+    await waitFor(`the survivor's record: ${moved.join(', ')} on ${active}`, 60_000, async () => {
+      const r = await exec(spec, survivor, ['runuser', '-u', 'hacluster', '--', 'cat', FAILOVER_RECORD]);
+      rec = `${r.stdout}${r.stderr}`.trim();
+      const svcs = (JSON.parse(r.code === 0 ? r.stdout : '{}') as { services?: Record<string, { node: string }> }).services ?? {};
+      return moved.every((m) => svcs[m]?.node === active) ? true : undefined;
+    }, () => rec);
     const trapsFrom = trapLogSize();
     const t0 = await powerOff(spec, active);
     try {
@@ -305,19 +327,33 @@ describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
       const v6 = await walk(spec, TARGETS.v6);
       expect(v6.nodes.get(active)).toBe('offline(4)');
       expect(v6.resources.get('vip4')?.node).toBe(survivor);
-      // the notifications, from the survivor's alert agent
+      // the notifications, from the survivor's alert agents: node lost by snmptrap, and the
+      // failover of every moved service by snmptrap and through the subagent and snmpd
       const lost = await waitFor(`haOscarNodeLost for ${active}`, 300_000, async () => {
-        const t = traps(trapsFrom).find((x) => x.trap === 'HA-OSCAR-MIB::haOscarNodeLost' && x.vars.haOscarNotifyNode === active);
+        const t = traps(trapsFrom).find((x) => x.port === PORT.snmptrap && x.trap === 'HA-OSCAR-MIB::haOscarNodeLost' && x.vars.haOscarNotifyNode === active);
         return t ? Date.now() - t0 : undefined;
       }, trapTail);
-      const fo = await waitFor(`haOscarFailover ${active} -> ${survivor}`, 300_000, async () => {
-        const t = traps(trapsFrom).find((x) => x.trap === 'HA-OSCAR-MIB::haOscarFailover');
-        return t ? { t, ms: Date.now() - t0 } : undefined;
-      }, trapTail);
-      expect(fo.t.vars).toMatchObject({ haOscarNotifyService: 'snmp', haOscarNotifyResource: 'snmpd', haOscarNotifyFromNode: active, haOscarNotifyToNode: survivor });
+      const failovers = (port: number): Trap[] => traps(trapsFrom).filter((x) => x.port === port && x.trap === 'HA-OSCAR-MIB::haOscarFailover');
+      const at: Record<string, Record<string, number>> = { snmptrap: {}, snmpd: {} };
+      await waitFor(`haOscarFailover ${active} -> ${survivor} for ${moved.join(', ')} on ports ${PORT.snmptrap} and ${PORT.snmpd}`, 300_000, async () => {
+        for (const [via, port] of Object.entries(PORT)) {
+          for (const t of failovers(port)) at[via]![t.vars.haOscarNotifyService ?? '?'] ??= Date.now() - t0;
+        }
+        return Object.values(at).every((m) => moved.every((svc) => m[svc] !== undefined)) ? true : undefined;
+      }, () => `${JSON.stringify(at)}; ${trapTail()}`);
+      // once each: no second notification of the same move (other resources of a service, the
+      // subagent catching up, the spool) in the next 15 s
+      await sleep(15_000);
+      for (const port of Object.values(PORT)) {
+        const got = failovers(port);
+        expect(got.map((t) => t.vars.haOscarNotifyService).sort(), `port ${port}`).toEqual(moved);
+        for (const t of got) expect(t.vars, t.line).toMatchObject({ haOscarNotifyFromNode: active, haOscarNotifyToNode: survivor });
+      }
+      expect(failovers(PORT.snmptrap).find((t) => t.vars.haOscarNotifyService === 'snmp')!.vars).toMatchObject({ haOscarNotifyResource: 'snmpd' });
+      const secsOf = (m: Record<string, number>): string => moved.map((svc) => `${svc} ${secs(m[svc]!)}`).join(', ');
       console.log(`[snmp] power-off of ${active}: the client's walk answered again at ${secs(firstAnswer)} s and showed ${active} offline with every `
-        + `service on ${survivor} at ${secs(shown)} s; traps at the client: haOscarNodeLost ${secs(lost)} s, haOscarFailover (snmp) ${secs(fo.ms)} s `
-        + `(polling: a walk with one 1 s try, the trap log every 0.25 s; ${load()})`);
+        + `service on ${survivor} at ${secs(shown)} s; traps at the client: haOscarNodeLost ${secs(lost)} s; haOscarFailover by snmptrap: ${secsOf(at.snmptrap!)} s; `
+        + `through the subagent and snmpd: ${secsOf(at.snmpd!)} s (per-node alert state; polling: a walk with one 1 s try, the trap log every 0.25 s; ${load()})`);
     } finally {
       await powerOn(spec, active);
     }

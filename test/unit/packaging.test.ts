@@ -48,8 +48,8 @@ describeWith({ bins: ['dpkg-deb', 'rpmbuild', 'lintian', 'rpm'], root: true, pac
     expect(listing).toContain('./lib/systemd/system/ha-oscar-snmp-agent.service');
   });
 
-  it('declares its dependencies: nodejs >= 20, pacemaker, corosync, resource-agents, snmpd', () => {
-    expect(sh('dpkg-deb', ['-f', deb, 'Depends']).out.trim()).toBe('nodejs (>= 20), pacemaker, corosync, resource-agents, snmpd');
+  it('declares its dependencies: nodejs >= 20, pacemaker, corosync, resource-agents, snmpd (adduser: the subagent\'s user)', () => {
+    expect(sh('dpkg-deb', ['-f', deb, 'Depends']).out.trim()).toBe('nodejs (>= 20), pacemaker, corosync, resource-agents, snmpd, adduser');
     const req = sh('rpm', ['-qpR', rpm]).out;
     for (const d of ['nodejs >= 20', 'pacemaker', 'corosync', 'resource-agents', 'net-snmp']) expect(req).toContain(d);
   });
@@ -83,9 +83,14 @@ describeWith({ bins: ['dpkg-deb', 'rpmbuild', 'lintian', 'rpm'], root: true, pac
     const rroot = join(d, 'rpmroot');
     mkdirSync(rroot);
     expect(sh('rpm', ['--root', rroot, '--initdb']).code).toBe(0);
-    expect(sh('rpm', ['--root', rroot, '-i', '--nodeps', rpm]).code).toBe(0);
+    // the empty root has no /bin/sh for the scriptlets (%pre makes the subagent's user): the
+    // rpm counterpart of dpkg's chrootless run, whose maintainer scripts do nothing
+    const scripts = sh('rpm', ['-qp', '--scripts', rpm]).out;
+    expect(scripts).toMatch(/preinstall scriptlet[\s\S]*useradd -r -g haclient[\s\S]*ha-oscar-snmp/);
+    expect(scripts).toMatch(/postinstall scriptlet[\s\S]*\/var\/lib\/ha-oscar\/alert/);
+    expect(sh('rpm', ['--root', rroot, '-i', '--nodeps', '--noscripts', rpm]).code).toBe(0);
     expect(existsSync(join(rroot, 'usr/sbin/fence_haoscar'))).toBe(true);
-    expect(sh('rpm', ['--root', rroot, '-e', '--nodeps', 'ha-oscar']).code).toBe(0);
+    expect(sh('rpm', ['--root', rroot, '-e', '--nodeps', '--noscripts', 'ha-oscar']).code).toBe(0);
     expect(sh('find', [join(rroot, 'usr'), '-type', 'f']).out.trim()).toBe('');
   });
 });

@@ -1,17 +1,19 @@
 // alert_haoscar: Pacemaker alert environment -> HA-OSCAR-MIB notifications, sent with snmptrap
 // to a real snmptrapd on loopback (IPv4 and IPv6), or queued for the subagent (AgentX).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { notificationsFor, TRAPS, VARS } from '../../agents/alert_haoscar';
+import { notificationsFor, MOVE_WINDOW_S, TRAPS, VARS, type RecordedService } from '../../agents/alert_haoscar';
 import { TRAP, NOTIFY } from '../../src/snmp/mib-def';
 import { HaOscarAgent } from '../../src/snmp/subagent';
+import { FAILOVER_RECORD_MODE } from '../../src/snmp/paths';
 import { run } from '../../src/service/run';
 import { describeWith } from '../helpers/prereq';
 import { SnmpLab, waitFor, MIB_DIRS, COMMUNITY, repo } from '../fixtures/snmp/harness';
 
 const fresh = () => ({ services: {}, links: {}, raid: {} }) as any;
+const startEnv = (rsc: string, node: string) => ({ CRM_alert_kind: 'resource', CRM_alert_node: node, CRM_alert_rsc: rsc, CRM_alert_task: 'start', CRM_alert_rc: '0', CRM_alert_target_rc: '0', CRM_alert_status: '0' });
 
 describe('alert -> notification mapping', () => {
   it('uses the MIB\'s OIDs', () => {
@@ -31,7 +33,9 @@ describe('alert -> notification mapping', () => {
     const st = fresh();
     const failed = notificationsFor({ CRM_alert_kind: 'resource', CRM_alert_node: 'head1', CRM_alert_rsc: 'dhcpd', CRM_alert_task: 'monitor', CRM_alert_rc: '7', CRM_alert_target_rc: '0', CRM_alert_status: '0', CRM_alert_desc: 'not running' }, st, () => undefined);
     expect(failed).toEqual([{ trap: 'resourceFailed', varbinds: [{ oid: VARS.resource, type: 's', value: 'dhcpd' }, { oid: VARS.node, type: 's', value: 'head1' }, { oid: VARS.detail, type: 's', value: 'monitor failed: not running' }] }]);
-    const start = (rsc: string, node: string) => notificationsFor({ CRM_alert_kind: 'resource', CRM_alert_node: node, CRM_alert_rsc: rsc, CRM_alert_task: 'start', CRM_alert_rc: '0', CRM_alert_target_rc: '0', CRM_alert_status: '0' }, st, (svc) => (svc === 'dhcp' ? 'head1' : undefined));
+    // no record (failover_record=/dev/null): the state's own memory, as on a shared state_dir
+    const start = (rsc: string, node: string) => notificationsFor(startEnv(rsc, node), st, () => undefined);
+    expect(start('dhcpd', 'head1')).toEqual([]); // first time seen: nothing to compare with
     const f = start('vip-dhcp', 'head2');
     expect(f.map((n) => n.trap)).toEqual(['failover']);
     expect(f[0].varbinds.map((v) => v.value)).toEqual(['dhcp', 'vip-dhcp', 'head1', 'head2']);
@@ -41,6 +45,62 @@ describe('alert -> notification mapping', () => {
     expect(start('tftpd', 'head1').map((n) => n.trap)).toEqual(['failover']);
   });
 
+  // Issue 7, finding 1: the survivor's alert state is per node and has never seen the service
+  // on the dead head; its subagent's record has, and may or may not have seen the new start yet.
+  describe('failover from the subagent\'s record, per-node state', () => {
+    const NOW = 1_000_000;
+    const before: RecordedService = { node: 'head1', failovers: 2, last: NOW - 5000 }; // the subagent has not seen the start yet
+    const after: RecordedService = { node: 'head2', failovers: 3, last: NOW - 1, from: 'head1' }; // it has
+    const start = (st: any, rsc: string, node: string, rec: RecordedService | undefined, now = NOW) =>
+      notificationsFor(startEnv(rsc, node), st, (svc) => (svc === 'dhcp' ? rec : undefined), now).map((n) => n.varbinds.map((v) => v.value).join(' '));
+
+    it('the alert before the subagent saw the start: once, from the record\'s node', () => {
+      const st = fresh();
+      expect(start(st, 'dhcpd4', 'head2', before)).toEqual(['dhcp dhcpd4 head1 head2']);
+      expect(start(st, 'dhcpd6', 'head2', before)).toEqual([]); // the service's second resource
+      expect(start(st, 'dhcpd6', 'head2', after)).toEqual([]); // the subagent caught up meanwhile
+    });
+
+    it('the alert after the subagent saw the start (the race the old code lost): once, from the record\'s previous node', () => {
+      const st = fresh();
+      expect(start(st, 'dhcpd4', 'head2', after)).toEqual(['dhcp dhcpd4 head1 head2']);
+      expect(start(st, 'dhcpd6', 'head2', after)).toEqual([]);
+    });
+
+    it('a stale state of this node (the service was here before it moved away and back) does not hide the move', () => {
+      const st = fresh();
+      st.services.dhcp = { node: 'head2', moves: 1 };
+      expect(start(st, 'dhcpd4', 'head2', after)).toEqual(['dhcp dhcpd4 head1 head2']);
+      const st2 = fresh();
+      st2.services.dhcp = 'head2'; // the single-sink format: the node only
+      expect(start(st2, 'dhcpd4', 'head2', before)).toEqual(['dhcp dhcpd4 head1 head2']);
+    });
+
+    it('a first start and a restart in place are not failovers', () => {
+      const st = fresh();
+      expect(start(st, 'dhcpd4', 'head2', undefined)).toEqual([]); // the subagent never saw the service
+      expect(start(st, 'dhcpd4', 'head2', { node: 'head2', failovers: 0, last: 0 })).toEqual([]); // it saw this start, no move
+      // a failover, then restarts in place: once
+      const st2 = fresh();
+      expect(start(st2, 'dhcpd4', 'head2', after)).toHaveLength(1);
+      expect(start(st2, 'dhcpd4', 'head2', after, NOW + 86_400)).toEqual([]);
+      // a restart long after a move this node's state never heard of (fresh state_dir): the
+      // event's own time (Pacemaker's CRM_alert_timestamp_epoch) against the move's
+      expect(start(fresh(), 'dhcpd4', 'head2', after, NOW + 4 * MOVE_WINDOW_S + 10)).toEqual([]);
+      const restart = { ...startEnv('dhcpd4', 'head2'), CRM_alert_timestamp_epoch: String(NOW + MOVE_WINDOW_S + 10) };
+      expect(notificationsFor(restart, fresh(), () => after, NOW + 5)).toEqual([]);
+      const moved = { ...startEnv('dhcpd4', 'head2'), CRM_alert_timestamp_epoch: String(NOW - 2) }; // run late, under load
+      expect(notificationsFor(moved, fresh(), () => after, NOW + 3600)).toHaveLength(1);
+    });
+
+    it('moved away and back: each move once', () => {
+      const st = fresh();
+      expect(start(st, 'dhcpd4', 'head2', after)).toHaveLength(1);
+      const away: RecordedService = { node: 'head1', failovers: 4, last: NOW + 10, from: 'head2' };
+      expect(start(st, 'dhcpd4', 'head2', away, NOW + 20)).toEqual(['dhcp dhcpd4 head1 head2']);
+      expect(start(st, 'dhcpd4', 'head2', { node: 'head2', failovers: 5, last: NOW + 21, from: 'head1' }, NOW + 30)).toEqual([]);
+    });
+  });
   it('link down/up from linkmon\'s value and per-link items; RAID going bad once', () => {
     const st = fresh();
     const link = (v: string) => notificationsFor({ CRM_alert_kind: 'attribute', CRM_alert_node: 'head2', CRM_alert_attribute_name: 'ha-oscar-link', CRM_alert_attribute_value: v }, st, () => undefined);
@@ -124,6 +184,72 @@ describeWith({ bins: ['snmptrap', 'snmptrapd', 'snmpd', 'snmptranslate'], packag
     expect(notPcmk.stderr).toBe('alert_haoscar: CRM_alert_kind is not set: this is a Pacemaker alert agent\n');
     const badTransport = await run(bin, [], { cleanEnv: true, env: { ...base(), transport: 'carrier-pigeon', CRM_alert_kind: 'node' } });
     expect(badTransport.stderr).toBe('alert_haoscar: transport must be snmptrap or subagent, not "carrier-pigeon"\n');
+  });
+
+  it('per-node state_dir, two recipients: the record the real subagent writes gives each recipient each failover once, whichever comes first', async () => {
+    const fx = (p: string) => readFileSync(join(repo, 'test', 'fixtures', p), 'utf8');
+    let mon = 'crm_mon/two-heads.xml';
+    const ok = (stdout: string) => ({ code: 0, stdout, stderr: '', timedOut: false });
+    let epoch = 1;
+    const rec = join(dir, 'rec', 'failovers.json');
+    const sub = new HaOscarAgent({
+      master: join(dir, 'no-master'), stateFile: rec, localNode: 'head2', log: () => {},
+      runner: async (cmd, args) => cmd === 'crm_mon' ? ok(fx(mon)) : cmd === 'cibadmin' ? ok(args.includes('--no-children') ? `<cib epoch="${epoch}"/>` : fx('crm_mon/cib-config.xml')) : { code: 1, stdout: '', stderr: 'no', timedOut: false },
+    });
+    await sub.refresh(true); // both heads, the services on head1
+    expect(JSON.parse(readFileSync(rec, 'utf8')).services.dhcp).toMatchObject({ node: 'head1' });
+    expect(statSync(rec).mode & 0o777).toBe(FAILOVER_RECORD_MODE);
+    const spy = join(dir, 'spy-log-snmptrap');
+    const log = join(dir, 'spy-log.jsonl');
+    writeFileSync(spy, `#!${process.execPath}\nrequire('fs').appendFileSync(${JSON.stringify(log)}, JSON.stringify(process.argv.slice(2)) + '\\n');\n`);
+    chmodSync(spy, 0o755);
+    const state = join(dir, 'head2-state'); // this node's own: it never saw a start on head1
+    const startOn2 = async (rsc: string) => {
+      for (const to of ['127.0.0.1:9', 'udp6:[::1]:9']) {
+        const r = await run(bin, [], { cleanEnv: true, env: { ...base(), state_dir: state, failover_record: rec, snmptrap_bin: spy, CRM_alert_recipient: to, ...startEnv(rsc, 'head2') } });
+        expect(r.code, r.stderr).toBe(0);
+      }
+    };
+    mon = 'crm_mon/head1-lost.xml'; epoch = 2;
+    await startOn2('dhcpd'); // before the subagent saw it: the record still says head1
+    await sub.refresh(true); // now it has: dhcp, tftp, ntp, nfs on head2, from head1
+    expect(JSON.parse(readFileSync(rec, 'utf8')).services.tftp).toMatchObject({ node: 'head2', from: 'head1', failovers: 1 });
+    await startOn2('vip-dhcp'); // the same move: nothing
+    await startOn2('tftpd'); // after the subagent saw it
+    await startOn2('tftpd'); // restarted in place
+    await startOn2('chrony'); // ntp
+    const sent = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string[]);
+    const fo = sent.filter((a) => a.includes(TRAPS.failover)).map((a) => `${a[a.indexOf(TRAPS.failover) - 2]} ${a.filter((_, i) => i > a.indexOf(TRAPS.failover) && (i - a.indexOf(TRAPS.failover)) % 3 === 0).join(' ')}`);
+    expect(fo.sort()).toEqual([
+      '127.0.0.1:9 dhcp dhcpd head1 head2', '127.0.0.1:9 ntp chrony head1 head2', '127.0.0.1:9 tftp tftpd head1 head2',
+      'udp6:[::1]:9 dhcp dhcpd head1 head2', 'udp6:[::1]:9 ntp chrony head1 head2', 'udp6:[::1]:9 tftp tftpd head1 head2',
+    ]);
+  });
+
+  it('snmptrap failed or killed after the state was saved: the notification waits in the outbox and the sink\'s next alert sends it first, once', async () => {
+    const state = join(dir, 'outbox-state');
+    const log = join(dir, 'outbox-log.jsonl');
+    const spy = join(dir, 'flaky-snmptrap');
+    // fails while the file "down" exists (snmptrap killed on Pacemaker's alert timeout, or an error)
+    writeFileSync(spy, `#!${process.execPath}\nconst fs = require('fs');\nif (fs.existsSync(${JSON.stringify(join(dir, 'down'))})) { console.error('Timeout'); process.exit(1); }\nfs.appendFileSync(${JSON.stringify(log)}, JSON.stringify(process.argv.slice(2)) + '\\n');\n`);
+    chmodSync(spy, 0o755);
+    const env = (extra: Record<string, string>) => ({ ...base(), state_dir: state, snmptrap_bin: spy, CRM_alert_recipient: '127.0.0.1:9', ...extra });
+    writeFileSync(join(dir, 'down'), '');
+    const lost = await run(bin, [], { cleanEnv: true, env: env({ CRM_alert_kind: 'node', CRM_alert_node: 'head1', CRM_alert_nodeid: '1', CRM_alert_desc: 'lost' }) });
+    expect(lost.code).toBe(1);
+    expect(lost.stderr).toMatch(/^alert_haoscar: snmptrap[^\n]*\n$/);
+    rmSync(join(dir, 'down'));
+    // another recipient's outbox is its own: nothing of head1 there
+    const other = await run(bin, [], { cleanEnv: true, env: env({ CRM_alert_recipient: '127.0.0.1:10', CRM_alert_kind: 'node', CRM_alert_node: 'x', CRM_alert_desc: 'nothing' }) });
+    expect(other.code, other.stderr).toBe(0);
+    expect(existsSync(log)).toBe(false);
+    const joined = await run(bin, [], { cleanEnv: true, env: env({ CRM_alert_kind: 'node', CRM_alert_node: 'head1', CRM_alert_nodeid: '1', CRM_alert_desc: 'member' }) });
+    expect(joined.code, joined.stderr).toBe(0);
+    const sent = readFileSync(log, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as string[]).find((a) => a.startsWith(`${TRAPS.nodeLost.slice(0, -1)}`)));
+    expect(sent).toEqual([TRAPS.nodeLost, TRAPS.nodeJoined]); // the left-over first, each once
+    const again = await run(bin, [], { cleanEnv: true, env: env({ CRM_alert_kind: 'node', CRM_alert_node: 'h', CRM_alert_desc: 'other' }) });
+    expect(again.code).toBe(0);
+    expect(readFileSync(log, 'utf8').trim().split('\n')).toHaveLength(2);
   });
 
   it('transport=subagent: queued, then sent by the subagent through snmpd\'s AgentX master', async () => {

@@ -37,6 +37,9 @@ describe('snapshot', () => {
     expect(b.moves.map((m) => `${m.service}:${m.from}->${m.to}`)).toEqual(['dhcp:head1->head2', 'tftp:head1->head2', 'ntp:head1->head2', 'nfs:head1->head2']);
     expect(b.snapshot.cluster).toMatchObject({ failovers: 4n, lastFailover: 200 });
     expect(b.snapshot.services[0]).toMatchObject({ failovers: 1, lastFailover: 200 });
+    // the record keeps the node the service left (the alert agent's previous node, issue 7)
+    expect(a.record.services.dhcp).toEqual({ node: 'head1', failovers: 0, last: 0 }); // first seen: no previous node
+    expect(b.record.services.dhcp).toEqual({ node: 'head2', failovers: 1, last: 200, from: 'head1' });
     const stopped = buildSnapshot({ status: await parseCrmMon(fx('crm_mon/odd-states.xml')), record: b.record, now: 300 });
     expect(stopped.moves.map((m) => m.service)).toEqual([]); // nfs still on head2, the others stopped
     const back = buildSnapshot({ status: await parseCrmMon(fx('crm_mon/two-heads.xml')), record: stopped.record, now: 400 });

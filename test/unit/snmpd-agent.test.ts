@@ -1,7 +1,8 @@
 // ocf:ha-oscar:snmpd for real: Net-SNMP snmpd on 127.0.0.1 and ::1, driven through dist/ocf/snmpd.
 import { it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync, statSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync, statSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { distOcf, runAgent, tempDir } from '../helpers/agents';
 import { describeWith } from '../helpers/prereq';
@@ -101,6 +102,46 @@ describeWith({ bins: ['snmpd', 'snmpget', 'ocf-tester', 'xmllint'], root: true, 
     } finally {
       expect(runAgent(agent, 'stop', v3).code).toBe(0);
     }
+  });
+
+  // Issue 7, finding 3: the subagent is not root; it is in group haclient.
+  it('as AgentX master: agentXPerms 0660 0770 root haclient, a haclient member connects, others do not; trap2sink per trap_sink', () => {
+    const gid = (name: string): number | undefined => readFileSync('/etc/group', 'utf8').split('\n').map((l) => l.split(':')).find((f) => f[0] === name)?.[2] as unknown as number;
+    const haclient = Number(gid('haclient'));
+    if (!Number.isInteger(haclient)) return; // no pacemaker here: nothing to check against
+    const top = mkdtempSync(join(tmpdir(), 'dv7-agentx-'));
+    chmodSync(top, 0o755);
+    const sock = join(top, 'ax', 'master'); // snmpd makes ax/ (agentXPerms' directory mode)
+    const ax = { ...base(), state_dir: join(dir, 'state-ax'), agentx_socket: sock, trap_sink: 'udp:127.0.0.1:1162, udp6:[::1] 192.0.2.9' };
+    expect(runAgent(agent, 'stop', base()).code).toBe(0);
+    const r = runAgent(agent, 'start', ax);
+    expect(r.code, r.stderr).toBe(0);
+    try {
+      const conf = readFileSync(join(dir, 'state-ax', 'snmpd.conf'), 'utf8');
+      expect(conf).toContain('\nmaster agentx\n');
+      expect(conf).toContain('\nagentXPerms 0660 0770 root haclient\n');
+      expect(conf).toContain('\ntrap2sink udp:127.0.0.1:1162 public\ntrap2sink udp6:[::1]:162 public\ntrap2sink udp:192.0.2.9:162 public\n');
+      const s = statSync(sock);
+      expect([s.mode & 0o777, s.gid]).toEqual([0o660, haclient]);
+      const d = statSync(join(top, 'ax'));
+      expect([d.mode & 0o777, d.gid]).toEqual([0o770, haclient]);
+      // connect as nobody: in group haclient it may, in nogroup it may not
+      const connect = (g: number) => spawnSync(process.execPath, ['-e', `require('net').connect(${JSON.stringify(sock)}).on('connect', () => process.exit(0)).on('error', (e) => { console.log(e.code); process.exit(1); })`], { uid: 65534, gid: g, encoding: 'utf8', timeout: 20_000 });
+      const member = connect(haclient);
+      expect(member.status, member.stdout + member.stderr).toBe(0);
+      const outsider = connect(65534);
+      expect(outsider.status).toBe(1);
+      expect(outsider.stdout.trim()).toBe('EACCES');
+    } finally {
+      expect(runAgent(agent, 'stop', ax).code).toBe(0);
+      rmSync(top, { recursive: true, force: true });
+    }
+    // an unknown group and a bad trap receiver are refused before snmpd starts
+    const g = runAgent(agent, 'validate-all', { ...ax, agentx_group: 'no-such-group-dv7' });
+    expect([g.code, g.reasons]).toEqual([5, ['agentx_group no-such-group-dv7 does not exist on this node (is pacemaker installed?)']]);
+    const t = runAgent(agent, 'validate-all', { ...ax, trap_sink: 'tcp:192.0.2.5:162' });
+    expect(t.code).toBe(6);
+    expect(t.reasons[0]).toMatch(/trap_sink.*"tcp:192\.0\.2\.5:162" is not one/);
   });
 
   it('refuses a broken setup with a clear reason: missing config file, v3 without key files', () => {
