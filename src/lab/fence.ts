@@ -39,9 +39,15 @@ export const PDU_OUTLETS: readonly NodeName[] = ['head1', 'head2'];
  * rejoined within ~2 s, BEFORE the fencer had broadcast the reboot's result; the fencer then
  * told the new instance it had just been fenced ("We were allegedly just fenced by head1"),
  * and pacemaker on it shut down and stayed down (seen in the lab: the flaky reboot and split
- * brain tests). Ten seconds outlasts the fence action's completion even on a loaded machine.
+ * brain tests). It was 10 s until the fencing levels got two devices (fence-heuristic, then the
+ * PDU): Pacemaker then runs a reboot as 'off' on every device of the level, then 'on' on every
+ * device, and the reboot is finalized only after fence_haoscar's separate, verified 'on'. In one
+ * lab run (load ~10) that 'on' took 22 s, head2 started its cluster stack 10 s after its outlet
+ * came on, joined before the reboot was finalized and never completed the controller join
+ * ("Only 1 of 2 active cluster nodes fully joined"). 30 s covers that; a real server's
+ * firmware and boot take longer still.
  */
-export const PDU_BOOT_DELAY_MS = 10_000;
+export const PDU_BOOT_DELAY_MS = 30_000;
 /** Delay of fencing against the head that runs more resources (it keeps them in a split brain). */
 export const PRIORITY_FENCING_DELAY_S = 5;
 

@@ -36,11 +36,18 @@ export async function makeSwitch(spec: LabSpec, st: LabState): Promise<void> {
   await addNetns(spec, st, sw);
   await noDad(sw);
   const lines: string[][] = [['link', 'set', 'lo', 'up']];
-  for (const net of NETS) {
+  NETS.forEach((net, i) => {
     const br = bridgeOf(spec.name, net);
     // No STP, no forward delay, no multicast snooping: IPv6 ND floods like on a dumb switch.
-    lines.push(['link', 'add', br, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0'], ['link', 'set', br, 'up']);
-  }
+    // A fixed MAC: a bridge without one takes the lowest MAC of its ports and changes it when
+    // that port goes (a head powered off and on gets new veths), and the lab PDU's addresses
+    // live on the bridge itself: the other head's neighbour entry for the PDU then pointed at
+    // the old MAC and the PDU did not answer it until ARP re-resolved (seen: a fence device's
+    // monitor failing and the cut head not reaching the PDU right after the peer's power-cycle).
+    // Locally administered, one per bridge; each lab's switch is its own L2 domain.
+    lines.push(['link', 'add', br, 'address', `02:68:61:00:00:${(i + 1).toString(16).padStart(2, '0')}`,
+      'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0'], ['link', 'set', br, 'up']);
+  });
   await ipBatch(sw, lines);
 }
 
