@@ -2,14 +2,14 @@
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../service/atomic';
 import * as lab from '../lab/lab';
-import { makeSpec, parseNet, parseNode, NODES } from '../lab/spec';
+import { makeSpec, netsOf, parseNet, parseNode, NODES } from '../lab/spec';
 
 const usage = `usage: ha-oscar lab <command> [--name LAB] [args]   (LAB defaults to 'hao'; needs root)
   up [--token MS] [--config FILE]   bring up head1, head2, client; load the VIPs and ha-oscar services
   status                            crm_mon of the cluster, and which services answer from the client
   exec NODE -- CMD [ARG...]         run a command inside head1, head2 or client
   power-off NODE | power-on NODE    pull the plug (SIGKILL + switch ports down) / boot it again
-  cable NODE A|B down|up            unplug / plug one of a node's two network cables
+  cable NODE A|B|M down|up          unplug / plug one of a node's cables (M: heads only)
   down                              tear everything down (only what the lab recorded)
   demo [--token MS]                 up, show, fail over the active head, bring it back, down
   bench [--token MS] [--runs N]     failover benchmark (npm run bench:failover runs it for 1000 ms and the default)`;
@@ -164,6 +164,7 @@ export async function main(argv: string[]): Promise<number> {
       const node = parseNode(p.rest[0]);
       const net = parseNet(p.rest[1]);
       const st = p.rest[2];
+      if (!netsOf(node).includes(net)) throw new Error(`${node} has no cable on net ${net} (the management net M reaches the heads only)`);
       if (st !== 'up' && st !== 'down') throw new Error(`cable: say 'up' or 'down', not '${st ?? ''}'`);
       await lab.cable(p.name, node, net, st === 'up');
       say(`${node} cable ${net} ${st}`);

@@ -247,6 +247,29 @@ export const FENCE = {
 };
 
 /**
+ * Fencing heuristic: fence-agents' own fence_heuristics_ping, as the first device of every
+ * fencing level (before the head's fence device). A head that cannot ping the targets (the
+ * compute nodes' side) fails that device, so the level fails and it fences nobody: in a split
+ * brain only the head that still reaches the compute nodes can shoot. One primitive, allowed on
+ * both heads (the fencer registers a stonith resource on every node where it may run, started
+ * there or not), no pcmk_host_list: the agent has no list or status action, so the fencer
+ * lets it "fence" any head, and it is used only through the fencing levels.
+ * Description key -> the agent's parameter; defaults shorter than the agent's own (10 pings,
+ * 8 good, 1 s apart, 2 s timeout: ~9 s on every fencing): 3 pings, 2 good, 1 s apart, 1 s
+ * timeout, so a reachable target passes in ~2 s and an unreachable one fails in ~3 s.
+ * The agent takes whole seconds only (int()). IPv6 targets go in bare: the agent's "inet6:"
+ * prefix is split at the first ':' (fence-agents 4.12), which breaks every IPv6 address,
+ * while Debian's ping takes both families.
+ */
+export const HEURISTIC = {
+  agent: 'stonith:fence_heuristics_ping',
+  id: 'fence-heuristic',
+  params: { ping: 'ping_targets', count: 'ping_count', good: 'ping_good_count', interval: 'ping_interval', timeout: 'ping_timeout', maxfail: 'ping_maxfail' },
+  defaults: { count: 3, good: 2, interval: 1, timeout: 1, maxfail: 0 },
+  monitor: { interval: '60s', timeout: '30s' },
+};
+
+/**
  * The Pacemaker alert for alert_haoscar (agents/alert_haoscar.ts, docs/snmp.md): one alert,
  * instance attributes named as the agent reads them. Secrets never appear here: snmptrap reads
  * the community or SNMPv3 keys from snmp.conf in snmp_conf_dir.

@@ -2,7 +2,7 @@
 // Every error names the field path and what is wrong; unknown keys are errors.
 import { parseDocument, isMap } from 'yaml';
 import { type Addr, type Cidr, type Family, contains, familyOf, isNetworkOrBroadcast, parseAddr, parseCidr } from './ip';
-import { FENCE, HEALTH, type Kind, type ParamSpec, SERVICES, SNMP_ALERT } from './agents';
+import { FENCE, HEALTH, HEURISTIC, type Kind, type ParamSpec, SERVICES, SNMP_ALERT } from './agents';
 import { checkExportsParam, isExportsFile, parseInlineExports } from '../service/nfs-exports';
 
 export type Mode = 'active-standby' | 'active-active';
@@ -35,6 +35,9 @@ export interface ServiceSet { name: string; prefer?: string; vips: Vip[]; servic
 
 export interface FenceDevice { head: string; index: number; method: string; params: Record<string, string> }
 
+/** fence_heuristics_ping before every head's fence device (agents.ts HEURISTIC). */
+export interface Heuristics { ping: string[]; count: number; good: number; interval: number; timeout: number; maxfail: number }
+
 /** SNMP notifications through the alert agent alert_haoscar (one Pacemaker alert). */
 export interface SnmpNotifications {
   /** snmptrap: the alert agent sends to each recipient; subagent: queued for ha-oscar-snmp-agent (snmpd's trap sinks). */
@@ -61,6 +64,7 @@ export interface Description {
     action?: 'off' | 'reboot';
     /** stonith-timeout */
     timeout?: string;
+    heuristics?: Heuristics;
   };
   timings: { token: number; stickiness: number; migrationThreshold: number; failureTimeout: string };
   notifications: { snmp?: SnmpNotifications };
@@ -457,7 +461,7 @@ export function validate(raw: unknown): Description {
   // fencing
   const fencing: Description['fencing'] = { enabled: false, devices: [] };
   if (top.fencing !== undefined) {
-    const f = c.obj(top.fencing, 'fencing', ['enabled', 'delay', 'devices', 'action', 'timeout']);
+    const f = c.obj(top.fencing, 'fencing', ['enabled', 'delay', 'devices', 'action', 'timeout', 'heuristics']);
     if (f) {
       fencing.enabled = true;
       if (f.enabled !== undefined) {
@@ -515,6 +519,7 @@ export function validate(raw: unknown): Description {
           });
         }
       }
+      if (f.heuristics !== undefined) fencing.heuristics = heuristics(c, f.heuristics, seen, fencing.devices);
     }
   }
 
@@ -542,6 +547,47 @@ export function validate(raw: unknown): Description {
     cluster: { name: clusterName! }, mode, networks, corosync: { links, family: linkFamily, cipher, hash },
     heads, sets, services, health, fencing, timings, notifications,
   };
+}
+
+/**
+ * fencing.heuristics: { ping: [ADDRESS...], count, good, interval, timeout, maxfail }.
+ * Targets are IP addresses (fencing must not wait on DNS), on the compute nodes' side: never a
+ * head, a VIP or a fence device, which a head cut from the compute nodes may still reach (its
+ * own address and a VIP it holds always answer; the PDU sits on the management net).
+ */
+function heuristics(c: Ctx, v: unknown, seen: Map<string, string>, devices: FenceDevice[]): Heuristics | undefined {
+  const p = 'fencing.heuristics';
+  const o = c.obj(v, p, ['ping!', 'count', 'good', 'interval', 'timeout', 'maxfail']);
+  if (!o) return undefined;
+  const before = c.errors.length;
+  const items = typeof o.ping === 'string' ? [o.ping] : c.list(o.ping, `${p}.ping`);
+  const ping: string[] = [];
+  if (items && items.length === 0) c.err(`${p}.ping`, 'must list at least one address to ping (a compute node, a switch on the compute nodes\' net)');
+  items?.forEach((it, i) => {
+    const ip = Array.isArray(o.ping) ? `${p}.ping[${i}]` : `${p}.ping`;
+    const s = c.str(it, ip);
+    if (s === undefined) return;
+    const a = parseAddr(s);
+    if (!a) { c.err(ip, `not an IP address (host names are not accepted: fencing must not depend on DNS): '${s}'`); return; }
+    if (ping.includes(a.text)) { c.err(ip, `${a.text} listed twice`); return; }
+    const owner = seen.get(a.text);
+    if (owner) { c.err(ip, `${a.text} is ${owner}: a head answers its own addresses and the VIPs it holds, so the heuristic would pass on a cut-off head`); return; }
+    const dev = devices.find((d) => d.params.ip === a.text);
+    if (dev) { c.err(ip, `${a.text} is the fence device of ${dev.head}: a head cut from the compute nodes may still reach it`); return; }
+    ping.push(a.text);
+  });
+  const clash = devices.find((x) => `fence-${x.head}` === HEURISTIC.id);
+  if (clash) c.err(p, `the heuristic's device is ${HEURISTIC.id}, the id of head '${clash.head}''s fence device: rename the head`);
+  const d = HEURISTIC.defaults;
+  const count = c.int(o.count, `${p}.count`, 1, 100) ?? d.count;
+  const good = c.int(o.good, `${p}.good`, 1, 100) ?? d.good;
+  const interval = c.int(o.interval, `${p}.interval`, 1, 60) ?? d.interval;
+  const timeout = c.int(o.timeout, `${p}.timeout`, 1, 60) ?? d.timeout;
+  const maxfail = c.int(o.maxfail, `${p}.maxfail`, 0, 100) ?? d.maxfail;
+  if (good > count) c.err(`${p}.good`, `${good} good replies out of ${count} pings (count) can never happen`);
+  if (ping.length && maxfail >= ping.length) c.err(`${p}.maxfail`, `${maxfail} failed targets allowed out of ${ping.length}: the heuristic would always pass`);
+  if (c.errors.length > before) return undefined;
+  return { ping, count, good, interval, timeout, maxfail };
 }
 
 /**

@@ -1,7 +1,7 @@
 // From a validated Description to the Pacemaker configuration, as a small
 // intermediate model that both renderers (crm syntax, CIB XML) print.
-import { FENCE, HEALTH, SERVICES, SNMP_ALERT, VIP, type DefaultCtx, type Monitor, type Timeouts } from './agents';
-import type { Description, ServiceSet } from './describe';
+import { FENCE, HEALTH, HEURISTIC, SERVICES, SNMP_ALERT, VIP, type DefaultCtx, type Monitor, type Timeouts } from './agents';
+import type { Description, Heuristics, ServiceSet } from './describe';
 
 /** An operation; depth becomes the op's OCF_CHECK_LEVEL. */
 export interface Op { name: string; interval: string; timeout: string; depth?: number }
@@ -180,8 +180,11 @@ export function buildConfig(d: Description): ClusterConfig {
       cfg.constraints.push({ kind: 'location', id: `ban-${id}`, rsc: id, node: dev.head, score: '-INFINITY' });
       byHead.set(dev.head, [...(byHead.get(dev.head) ?? []), id]);
     }
-    // Several devices for one head (dual power supplies): all of them, as one level.
-    for (const [head, ids] of byHead) if (ids.length > 1) cfg.fencingLevels.push({ target: head, index: 1, devices: ids });
+    const h = d.fencing.heuristics;
+    if (h) cfg.primitives.push(heuristicDevice(h, d.health.raid ? [['allow-unhealthy-nodes', 'true']] : []));
+    // Several devices for one head (dual power supplies): all of them, as one level; with the
+    // heuristic, every head's level starts with it.
+    for (const [head, ids] of byHead) if (h || ids.length > 1) cfg.fencingLevels.push(...fencingLevels(head, ids, h));
   }
 
   // SNMP notifications: node and resource events, and the health monitors' attributes
@@ -202,6 +205,26 @@ export function buildConfig(d: Description): ClusterConfig {
     });
   }
   return cfg;
+}
+
+/**
+ * The fencing heuristic (agents.ts HEURISTIC): one stonith:fence_heuristics_ping primitive,
+ * allowed on both heads. Also what the lab loads (src/lab/fence.ts).
+ */
+export function heuristicDevice(h: Heuristics, meta: [string, string][] = []): Primitive {
+  const P = HEURISTIC.params;
+  const params: [string, string][] = [
+    [P.ping, h.ping.join(',')], [P.count, String(h.count)], [P.good, String(h.good)],
+    [P.interval, String(h.interval)], [P.timeout, String(h.timeout)], [P.maxfail, String(h.maxfail)],
+    // no port=<target> on its stdin: the agent has no such option (it logged "Ignoring unknown option 'port=head2'")
+    ['pcmk_host_argument', 'none'],
+  ];
+  return { id: HEURISTIC.id, agent: HEURISTIC.agent, params, meta, ops: [mon(HEURISTIC.monitor)] };
+}
+
+/** A head's fencing level 1: the heuristic first (when there is one), then its devices. */
+export function fencingLevels(head: string, deviceIds: string[], h?: Heuristics): FencingLevel[] {
+  return [{ target: head, index: 1, devices: [...(h ? [HEURISTIC.id] : []), ...deviceIds] }];
 }
 
 /** Fencing levels grouped by target (first-seen order), each target's levels by index: crmsh's order. */

@@ -1,5 +1,5 @@
 // The configuration in crmsh syntax, for `crm configure load update FILE`.
-import { levelsByTarget, type Alert, type ClusterConfig, type Constraint, type Primitive, type ResourceSet } from './model';
+import { levelsByTarget, type Alert, type ClusterConfig, type Constraint, type FencingLevel, type Primitive, type ResourceSet } from './model';
 
 function q(v: string): string {
   return /^[A-Za-z0-9_.:/@%+,=-]+$/.test(v) && !v.includes('=') ? v : `"${v}"`;
@@ -9,7 +9,7 @@ function pairs(kw: string, ps: [string, string][]): string[] {
   return ps.length ? [`${kw} ${ps.map(([k, v]) => `${k}=${q(v)}`).join(' ')}`] : [];
 }
 
-function primitive(p: Primitive, head = 'primitive'): string {
+export function primitive(p: Primitive, head = 'primitive'): string {
   const lines = [
     `${head} ${p.id} ${p.agent}`,
     ...pairs('params', p.params),
@@ -55,6 +55,13 @@ function alert(a: Alert): string {
   ].join(' \\\n\t');
 }
 
+/** crmsh's fencing_topology line: per target, its levels in order, each level's devices joined by ','. */
+export function fencingTopology(levels: FencingLevel[]): string {
+  const byTarget = new Map<string, string[]>();
+  for (const l of levelsByTarget(levels)) byTarget.set(l.target, [...(byTarget.get(l.target) ?? []), l.devices.join(',')]);
+  return `fencing_topology ${[...byTarget].map(([t, lv]) => `${t}: ${lv.join(' ')}`).join(' ')}`;
+}
+
 export function renderCrm(cfg: ClusterConfig, header?: string): string {
   const out: string[] = [];
   if (header) out.push(...header.split('\n').map((l) => `# ${l}`.trimEnd()));
@@ -69,13 +76,7 @@ export function renderCrm(cfg: ClusterConfig, header?: string): string {
     out.push([`clone ${c.id} ${c.child.id}`, ...pairs('meta', c.meta)].join(' \\\n\t'));
   }
   for (const c of cfg.constraints) out.push(constraint(c));
-  if (cfg.fencingLevels.length) {
-    const byTarget = new Map<string, string[]>();
-    for (const l of levelsByTarget(cfg.fencingLevels)) {
-      byTarget.set(l.target, [...(byTarget.get(l.target) ?? []), l.devices.join(',')]);
-    }
-    out.push(`fencing_topology ${[...byTarget].map(([t, lv]) => `${t}: ${lv.join(' ')}`).join(' ')}`);
-  }
+  if (cfg.fencingLevels.length) out.push(fencingTopology(cfg.fencingLevels));
   out.push([`property cib-bootstrap-options:`, ...cfg.properties.map(([k, v]) => `${k}=${q(v)}`)].join(' \\\n\t'));
   out.push([`rsc_defaults rsc-options:`, ...cfg.rscDefaults.map(([k, v]) => `${k}=${q(v)}`)].join(' \\\n\t'));
   for (const a of cfg.alerts ?? []) out.push(alert(a));

@@ -1,21 +1,36 @@
 // The lab's fencing: the lab PDU (src/lab/pdu) runs as a lab process in the switch
-// namespace, with an address on each bridge (net A 192.0.2.250, net B 198.51.100.250),
-// outlet 1 = head1, outlet 2 = head2. It switches outlets with the lab's own powerOff/powerOn
+// namespace, with its addresses on the management net M only (203.0.113.250 and
+// 2001:db8:c::250, bridge <lab>-brm), like a real PDU or BMC on an out-of-band network: a head
+// cut from nets A and B still reaches it, so a split brain is a real fence race.
+// Outlet 1 = head1, outlet 2 = head2. It switches outlets with the lab's own powerOff/powerOn
 // (in-process: `lab: <name>` in its config) and reads each outlet's state from the lab's
 // records, so a head powered off or on by `lab power-off/-on` reads the same on the PDU.
-// The heads fence each other through it with stonith:fence_haoscar (method=snmp).
+// The heads fence each other through it with stonith:fence_haoscar (method=snmp), each level
+// led by fence_heuristics_ping pinging the client on net A: a head cut from the compute nodes'
+// net fences nobody, so its peer wins the race.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../service/atomic';
 import { runOk } from '../service/run';
 import { record, sleep, spawnDetached } from './procs';
+import { fencingLevels, heuristicDevice } from '../crm/model';
+import { HEURISTIC } from '../crm/agents';
+import type { Heuristics } from '../crm/describe';
+import { fencingTopology, primitive } from '../crm/render-crm';
 import type { LabSpec, NodeName } from './spec';
-import { bridgeOf, netnsOf } from './spec';
+import { NET, addr4, bridgeOf, netnsOf } from './spec';
 import type { LabState } from './state';
 import { writeState } from './state';
 
-export const PDU_ADDR: Record<'A' | 'B', string> = { A: '192.0.2.250', B: '198.51.100.250' };
+/** The PDU's addresses, on the management net M (bridge <lab>-brm) only. */
+export const PDU_ADDR = { v4: `${NET.M.v4prefix}250`, v6: `${NET.M.v6prefix}250` } as const;
+/**
+ * The fencing heuristic of the lab's own configuration (the same as fencing.heuristics in
+ * examples/lab*.yaml, checked by test/unit/crm-lab.test.ts): ping the client, the compute
+ * nodes' side of net A, with the description's defaults.
+ */
+export const LAB_HEURISTICS: Heuristics = { ...HEURISTIC.defaults, ping: [addr4('client', 'A')] };
 export const PDU_PORT = 161;
 export const PDU_OUTLETS: readonly NodeName[] = ['head1', 'head2'];
 /**
@@ -24,9 +39,15 @@ export const PDU_OUTLETS: readonly NodeName[] = ['head1', 'head2'];
  * rejoined within ~2 s, BEFORE the fencer had broadcast the reboot's result; the fencer then
  * told the new instance it had just been fenced ("We were allegedly just fenced by head1"),
  * and pacemaker on it shut down and stayed down (seen in the lab: the flaky reboot and split
- * brain tests). Ten seconds outlasts the fence action's completion even on a loaded machine.
+ * brain tests). It was 10 s until the fencing levels got two devices (fence-heuristic, then the
+ * PDU): Pacemaker then runs a reboot as 'off' on every device of the level, then 'on' on every
+ * device, and the reboot is finalized only after fence_haoscar's separate, verified 'on'. In one
+ * lab run (load ~10) that 'on' took 22 s, head2 started its cluster stack 10 s after its outlet
+ * came on, joined before the reboot was finalized and never completed the controller join
+ * ("Only 1 of 2 active cluster nodes fully joined"). 30 s covers that; a real server's
+ * firmware and boot take longer still.
  */
-export const PDU_BOOT_DELAY_MS = 10_000;
+export const PDU_BOOT_DELAY_MS = 30_000;
 /** Delay of fencing against the head that runs more resources (it keeps them in a split brain). */
 export const PRIORITY_FENCING_DELAY_S = 5;
 
@@ -52,13 +73,13 @@ export async function startLabPdu(spec: LabSpec, st: LabState): Promise<void> {
   const sw = netnsOf(spec.name, 'sw');
   await runOk('ip', ['-n', sw, '-batch', '-'], {
     timeoutMs: 30_000,
-    input: `addr add ${PDU_ADDR.A}/24 dev ${bridgeOf(spec.name, 'A')}\naddr add ${PDU_ADDR.B}/24 dev ${bridgeOf(spec.name, 'B')}\n`,
+    input: `addr add ${PDU_ADDR.v4}/${NET.M.v4len} dev ${bridgeOf(spec.name, 'M')}\naddr add ${PDU_ADDR.v6}/${NET.M.v6len} dev ${bridgeOf(spec.name, 'M')} nodad\n`,
   });
   const community = randomBytes(12).toString('hex');
   writeFileAtomic(secretFile(spec), community + '\n', { mode: 0o600 });
   // JSON is YAML: the config holds the community, so 0600 and never argv.
   const cfg = {
-    port: PDU_PORT, addresses: [PDU_ADDR.A, PDU_ADDR.B], communities: [community],
+    port: PDU_PORT, addresses: [PDU_ADDR.v4, PDU_ADDR.v6], communities: [community],
     outlets: [...PDU_OUTLETS], lab: spec.name, rebootDelayMs: 1000, hookTimeoutMs: 60_000, bootDelayMs: PDU_BOOT_DELAY_MS,
   };
   writeFileAtomic(pduConfigFile(spec), JSON.stringify(cfg, null, 2) + '\n', { mode: 0o600 });
@@ -88,20 +109,25 @@ export function pduEvents(spec: LabSpec): PduLogLine[] {
 }
 
 /**
- * The heads' stonith devices: fence-<head> fences <head> through its outlet and may not run
- * on <head>. Split brain: priority-fencing-delay delays fencing of the head whose resources
- * weigh more (every resource has priority 1), so the active head wins and keeps the services.
+ * The heads' stonith devices: fence-<head> fences <head> through its outlet (over net M) and
+ * may not run on <head>; fence-heuristic (fence_heuristics_ping, the description generator's
+ * own primitive) leads each head's fencing level, so a head that cannot ping the client fences
+ * nobody. Split brain: priority-fencing-delay delays fencing of the head whose resources weigh
+ * more (every resource has priority 1), so the active head wins a pure heartbeat split and
+ * keeps the services; a head cut from net A loses even when it is the active one.
  * stonith-action=off: a fenced head stays off until `lab power-on` (as after `lab power-off`).
  */
 export function labFenceCrm(spec: LabSpec): string {
   const community = readFileSync(secretFile(spec), 'utf8').trim();
   const lines: string[] = [];
   PDU_OUTLETS.forEach((h, i) => {
-    lines.push(`primitive fence-${h} stonith:fence_haoscar params method=snmp ip=${PDU_ADDR.B} ` +
+    lines.push(`primitive fence-${h} stonith:fence_haoscar params method=snmp ip=${PDU_ADDR.v4} ` +
       `community=${community} snmp_version=2c pcmk_host_map="${h}:${i + 1}" pcmk_host_list=${h} ` +
       'power_timeout=30 login_timeout=3 pcmk_reboot_timeout=90 pcmk_off_timeout=60 op monitor interval=60s timeout=30s');
     lines.push(`location fence-${h}-not-on-self fence-${h} -inf: ${h}`);
   });
+  lines.push(primitive(heuristicDevice(LAB_HEURISTICS)));
+  lines.push(fencingTopology(PDU_OUTLETS.flatMap((h) => fencingLevels(h, [`fence-${h}`], LAB_HEURISTICS))));
   lines.push('rsc_defaults fence-priority: priority=1');
   return lines.join('\n') + '\n';
 }

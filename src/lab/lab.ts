@@ -6,13 +6,13 @@ import { basename, join } from 'node:path';
 import { parseCrmMon, type ResourceRole } from '../pacemaker/crm-mon';
 import { writeFileAtomic } from '../service/atomic';
 import { describeFailure, run, type RunOptions, type RunResult } from '../service/run';
-import { FENCE_PROPS, fencingAvailable, fencingOn, labFenceCrm, startLabPdu } from './fence';
+import { FENCE_PROPS, PDU_ADDR, fencingAvailable, fencingOn, labFenceCrm, startLabPdu } from './fence';
 import { makeNodeNet, makeSwitch, delNetns, setPort } from './net';
 import { initialCib, makeAuthkey, prepareNodeDirs } from './nodefs';
 import { alive, childrenOf, killRecorded, record, sleep, spawnDetached, waitGone, type ProcRecord } from './procs';
 import { labChecks, labCrmConfig, type ClientCheck } from './services';
 import type { LabSpec, NetName, NodeName } from './spec';
-import { HEADS, LAB_ROOT, NETS, NODES, checkName, netnsOf, nodeDir, portOf } from './spec';
+import { HEADS, LAB_ROOT, NODES, checkName, netnsOf, netsOf, nodeDir, portOf } from './spec';
 import { netnsIno, readState, writeState, type LabState } from './state';
 
 export type Say = (line: string) => void;
@@ -143,13 +143,13 @@ export async function up(spec: LabSpec, opts: UpOptions = {}): Promise<void> {
   writeFileAtomic(join(spec.stateDir, 'lab.json'), JSON.stringify(spec, null, 2) + '\n');
   const t0 = Date.now();
   try {
-    await step(say, 'network: switch with nets A and B, 3 nodes', 30_000, async () => {
+    await step(say, 'network: switch with nets A, B and M, 3 nodes', 30_000, async () => {
       await makeSwitch(spec, st);
       for (const n of NODES) { checkAbort(); await makeNodeNet(spec, st, n); }
     });
     checkAbort();
     if (fencingAvailable(spec)) {
-      await step(say, 'lab PDU (fencing) on 192.0.2.250 and 198.51.100.250', 30_000, () => startLabPdu(spec, st));
+      await step(say, `lab PDU (fencing) on ${PDU_ADDR.v4} and ${PDU_ADDR.v6} (management net M)`, 30_000, () => startLabPdu(spec, st));
     } else say('  no fencing: dist/fence_haoscar or dist/ha-oscar-lab-pdu not built (stonith-enabled stays false)');
     checkAbort();
     await step(say, 'cluster files: authkey, corosync.conf, initial cib.xml', 30_000, async () => {
@@ -263,7 +263,7 @@ export async function powerOff(lab: LabSpec | string, node: NodeName): Promise<n
   const st = stateOf(spec);
   const rec = st.nodes[node];
   const t0 = Date.now();
-  await Promise.all(NETS.map((n) => setPort(spec, node, n, false)));
+  await Promise.all(netsOf(node).map((n) => setPort(spec, node, n, false)));
   const procs = [rec?.init, rec?.launcher].filter((r): r is ProcRecord => !!r);
   for (const r of procs) killRecorded(r);
   if (!(await waitGone(procs, 10_000))) throw new Error(`${node}: processes still alive 10 s after SIGKILL`);
@@ -290,12 +290,12 @@ export async function powerOn(lab: LabSpec | string, node: NodeName, opts: { boo
   // both, synchronously): the kernel cleans a deleted netns up asynchronously, and under load
   // its veths outlived `ip netns del` by over 10 s, so re-creating them failed ("File exists").
   const sw = netnsOf(spec.name, 'sw');
-  for (const n of NETS) await run('ip', ['-n', sw, 'link', 'del', portOf(spec.name, node, n)], { timeoutMs: 30_000 });
+  for (const n of netsOf(node)) await run('ip', ['-n', sw, 'link', 'del', portOf(spec.name, node, n)], { timeoutMs: 30_000 });
   const err = await delNetns(ns);
   if (err) throw new Error(err);
   const until = Date.now() + 60_000;
   for (;;) {
-    const left = await Promise.all(NETS.map((n) => run('ip', ['-n', sw, 'link', 'show', portOf(spec.name, node, n)], { timeoutMs: 5_000 })));
+    const left = await Promise.all(netsOf(node).map((n) => run('ip', ['-n', sw, 'link', 'show', portOf(spec.name, node, n)], { timeoutMs: 5_000 })));
     if (left.every((r) => r.code !== 0)) break;
     if (Date.now() > until) throw new Error(`${node}: its old switch ports are still there 60 s after power-off`);
     await sleep(50);

@@ -1,10 +1,10 @@
-// The lab's network: one switch namespace with two bridges (net A, net B), and for each
-// node a namespace whose eth0/eth1 are veths created straight into it (the root namespace
-// has its own eth0). IPv6 duplicate-address detection is off inside the lab's namespaces,
+// The lab's network: one switch namespace with three bridges (net A, net B, management net M),
+// and for each node a namespace whose eth0/eth1 (heads also eth2 on M) are veths created
+// straight into it (the root namespace has its own eth0). IPv6 duplicate-address detection is off inside the lab's namespaces,
 // so an address (and a VIP moved by IPaddr2) is usable at once instead of ~2 s later.
 import { run, runOk } from '../service/run';
 import type { LabSpec, NetName, NodeName } from './spec';
-import { NET, NETS, addr4, addr6, bridgeOf, ifOf, netnsOf, portOf } from './spec';
+import { NET, NETS, addr4, addr6, bridgeOf, ifOf, netnsOf, netsOf, portOf } from './spec';
 import type { LabState } from './state';
 import { netnsIno, writeState } from './state';
 
@@ -36,15 +36,22 @@ export async function makeSwitch(spec: LabSpec, st: LabState): Promise<void> {
   await addNetns(spec, st, sw);
   await noDad(sw);
   const lines: string[][] = [['link', 'set', 'lo', 'up']];
-  for (const net of NETS) {
+  NETS.forEach((net, i) => {
     const br = bridgeOf(spec.name, net);
     // No STP, no forward delay, no multicast snooping: IPv6 ND floods like on a dumb switch.
-    lines.push(['link', 'add', br, 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0'], ['link', 'set', br, 'up']);
-  }
+    // A fixed MAC: a bridge without one takes the lowest MAC of its ports and changes it when
+    // that port goes (a head powered off and on gets new veths), and the lab PDU's addresses
+    // live on the bridge itself: the other head's neighbour entry for the PDU then pointed at
+    // the old MAC and the PDU did not answer it until ARP re-resolved (seen: a fence device's
+    // monitor failing and the cut head not reaching the PDU right after the peer's power-cycle).
+    // Locally administered, one per bridge; each lab's switch is its own L2 domain.
+    lines.push(['link', 'add', br, 'address', `02:68:61:00:00:${(i + 1).toString(16).padStart(2, '0')}`,
+      'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', 'mcast_snooping', '0'], ['link', 'set', br, 'up']);
+  });
   await ipBatch(sw, lines);
 }
 
-/** A node's namespace and its two cables plugged into the switch ("boot-time" network). */
+/** A node's namespace and its cables plugged into the switch ("boot-time" network). */
 export async function makeNodeNet(spec: LabSpec, st: LabState, node: NodeName): Promise<void> {
   const ns = netnsOf(spec.name, node);
   const sw = netnsOf(spec.name, 'sw');
@@ -53,7 +60,7 @@ export async function makeNodeNet(spec: LabSpec, st: LabState, node: NodeName): 
   const root: string[][] = [];
   const swl: string[][] = [];
   const nsl: string[][] = [['link', 'set', 'lo', 'up']];
-  for (const net of NETS) {
+  for (const net of netsOf(node)) {
     const port = portOf(spec.name, node, net);
     const dev = ifOf(net);
     root.push(['link', 'add', port, 'netns', sw, 'type', 'veth', 'peer', 'name', dev, 'netns', ns]);
@@ -69,6 +76,7 @@ export async function makeNodeNet(spec: LabSpec, st: LabState, node: NodeName): 
 
 /** Pull a node's cable out of the switch (down) or plug it back in (up). */
 export async function setPort(spec: LabSpec, node: NodeName, net: NetName, up: boolean): Promise<void> {
+  if (!netsOf(node).includes(net)) throw new Error(`${node} has no cable on net ${net} (the management net M reaches the heads only)`);
   await ip(['-n', netnsOf(spec.name, 'sw'), 'link', 'set', portOf(spec.name, node, net), up ? 'up' : 'down']);
 }
 

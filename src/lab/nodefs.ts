@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../service/atomic';
 import { runOk } from '../service/run';
 import { labCorosyncConf } from './corosync';
 import type { LabSpec, NodeName } from './spec';
-import { HEADS, LAB_SHARED, NETS, NODES, addr4, addr6, nodeDir, sharedDir } from './spec';
+import { HEADS, LAB_SHARED, NODES, addr4, addr6, netsOf, nodeDir, sharedDir } from './spec';
 
 /** Head services' state directories: each gets a per-node copy, bind-mounted over the host's. */
 export const SERVICE_STATE_DIRS = ['/var/lib/snmp', '/var/lib/dhcp', '/var/lib/nfs', '/var/lib/chrony', '/var/lib/kea', '/var/lib/tftpboot', '/srv/tftp'];
@@ -45,8 +45,8 @@ export function ids(file: string, name: string): number {
 
 function hostsFile(node: NodeName): string {
   const lines = ['127.0.0.1 localhost', '::1 localhost ip6-localhost ip6-loopback', `127.0.1.1 ${node}`];
-  for (const n of NODES) for (const net of NETS) {
-    const suf = net === 'A' ? '' : '-b';
+  for (const n of NODES) for (const net of netsOf(n)) {
+    const suf = net === 'A' ? '' : `-${net.toLowerCase()}`;
     lines.push(`${addr4(n, net)} ${n}${suf}`, `${addr6(n, net)} ${n}${suf}`);
   }
   return lines.join('\n') + '\n';

@@ -12,7 +12,7 @@
 //
 // The decision is made once per lab (pkg/source.json in the state dir, first head to boot wins)
 // so that both heads, and a head powered on later, run the same files even if out/ changes.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../service/atomic';
@@ -39,6 +39,13 @@ export const repoDeb = (repo: string): string => join(repo, 'out', `${PACKAGE}_$
 const pkgDir = (spec: LabSpec): string => join(spec.stateDir, 'pkg');
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
+/**
+ * A temporary name next to `file`, unique per writer: the node inits run as PID 2 in their own
+ * PID namespaces, so the PID alone gave both heads the same name (seen: head2's init died on
+ * "ENOENT: unlink '.../ha-oscar_0.1.0-1_all.deb.2.tmp'" when head1 had published and removed it).
+ */
+const tmpFor = (file: string): string => `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+
 /** Give the complete file `tmp` the name `file` unless that exists (first writer wins); `tmp` goes. */
 function publishOnce(tmp: string, file: string): void {
   try { linkSync(tmp, file); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; } finally { unlinkSync(tmp); }
@@ -46,7 +53,7 @@ function publishOnce(tmp: string, file: string): void {
 
 /** Create `file` with `data` unless it exists (atomic, first writer wins); returns its content. */
 function createOnce(file: string, data: string): string {
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = tmpFor(file);
   writeFileAtomic(tmp, data);
   publishOnce(tmp, file);
   return readFileSync(file, 'utf8');
@@ -66,7 +73,7 @@ export function agentsSource(spec: LabSpec): AgentsSource {
   let choice: AgentsSource;
   if (existsSync(src)) {
     const deb = join(dir, `${PACKAGE}_${packageVersion(spec.repo)}-1_all.deb`);
-    const tmp = `${deb}.${process.pid}.tmp`;
+    const tmp = tmpFor(deb);
     copyFileSync(src, tmp);
     choice = { mode: 'deb', deb, version: packageVersion(spec.repo), sha256: sha256(tmp) };
     publishOnce(tmp, deb);

@@ -10,15 +10,22 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 export type NodeName = 'head1' | 'head2' | 'client';
-export type NetName = 'A' | 'B';
+/**
+ * A: the compute nodes' net (services, VIPs, corosync link 0); B: heartbeat (corosync link 1);
+ * M: management / out-of-band (the PDU, as a real PDU or BMC network): heads only, no corosync.
+ */
+export type NetName = 'A' | 'B' | 'M';
 export const HEADS: readonly NodeName[] = ['head1', 'head2'];
 export const NODES: readonly NodeName[] = ['head1', 'head2', 'client'];
-export const NETS: readonly NetName[] = ['A', 'B'];
+export const NETS: readonly NetName[] = ['A', 'B', 'M'];
+/** The nets a node is cabled to: the client has no cable on the management net. */
+export const netsOf = (node: NodeName): readonly NetName[] => (node === 'client' ? ['A', 'B'] : NETS);
 
 export interface NetSpec { v4prefix: string; v4len: number; v6prefix: string; v6len: number }
 export const NET: Record<NetName, NetSpec> = {
   A: { v4prefix: '192.0.2.', v4len: 24, v6prefix: '2001:db8:a::', v6len: 64 },
   B: { v4prefix: '198.51.100.', v4len: 24, v6prefix: '2001:db8:b::', v6len: 64 },
+  M: { v4prefix: '203.0.113.', v4len: 24, v6prefix: '2001:db8:c::', v6len: 64 },
 };
 const HOST_NUM: Record<NodeName, number> = { head1: 11, head2: 12, client: 20 };
 export const VIP4 = '192.0.2.100';
@@ -72,7 +79,7 @@ export const bridgeOf = (lab: string, net: NetName): string => `${lab}-br${net.t
 /** Switch-side port of a node's cable, in the switch namespace. */
 export const portOf = (lab: string, node: NodeName, net: NetName): string =>
   `${lab}-${node === 'client' ? 'c' : node === 'head1' ? 'h1' : 'h2'}${net.toLowerCase()}`;
-export const ifOf = (net: NetName): string => (net === 'A' ? 'eth0' : 'eth1');
+export const ifOf = (net: NetName): string => (net === 'A' ? 'eth0' : net === 'B' ? 'eth1' : 'eth2');
 
 export function addr4(node: NodeName, net: NetName): string { return `${NET[net].v4prefix}${HOST_NUM[node]}`; }
 export function addr6(node: NodeName, net: NetName): string { return `${NET[net].v6prefix}${HOST_NUM[node]}`; }
@@ -84,8 +91,8 @@ export function parseNode(s: string | undefined): NodeName {
 }
 export function parseNet(s: string | undefined): NetName {
   const u = (s ?? '').toUpperCase();
-  if (u === 'A' || u === 'B') return u;
-  throw new Error(`unknown net '${s ?? ''}': use A or B`);
+  if (u === 'A' || u === 'B' || u === 'M') return u;
+  throw new Error(`unknown net '${s ?? ''}': use A, B or M`);
 }
 
 export const nodeDir = (spec: LabSpec, node: NodeName): string => join(spec.stateDir, 'nodes', node);

@@ -16,6 +16,7 @@ describe('ha-oscar lab: bad input', () => {
       [['exec', 'head3', '--', 'true'], /unknown node 'head3'/],
       [['cable', 'head1', 'C', 'down'], /unknown net 'C'/],
       [['cable', 'head1', 'A', 'sideways'], /say 'up' or 'down'/],
+      [['cable', 'client', 'M', 'down'], /^[^\n]*client has no cable on net M \(the management net M reaches the heads only\)\n?$/],
       [['status', '--name', 'nolab'], /lab 'nolab' is not up/],
       [['frobnicate'], /unknown command 'frobnicate'/],
     ];

@@ -3,14 +3,15 @@
 // lab needed: inline NFS exports, a fence community kept as a Pacemaker CIB secret (lrm://),
 // fence_haoscar's power/login timeouts, fencing.action and fencing.timeout.
 import { describe, it, expect } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { parseDescription, DescriptionError, type Description } from '../../src/crm/describe';
 import { buildConfig } from '../../src/crm/model';
 import { renderCrm } from '../../src/crm/render-crm';
 import { HEADS, NET, VIP4, VIP6, addr4, addr6 } from '../../src/lab/spec';
-import { PDU_ADDR, PDU_OUTLETS, PRIORITY_FENCING_DELAY_S, FENCE_PROPS } from '../../src/lab/fence';
+import { LAB_HEURISTICS, PDU_ADDR, PDU_OUTLETS, PRIORITY_FENCING_DELAY_S, FENCE_PROPS, labFenceCrm } from '../../src/lab/fence';
 import { AGENTX_SOCKET, DHCP_STATE, LAB_DIR, NFS_EXPORT } from '../../src/lab/services';
 import { LAB_SHARED } from '../../src/lab/spec';
 
@@ -46,11 +47,15 @@ describe('the lab descriptions describe the lab (src/lab)', () => {
           expect(h.addresses.a?.ipv6?.text).toBe(addr6(n, 'A'));
           expect(h.addresses.b?.ipv4?.text).toBe(addr4(n, 'B'));
           expect(h.addresses.b?.ipv6?.text).toBe(addr6(n, 'B'));
+          expect(h.addresses.m?.ipv4?.text).toBe(addr4(n, 'M'));
+          expect(h.addresses.m?.ipv6?.text).toBe(addr6(n, 'M'));
         }
         const a = d.networks.find((n) => n.name === 'a')!; const b = d.networks.find((n) => n.name === 'b')!;
         expect([a.ipv4!.text, a.ipv6!.text, a.interface, a.services]).toEqual([`${NET.A.v4prefix}0/${NET.A.v4len}`, `${NET.A.v6prefix}/${NET.A.v6len}`, 'eth0', true]);
         expect([b.ipv4!.text, b.ipv6!.text, b.interface, b.services]).toEqual([`${NET.B.v4prefix}0/${NET.B.v4len}`, `${NET.B.v6prefix}/${NET.B.v6len}`, 'eth1', false]);
-        expect(d.corosync.links).toEqual(['a', 'b']); // the lab's ring0 is net A
+        const m = d.networks.find((n) => n.name === 'm')!;
+        expect([m.ipv4!.text, m.ipv6!.text, m.interface, m.services]).toEqual([`${NET.M.v4prefix}0/${NET.M.v4len}`, `${NET.M.v6prefix}/${NET.M.v6len}`, 'eth2', false]);
+        expect(d.corosync.links).toEqual(['a', 'b']); // the lab's ring0 is net A; no corosync on M
       });
       it('the first set has the lab\'s VIPs; the services use the paths the lab provides', () => {
         expect(d.sets[0].vips.map((v) => v.addr.text)).toEqual([VIP4, VIP6]);
@@ -71,7 +76,7 @@ describe('the lab descriptions describe the lab (src/lab)', () => {
         expect(devs.map((p) => p.id)).toEqual(PDU_OUTLETS.map((h) => `fence-${h}`));
         PDU_OUTLETS.forEach((h, i) => {
           const ps = new Map(devs[i]!.params);
-          expect(ps.get('ip')).toBe(PDU_ADDR.B);
+          expect(ps.get('ip')).toBe(PDU_ADDR.v4); // on the management net M
           expect(ps.get('pcmk_host_map')).toBe(`${h}:${i + 1}`);
           expect(ps.get('community')).toBe('lrm://');
         });
@@ -80,6 +85,14 @@ describe('the lab descriptions describe the lab (src/lab)', () => {
         expect(props.get('stonith-action')).toBe(FENCE_PROPS['stonith-action']);
         expect(props.get('stonith-timeout')).toBe(FENCE_PROPS['stonith-timeout']);
         expect(props.get('priority-fencing-delay')).toBe(`${PRIORITY_FENCING_DELAY_S}s`);
+      });
+      it('the fencing heuristic is the lab\'s own (ping the client), first in each head\'s level', () => {
+        expect(d.fencing.heuristics).toEqual(LAB_HEURISTICS);
+        const h = cfg.primitives.find((p) => p.agent === 'stonith:fence_heuristics_ping')!;
+        expect(h.id).toBe('fence-heuristic');
+        expect(new Map(h.params).get('ping_targets')).toBe(addr4('client', 'A'));
+        expect(cfg.constraints.some((c) => c.kind === 'location' && c.rsc === h.id)).toBe(false); // usable on both heads
+        expect(cfg.fencingLevels).toEqual(PDU_OUTLETS.map((x) => ({ target: x, index: 1, devices: ['fence-heuristic', `fence-${x}`] })));
       });
       it('link health on eth0, pinging the client (never a head); no RAID (the lab has no md devices)', () => {
         expect(d.health.link).toMatchObject({ interfaces: 'eth0', targets: `${addr4('client', 'A')} ${addr6('client', 'A')}` });
@@ -152,6 +165,59 @@ describe('fencing keys the lab needed', () => {
     expect(none.has('stonith-timeout')).toBe(false);
     expect(problems(base, (x) => { x.fencing.action = 'poweroff'; })).toEqual(["fencing.action: must be off or reboot: 'poweroff'"]);
     expect(problems(base, (x) => { x.fencing.timeout = 'soon'; })).toEqual(["fencing.timeout: not a duration (like 30s, 2min, 1h): 'soon'"]);
+  });
+});
+
+describe('fencing.heuristics (fence_heuristics_ping)', () => {
+  const base = 'lab.yaml';
+  const crmOf = (d: Description) => renderCrm(buildConfig(d));
+  it('defaults, all keys, IPv6 targets bare (the agent\'s inet6: prefix breaks on the address\'s colons)', () => {
+    const d = edited(base, (x) => { x.fencing.heuristics = { ping: ['192.0.2.20', '2001:db8:a::20'] }; });
+    expect(params(d, 'fence-heuristic')).toEqual(new Map([['ping_targets', '192.0.2.20,2001:db8:a::20'], ['ping_count', '3'], ['ping_good_count', '2'],
+      ['ping_interval', '1'], ['ping_timeout', '1'], ['ping_maxfail', '0'], ['pcmk_host_argument', 'none']]));
+    const all = edited(base, (x) => { x.fencing.heuristics = { ping: ['192.0.2.20', '192.0.2.21'], count: 5, good: 4, interval: 2, timeout: 3, maxfail: 1 }; });
+    expect(crmOf(all)).toContain('primitive fence-heuristic stonith:fence_heuristics_ping \\\n\tparams ping_targets=192.0.2.20,192.0.2.21 ping_count=5 ping_good_count=4 ping_interval=2 ping_timeout=3 ping_maxfail=1 pcmk_host_argument=none');
+    expect(crmOf(all)).toContain('fencing_topology head1: fence-heuristic,fence-head1 head2: fence-heuristic,fence-head2');
+  });
+  it('without heuristics: no heuristic device, no levels (one device per head)', () => {
+    const cfg = buildConfig(edited(base, (x) => { delete x.fencing.heuristics; }));
+    expect(cfg.primitives.some((p) => p.id === 'fence-heuristic')).toBe(false);
+    expect(cfg.fencingLevels).toEqual([]);
+  });
+  it('two devices for a head and a heuristic: one level, the heuristic first', () => {
+    const cfg = buildConfig(edited(base, (x) => { x.fencing.devices.head1 = [x.fencing.devices.head1, { ...x.fencing.devices.head1, ip: '203.0.113.251' }]; }));
+    expect(cfg.fencingLevels.find((l) => l.target === 'head1')!.devices).toEqual(['fence-heuristic', 'fence-head1', 'fence-head1-2']);
+  });
+  it('every bad value: one line naming the key', () => {
+    const bad = (h: unknown) => problems(base, (x) => { x.fencing.heuristics = h; });
+    expect(bad({ count: 3 })).toEqual(['fencing.heuristics.ping: missing']);
+    expect(bad({ ping: [] })).toEqual(["fencing.heuristics.ping: must list at least one address to ping (a compute node, a switch on the compute nodes' net)"]);
+    expect(bad({ ping: ['client1'] })).toEqual(["fencing.heuristics.ping[0]: not an IP address (host names are not accepted: fencing must not depend on DNS): 'client1'"]);
+    expect(bad({ ping: ['192.0.2.20', '192.0.2.20'] })).toEqual(['fencing.heuristics.ping[1]: 192.0.2.20 listed twice']);
+    expect(bad({ ping: ['192.0.2.11'] })).toEqual(['fencing.heuristics.ping[0]: 192.0.2.11 is heads[0].addresses.a.ipv4: a head answers its own addresses and the VIPs it holds, so the heuristic would pass on a cut-off head']);
+    expect(bad({ ping: ['192.0.2.100'] })).toEqual(['fencing.heuristics.ping[0]: 192.0.2.100 is sets[0].vips[0]: a head answers its own addresses and the VIPs it holds, so the heuristic would pass on a cut-off head']);
+    expect(bad({ ping: ['203.0.113.250'] })).toEqual(['fencing.heuristics.ping[0]: 203.0.113.250 is the fence device of head1: a head cut from the compute nodes may still reach it']);
+    expect(bad({ ping: '192.0.2.20', count: 0 })).toEqual(['fencing.heuristics.count: must be between 1 and 100']);
+    expect(bad({ ping: '192.0.2.20', count: 3, good: 4 })).toEqual(['fencing.heuristics.good: 4 good replies out of 3 pings (count) can never happen']);
+    expect(bad({ ping: '192.0.2.20', interval: 0.5 })).toEqual(['fencing.heuristics.interval: must be an integer']);
+    expect(bad({ ping: '192.0.2.20', timeout: '2s' })).toEqual(['fencing.heuristics.timeout: must be an integer']);
+    expect(bad({ ping: ['192.0.2.20'], maxfail: 1 })).toEqual(['fencing.heuristics.maxfail: 1 failed targets allowed out of 1: the heuristic would always pass']);
+    expect(bad({ ping: '192.0.2.20', every: 1 })).toEqual(['fencing.heuristics.every: unknown key (allowed: ping, count, good, interval, timeout, maxfail)']);
+    expect(bad('192.0.2.20')).toEqual(['fencing.heuristics: must be a mapping']);
+  });
+  it('the lab loads the same heuristic device and levels (src/lab/fence.ts through the generator)', () => {
+    const d = parseDescription(text(base));
+    const crm = crmOf(d);
+    const heur = crm.split('\n').slice(crm.split('\n').findIndex((l) => l.startsWith('primitive fence-heuristic'))).join('\n').split(/\n(?=\S)/)[0];
+    // labFenceCrm reads the lab's community: give it a state dir with one
+    const dir = mkdtempSync(join(tmpdir(), 'mg-fence-'));
+    try {
+      writeFileSync(join(dir, 'pdu.community'), 'c0ffee\n');
+      const lab = labFenceCrm({ name: 'x', repo: root, stateDir: dir });
+      expect(lab).toContain(heur);
+      expect(lab).toContain('fencing_topology head1: fence-heuristic,fence-head1 head2: fence-heuristic,fence-head2');
+      expect(lab).toContain(`ip=${PDU_ADDR.v4}`);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
   });
 });
 
