@@ -85,45 +85,31 @@ export async function main(argv: string[]): Promise<number> {
     //   _probe dhcp6 URL        a SOLICIT to ff02::1:2 gets an ADVERTISE carrying boot-file URL
     //   _probe lease4|lease6 [--wait MS] [--timeout MS] MAC[=ADDRESS]...
     //                           a full lease per MAC, in order (see leaseProbe)
+    //   _probe --wait SECONDS ntp|tftp|dhcp4|dhcp6 ...
+    //                           the same check, retried in this one process until it passes (the
+    //                           failover timeline: a dozen checks each spawning Node every 50 ms
+    //                           loaded the 2-core machine the agents were starting on)
     // Exit 0 when the service answered properly, 1 when not; one line either way.
-    const [what, addr, file] = args;
-    if (what === 'lease4' || what === 'lease6') return leaseProbe(what === 'lease4' ? 4 : 6, args.slice(1));
-    if (what === 'ntp' && addr) {
-      const { ntpQuery } = await import('../probe/ntp');
-      const r = await ntpQuery(addr, 123, { timeoutMs: 1000 });
-      console.log(r.ok ? `ntp ${addr}: stratum ${r.reply?.stratum} offset ${r.reply?.offset.toFixed(4)} s (${r.ms} ms)` : `ntp ${addr}: ${r.error ?? 'no answer'}`);
-      return r.ok ? 0 : 1;
+    let waitS = 0;
+    let pargs = args;
+    if (pargs[0] === '--wait') {
+      waitS = Number(pargs[1]);
+      if (!Number.isFinite(waitS) || waitS <= 0 || waitS > 600) { console.error(`_probe --wait: want seconds between 0 and 600, got '${pargs[1] ?? ''}'`); return 2; }
+      pargs = pargs.slice(2);
     }
-    if (what === 'tftp' && addr && file) {
-      const { tftpGet } = await import('../probe/tftp');
-      const r = await tftpGet(addr, file, { timeoutMs: 1500 });
-      const ok = r.ok && (r.data?.length ?? 0) > 0;
-      console.log(ok ? `tftp ${addr} ${file}: ${r.data!.length} bytes` : `tftp ${addr} ${file}: ${r.error ?? 'empty file'}`);
-      return ok ? 0 : 1;
+    const [what, addr, file] = pargs;
+    if (what === 'lease4' || what === 'lease6') return leaseProbe(what === 'lease4' ? 4 : 6, pargs.slice(1));
+    const once = await probeOnce(what, addr, file);
+    if (!once) {
+      console.error(`usage: ha-oscar lab _probe [--wait SECONDS] ntp ADDRESS | tftp ADDRESS FILE | dhcp4 SERVER-ID BOOTFILE | dhcp6 BOOTFILE-URL\n       ${LEASE_USAGE}`);
+      return 2;
     }
-    if (what === 'dhcp4' && addr && file) {
-      // Linux has no route for 255.255.255.255 on a node without a default route (ENETUNREACH).
-      const { run } = await import('../service/run');
-      const rt = await run('ip', ['route', 'replace', '255.255.255.255/32', 'dev', 'eth0'], { timeoutMs: 5_000 });
-      if (rt.code !== 0) { console.log(`dhcp4: ip route replace failed: ${rt.stderr.trim()}`); return 1; }
-      const { dhcpDiscover, macFor } = await import('../probe/dhcp');
-      const r = await dhcpDiscover({ family: 4, iface: 'eth0', mac: macFor('lab-client-v4'), timeoutMs: 1500, retransmitMs: 300 });
-      const ok = r.ok && r.serverId === addr && r.bootFile === file;
-      console.log(ok ? `dhcp4: ${r.answer} ${r.address} from ${r.serverId}, file ${r.bootFile} (${r.ms} ms)`
-        : `dhcp4: ${r.ok ? `server ${r.serverId} file ${r.bootFile ?? '(none)'}, want ${addr} ${file}` : r.error ?? 'no answer'}`);
-      return ok ? 0 : 1;
+    const until = Date.now() + waitS * 1000;
+    for (;;) {
+      const r = await once();
+      if (r.ok || Date.now() >= until) { console.log(r.line); return r.ok ? 0 : 1; }
+      await new Promise((res) => setTimeout(res, 100));
     }
-    if (what === 'dhcp6' && addr) {
-      // addr is the boot-file URL the ADVERTISE must carry
-      const { dhcpDiscover, macFor } = await import('../probe/dhcp');
-      const r = await dhcpDiscover({ family: 6, iface: 'eth0', mac: macFor('lab-client-v6'), timeoutMs: 1500, retransmitMs: 300 });
-      const ok = r.ok && r.bootFile === addr;
-      console.log(ok ? `dhcp6: ${r.answer} ${r.address} from ${r.from}, boot file ${r.bootFile} (${r.ms} ms)`
-        : `dhcp6: ${r.ok ? `boot file ${r.bootFile ?? '(none)'}, want ${addr}` : r.error ?? 'no answer'}`);
-      return ok ? 0 : 1;
-    }
-    console.error(`usage: ha-oscar lab _probe ntp ADDRESS | tftp ADDRESS FILE | dhcp4 SERVER-ID BOOTFILE | dhcp6 BOOTFILE-URL\n       ${LEASE_USAGE}`);
-    return 2;
   }
   if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') { console.log(usage); return cmd ? 0 : 2; }
   let p: Parsed;
@@ -206,6 +192,49 @@ async function status(name: string): Promise<number> {
     for (const c of await lab.runChecks(spec)) console.log(`  ${c.ok ? 'answers  ' : 'NO ANSWER'} ${c.name}`);
   }
   return 0;
+}
+
+/** One try of a `_probe` check (ntp, tftp, dhcp4, dhcp6), or undefined for a bad command line. */
+async function probeOnce(what: string | undefined, addr: string | undefined, file: string | undefined): Promise<(() => Promise<{ ok: boolean; line: string }>) | undefined> {
+  if (what === 'ntp' && addr) {
+    const { ntpQuery } = await import('../probe/ntp');
+    return async () => {
+      const r = await ntpQuery(addr, 123, { timeoutMs: 1000 });
+      return { ok: r.ok, line: r.ok ? `ntp ${addr}: stratum ${r.reply?.stratum} offset ${r.reply?.offset.toFixed(4)} s (${r.ms} ms)` : `ntp ${addr}: ${r.error ?? 'no answer'}` };
+    };
+  }
+  if (what === 'tftp' && addr && file) {
+    const { tftpGet } = await import('../probe/tftp');
+    return async () => {
+      const r = await tftpGet(addr, file, { timeoutMs: 1500 });
+      const ok = r.ok && (r.data?.length ?? 0) > 0;
+      return { ok, line: ok ? `tftp ${addr} ${file}: ${r.data!.length} bytes` : `tftp ${addr} ${file}: ${r.error ?? 'empty file'}` };
+    };
+  }
+  if (what === 'dhcp4' && addr && file) {
+    const { run } = await import('../service/run');
+    const { dhcpDiscover, macFor } = await import('../probe/dhcp');
+    return async () => {
+      // Linux has no route for 255.255.255.255 on a node without a default route (ENETUNREACH).
+      const rt = await run('ip', ['route', 'replace', '255.255.255.255/32', 'dev', 'eth0'], { timeoutMs: 5_000 });
+      if (rt.code !== 0) return { ok: false, line: `dhcp4: ip route replace failed: ${rt.stderr.trim()}` };
+      const r = await dhcpDiscover({ family: 4, iface: 'eth0', mac: macFor('lab-client-v4'), timeoutMs: 1500, retransmitMs: 300 });
+      const ok = r.ok && r.serverId === addr && r.bootFile === file;
+      return { ok, line: ok ? `dhcp4: ${r.answer} ${r.address} from ${r.serverId}, file ${r.bootFile} (${r.ms} ms)`
+        : `dhcp4: ${r.ok ? `server ${r.serverId} file ${r.bootFile ?? '(none)'}, want ${addr} ${file}` : r.error ?? 'no answer'}` };
+    };
+  }
+  if (what === 'dhcp6' && addr) {
+    // addr is the boot-file URL the ADVERTISE must carry
+    const { dhcpDiscover, macFor } = await import('../probe/dhcp');
+    return async () => {
+      const r = await dhcpDiscover({ family: 6, iface: 'eth0', mac: macFor('lab-client-v6'), timeoutMs: 1500, retransmitMs: 300 });
+      const ok = r.ok && r.bootFile === addr;
+      return { ok, line: ok ? `dhcp6: ${r.answer} ${r.address} from ${r.from}, boot file ${r.bootFile} (${r.ms} ms)`
+        : `dhcp6: ${r.ok ? `boot file ${r.bootFile ?? '(none)'}, want ${addr}` : r.error ?? 'no answer'}` };
+    };
+  }
+  return undefined;
 }
 
 const LEASE_USAGE = 'ha-oscar lab _probe lease4|lease6 [--wait MS] [--timeout MS] MAC[=ADDRESS] [MAC[=ADDRESS]...]';

@@ -97,6 +97,15 @@ const cli = (spec: LabSpec): string[] => [process.execPath, join(spec.repo, 'dis
  * the lab test). The protocol clients time out on their own in 1-1.5 s; this only bounds a hang. */
 const NODE_CHECK_MS = 20_000;
 
+/** A check by our own protocol client (`ha-oscar lab _probe ...`): one try, and a waiting form
+ * that retries in ONE Node process (`_probe --wait`) for the failover timeline, where a new Node
+ * per try every 50 ms, for six checks at once, kept the 2 cores busy while the agents started. */
+const nodeCheck = (spec: LabSpec, probe: string[]): Omit<ClientCheck, 'name'> => ({
+  argv: [...cli(spec), 'lab', '_probe', ...probe],
+  waitArgv: [...cli(spec), 'lab', '_probe', '--wait', '60', ...probe],
+  timeoutMs: NODE_CHECK_MS,
+});
+
 /** One service's check from the client against one VIP (the lab's own, or a description's). */
 type PerVip = (spec: LabSpec, vip: string, fam: 'v4' | 'v6') => Omit<ClientCheck, 'name'>;
 /** A service's checks on a VIP pair, named "<label> v4|v6" (plus " (<vip>)" when tagged). */
@@ -109,15 +118,15 @@ const snmpCheck: PerVip = (spec, vip, fam) => {
   return { argv: [...base, '-t', '1', target, 'SNMPv2-MIB::sysUpTime.0'], pollArgv: [...base, '-t', '0.3', target, 'SNMPv2-MIB::sysUpTime.0'] };
 };
 // tftp-hpa's client exits 0 even on a TFTP error: our client (src/probe/tftp.ts) instead.
-const tftpCheck: PerVip = (spec, vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'tftp', vip, TFTP_PROBE], timeoutMs: NODE_CHECK_MS });
+const tftpCheck: PerVip = (spec, vip) => nodeCheck(spec, ['tftp', vip, TFTP_PROBE]);
 // One RFC 5905 client exchange (src/probe/ntp.ts) through `ha-oscar lab _probe ntp ADDR`.
-const ntpCheck: PerVip = (spec, vip) => ({ argv: [...cli(spec), 'lab', '_probe', 'ntp', vip], timeoutMs: NODE_CHECK_MS });
+const ntpCheck: PerVip = (spec, vip) => nodeCheck(spec, ['ntp', vip]);
 // libnfs nfs-cat (exit 0 = the file was read); IPv6 without brackets (libnfs 4.0).
 const nfsCheck: PerVip = (_spec, vip) => ({ argv: ['nfs-cat', `nfs://${vip}${NFS_PROBE}`], timeoutMs: 5_000 });
 /** DISCOVER / SOLICIT from the client: the answer names the lab's VIP (v4) and the boot file. */
 const dhcpChecks = (spec: LabSpec): ClientCheck[] => [
-  { name: 'dhcp v4', argv: labProbe(spec, ['dhcp4', VIP4, BOOT_FILE]), timeoutMs: NODE_CHECK_MS },
-  { name: 'dhcp v6', argv: labProbe(spec, ['dhcp6', BOOT_URL6]), timeoutMs: NODE_CHECK_MS },
+  { name: 'dhcp v4', ...nodeCheck(spec, ['dhcp4', VIP4, BOOT_FILE]) },
+  { name: 'dhcp v6', ...nodeCheck(spec, ['dhcp6', BOOT_URL6]) },
 ];
 
 LAB_SERVICES.push(
@@ -150,7 +159,6 @@ export const BOOT_URL6 = `tftp://[${VIP6}]/${BOOT_FILE}`;
 export const NFS_EXPORT = `${LAB_SHARED}/export`;
 const NFS_PROBE = `${NFS_EXPORT}/.ha-oscar-nfs-probe`;
 /** DHCP checks: our client (src/probe/dhcp.ts) through `ha-oscar lab _probe dhcp4|dhcp6`. */
-const labProbe = (spec: LabSpec, args: string[]): string[] => [...cli(spec), 'lab', '_probe', ...args];
 const needBins = (...bins: string[]): string => {
   const gone = bins.filter((b) => !['/usr/sbin', '/usr/bin', '/sbin', '/bin'].some((d) => existsSync(join(d, b))));
   return gone.length ? `missing ${gone.join(', ')}` : '';
