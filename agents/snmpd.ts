@@ -3,6 +3,7 @@
 import { defineAgent, p, fail, OCF, splitList, checkAddressList, checkAbsolutePath, isIPv4, isIPv6, type Context } from '../src/ocf/agent';
 import { startDaemon, stopDaemon, daemonState, holdsPort } from '../src/service/daemon';
 import { writeFileAtomic } from '../src/service/atomic';
+import { lookupId } from '../src/service/accounts';
 import { snmpGet, type SnmpAuth } from '../src/probe/snmp';
 import { readFileSync, accessSync, constants, mkdirSync, existsSync, chownSync, chmodSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -27,14 +28,6 @@ function checkTrapSinks(s: string): string | undefined {
   return bad === undefined ? undefined : `must list trap receivers (udp:192.0.2.5:162, udp6:[2001:db8::5]:162 or an address), and ${JSON.stringify(bad.slice(0, 60))} is not one`;
 }
 
-/** A group's id (snmpd's agentXPerms names it; a missing one leaves the socket root's). */
-function groupId(name: string, file = '/etc/group'): number | undefined {
-  try {
-    const f = readFileSync(file, 'utf8').split('\n').map((l) => l.split(':')).find((x) => x[0] === name);
-    return f && /^\d+$/.test(f[2] ?? '') ? Number(f[2]) : undefined;
-  } catch { return undefined; }
-}
-
 /**
  * The AgentX socket's directory, when missing: root:<agentx_group> 0770. snmpd makes it with
  * its umask applied and no group (0750 root:root), which locks the subagent out.
@@ -44,7 +37,7 @@ function agentxDir(c: Ctx): void {
   if (!sock?.startsWith('/') || c.params.config) return;
   const dir = dirname(sock);
   if (existsSync(dir)) return;
-  const gid = groupId(c.params.agentx_group);
+  const gid = lookupId('/etc/group', c.params.agentx_group);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o770 });
     if (gid !== undefined) chownSync(dir, 0, gid);
@@ -171,7 +164,7 @@ export default defineAgent({
       fail(OCF.ERR_CONFIGURED, 'v3_user needs v3_auth_file and v3_priv_file');
     }
     if (c.params.v3_user) auth(c);
-    if (c.params.agentx_socket && !c.params.config && groupId(c.params.agentx_group) === undefined) {
+    if (c.params.agentx_socket && !c.params.config && lookupId('/etc/group', c.params.agentx_group) === undefined) {
       fail(OCF.ERR_INSTALLED, `agentx_group ${c.params.agentx_group} does not exist on this node (is pacemaker installed?)`);
     }
   },

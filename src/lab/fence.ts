@@ -28,10 +28,9 @@ export const PDU_ADDR = { v4: `${NET.M.v4prefix}250`, v6: `${NET.M.v6prefix}250`
 /**
  * The fencing heuristic of the lab's own configuration (the same as fencing.heuristics in
  * examples/lab*.yaml, checked by test/unit/crm-lab.test.ts): ping the client, the compute
- * nodes' side of net A, with the description's defaults.
+ * nodes' side of net A, ONCE: the generator's default of 3 pings 1 s apart costs ~2 s on every
+ * fencing, which every failover after a power-off waits for (examples/lab*.yaml say more).
  */
-/** The lab pings the client once (examples/lab*.yaml say why): the generator's default of 3 pings
- * 1 s apart costs ~2 s on every fencing, which every failover after a power-off waits for. */
 export const LAB_HEURISTICS: Heuristics = { ...HEURISTIC.defaults, count: 1, good: 1, ping: [addr4('client', 'A')] };
 export const PDU_PORT = 161;
 export const PDU_OUTLETS: readonly NodeName[] = ['head1', 'head2'];

@@ -2,6 +2,7 @@
 import { chmodSync, chownSync, cpSync, statSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../service/atomic';
+import { lookupId } from '../service/accounts';
 import { runOk } from '../service/run';
 import { labCorosyncConf } from './corosync';
 import type { LabSpec, NodeName } from './spec';
@@ -34,13 +35,11 @@ export function nodeBinds(spec: LabSpec, node: NodeName): Bind[] {
   return b;
 }
 
-/** The numeric id of a user (file /etc/passwd) or group (/etc/group). */
+/** The numeric id of a user (file /etc/passwd) or group (/etc/group); throws when there is none. */
 export function ids(file: string, name: string): number {
-  for (const l of readFileSync(file, 'utf8').split('\n')) {
-    const f = l.split(':');
-    if (f[0] === name) return Number(f[2]);
-  }
-  throw new Error(`no '${name}' in ${file}: is pacemaker installed?`);
+  const id = lookupId(file, name);
+  if (id === undefined) throw new Error(`no '${name}' in ${file}: is pacemaker installed?`);
+  return id;
 }
 
 function hostsFile(node: NodeName): string {
