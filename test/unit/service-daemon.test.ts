@@ -106,6 +106,46 @@ describe('run()', () => {
     expect(t.timedOut).toBe(true);
     expect((await run('/nonexistent/x', [])).spawnError).toMatch(/ENOENT/);
   });
+
+  // A unique sleep length marks the processes of one test, to find them in /proc afterwards.
+  const marker = () => `3600.${process.pid}${Math.floor(Math.random() * 1e6)}`;
+  const withArg = (arg: string) => readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((d) => {
+    try { return readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(arg) && readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]![0] !== 'Z'; } catch { return false; }
+  }).map(Number);
+
+  it('on timeout, ends the whole process group and returns although a grandchild held stdout', async () => {
+    const m = marker();
+    const t0 = Date.now();
+    // the grandchild keeps the pipes open and would sleep for an hour: the old run() waited for it
+    const r = await run('sh', ['-c', `sleep ${m} & echo started; sleep ${m}`], { timeoutMs: 500 });
+    const ms = Date.now() - t0;
+    expect(r.timedOut).toBe(true);
+    expect(r.stdout).toBe('started\n');
+    expect(ms).toBeLessThan(500 + 3_000);
+    expect(withArg(m)).toEqual([]);
+  });
+
+  it('returns soon after the command exits although a process in another session still holds stdout', async () => {
+    const m = marker();
+    const t0 = Date.now();
+    const r = await run('sh', ['-c', `setsid sleep ${m} & echo done`], { timeoutMs: 20_000 });
+    const ms = Date.now() - t0;
+    const left = withArg(m);
+    for (const pid of left) process.kill(pid, 'SIGKILL'); // ours: it escaped the group on purpose
+    expect(r).toMatchObject({ code: 0, stdout: 'done\n', timedOut: false });
+    expect(ms).toBeLessThan(5_000);
+    expect(left.length).toBe(1); // the escaped process was really there, holding the pipe
+  });
+
+  it('on timeout, also ends what the command runs inside another PID namespace (as nsenter -p does)', async () => {
+    if (process.getuid?.() !== 0) { expect.fail('needs root (unshare --pid)'); }
+    const m = marker();
+    const t0 = Date.now();
+    const r = await run('unshare', ['--pid', '--fork', 'sh', '-c', `sleep ${m} & sleep ${m}; :`], { timeoutMs: 800 });
+    expect(r.timedOut).toBe(true);
+    expect(Date.now() - t0).toBeLessThan(800 + 3_000);
+    expect(withArg(m)).toEqual([]);
+  });
 });
 
 describe('writeFileAtomic', () => {
