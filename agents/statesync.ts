@@ -12,7 +12,7 @@ import { parseParams, type Params } from '../src/ocf/params';
 import { createLogger, oneLine, type Logger } from '../src/ocf/log';
 import { startDaemon, stopDaemon, daemonState, sleep } from '../src/service/daemon';
 import { writeFileAtomic } from '../src/service/atomic';
-import { run, describeFailure, type RunResult } from '../src/service/run';
+import { run, describeFailure, signalRunning, type RunResult } from '../src/service/run';
 import { which } from '../src/service/which';
 import { readFileSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { networkInterfaces, hostname } from 'node:os';
@@ -84,7 +84,10 @@ function peers(list: string): string[] {
 
 /** rsync argv for one directory to one peer. Only file paths in it, never a secret. */
 function rsyncArgs(ps: P, dir: { module: string; path: string }, peer: string): string[] {
-  const a = ['-a', '--numeric-ids', '--delete-delay', '--delay-updates', '--fsync', `--timeout=${ps.io_timeout}`];
+  // --modify-window=-1: compare mtimes to the nanosecond. rsync's default quick check takes a
+  // file of the same size and the same mtime SECOND for unchanged, so a lease file rewritten
+  // with a same-length line within the second of the last sync never reached the standby.
+  const a = ['-a', '--numeric-ids', '--modify-window=-1', '--delete-delay', '--delay-updates', '--fsync', `--timeout=${ps.io_timeout}`];
   if (ps.bwlimit > 0) a.push(`--bwlimit=${ps.bwlimit}`);
   const host = peer.includes(':') ? `[${peer}]` : peer;
   if (ps.transport === 'rsyncd') {
@@ -155,9 +158,9 @@ async function loop(): Promise<void> {
   process.on('SIGTERM', () => {
     if (stopping) return;
     stopping = true;
-    // we lead our own process group (started detached): a running rsync ends with us and
-    // removes its temporary files; nothing half-written ever has a real name
-    try { process.kill(-process.pid, 'SIGTERM'); } catch { /* not a group leader */ }
+    // a running rsync (its own process group, as run() starts every command) ends with us
+    // and removes its temporary files; nothing half-written ever has a real name
+    signalRunning('SIGTERM');
     wake?.();
   });
   const st: Status = readStatus(f.status);

@@ -47,6 +47,14 @@ function killGroup(pgid: number, sig: NodeJS.Signals): void {
   try { process.kill(-pgid, sig); } catch { /* the group is gone */ }
 }
 
+/**
+ * Signal every command this process is running through run() (each one's whole group): for a
+ * long-lived process that ends on SIGTERM and must take its running commands with it.
+ */
+export function signalRunning(sig: NodeJS.Signals): void {
+  for (const g of live) killGroup(g, sig);
+}
+
 export async function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const { execa } = await import('execa');
   const env = opts.cleanEnv ? { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...opts.env } : opts.env;
