@@ -1,6 +1,6 @@
 // Running built agents as real processes, the way pacemaker-execd does: action as argv[1],
 // parameters in OCF_RESKEY_*, a clean environment.
-import { spawnSync } from 'node:child_process';
+import { spawnSync } from './sync';
 import { mkdtempSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';

@@ -44,3 +44,31 @@ describe('layers', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+describe('bounded waits', () => {
+  // A synchronous child blocks the event loop, so no Vitest timeout can end it: every test
+  // takes spawnSync from test/helpers/sync.ts (a default timeout), and the product runs
+  // commands through run() (src/service/run.ts), which owns the timeout and the process group.
+  const files = (d: string, ext: RegExp): string[] => {
+    const out: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(join(root, dir), { withFileTypes: true })) {
+        const p = `${dir}/${e.name}`;
+        if (e.isDirectory()) walk(p);
+        else if (ext.test(p)) out.push(p);
+      }
+    };
+    walk(d);
+    return out;
+  };
+  it('tests take spawnSync/execSync/execFileSync only from test/helpers/sync.ts', () => {
+    const bad = files('test', /\.ts$/).filter((p) => p !== 'test/helpers/sync.ts')
+      .filter((p) => /import \{[^}]*\b(spawnSync|execSync|execFileSync)\b[^}]*\} from 'node:child_process'/.test(readFileSync(join(root, p), 'utf8')));
+    expect(bad).toEqual([]);
+  });
+  it('src/ and agents/ run no synchronous child process', () => {
+    const bad = [...files('src', /\.ts$/), ...files('agents', /\.ts$/)]
+      .filter((p) => /\b(spawnSync|execSync|execFileSync)\b/.test(readFileSync(join(root, p), 'utf8')));
+    expect(bad).toEqual([]);
+  });
+});

@@ -1,6 +1,6 @@
 // npm run build: every shipped file is ONE executable that runs alone, anywhere, without node_modules.
 import { describe, it, expect, beforeAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawnSync } from '../helpers/sync';
 import { copyFileSync, readFileSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, tempDir } from '../helpers/agents';

@@ -4,7 +4,8 @@
 // A "failover" is the service stopped here and started as another instance on the same state_dir
 // (what shared storage or a synced directory gives the peer head).
 import { it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { spawnSync } from '../helpers/sync';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { distOcf, root, tempDir } from '../helpers/agents';

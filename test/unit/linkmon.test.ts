@@ -1,7 +1,7 @@
 // ocf:ha-oscar:linkmon: link decisions on sysfs trees, the attrd writer, and the built agent
 // for real on veth pairs in our own network namespaces (carrier cut, IPv4/IPv6 targets, bonds).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawnSync } from '../helpers/sync';
 import { mkdirSync, writeFileSync, readFileSync, rmSync, existsSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';

@@ -2,7 +2,8 @@
 // on 127.0.0.1 and ::1 at a high port, driven through dist/ocf/ntpd, queried with real NTP
 // packets; an "upstream" chronyd of our own on loopback for the level-20 tests.
 import { it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnSync } from '../helpers/sync';
 import { existsSync, readFileSync, writeFileSync, statSync, rmSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { distOcf, runAgent, tempDir } from '../helpers/agents';

@@ -4,7 +4,7 @@
 // one leads at the local stratum, the other follows it), and a VIP is answered by whichever
 // head holds it, also after the other head is gone.
 import { it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawnSync } from '../helpers/sync';
 import { rmSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { distOcf, tempDir } from '../helpers/agents';

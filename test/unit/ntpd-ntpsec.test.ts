@@ -5,7 +5,7 @@
 // set the clock (clock_control=false: "disable ntp" + no CAP_SYS_TIME).
 // Set HA_OSCAR_NTPSEC_ROOT to an already unpacked tree to skip the download.
 import { it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawnSync } from '../helpers/sync';
 import { existsSync, readFileSync, rmSync, chmodSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { distOcf, tempDir } from '../helpers/agents';

@@ -2,7 +2,7 @@
 // like every shipped agent): meta-data, env parsing, dispatch, every exit-code path, bad input.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawnSync } from '../helpers/sync';
 import { join } from 'node:path';
 import { runAgent, tempDir } from '../helpers/agents';
 import { bundleEntry } from '../helpers/build';

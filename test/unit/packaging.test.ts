@@ -1,7 +1,7 @@
 // npm run package: a .deb and an .rpm that put every built file where Pacemaker, stonith and
 // snmpd look for it; installed into a private root and removed again without leftovers.
 import { it, expect, beforeAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawnSync } from '../helpers/sync';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root, tempDir } from '../helpers/agents';

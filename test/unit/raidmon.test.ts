@@ -1,7 +1,7 @@
 // ocf:ha-oscar:raidmon: md states from recorded /proc/mdstat and mdadm --detail fixtures,
 // SMART exit bits, and the built agent publishing #health-ha-oscar-raid + ha-oscar-raid-<md>.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawnSync } from '../helpers/sync';
 import { mkdirSync, writeFileSync, readFileSync, rmSync, chmodSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { arraysHealth, mdstatProgress, parseMdadmDetail, smartHealth, worst } from '../../src/probe/mdstat';

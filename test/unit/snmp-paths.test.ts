@@ -2,7 +2,7 @@
 // alert_haoscar's default, the packaged unit, the maintainer scripts and the docs; the unit
 // gives the record to group haclient (hacluster runs alert agents) and passes systemd-analyze.
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawnSync } from '../helpers/sync';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';

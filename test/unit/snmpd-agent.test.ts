@@ -1,6 +1,6 @@
 // ocf:ha-oscar:snmpd for real: Net-SNMP snmpd on 127.0.0.1 and ::1, driven through dist/ocf/snmpd.
 import { it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawnSync } from '../helpers/sync';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync, statSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

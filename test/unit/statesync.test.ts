@@ -3,7 +3,8 @@
 // Includes 20 SIGKILLs of the whole sending side (agent loop + rsync, and the receiving rsync)
 // at random points of a sync: every file on the receiver must equal a complete sender version.
 import { it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnSync } from '../helpers/sync';
 import { mkdirSync, writeFileSync, readFileSync, rmSync, chmodSync, readdirSync, renameSync, existsSync, statSync, utimesSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';

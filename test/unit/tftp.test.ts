@@ -1,7 +1,7 @@
 // TFTP probe (src/probe/tftp.ts): packet codec, a scripted server for the awkward cases,
 // and ocf:ha-oscar:tftpd for real: tftpd-hpa on 127.0.0.1 and ::1, driven through dist/ocf/tftpd.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawnSync } from '../helpers/sync';
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
