@@ -64,6 +64,11 @@ if (isRoot) {
   }
 }
 
+// Labs (src/lab) live under this root, one directory each; one still there after vitest has
+// ended (killed before its global teardown) is torn down from its own records.
+const LAB_ROOT = process.env.HA_OSCAR_LAB_ROOT ?? '/run/ha-oscar-lab';
+const labs = () => { try { return readdirSync(LAB_ROOT); } catch { return []; } };
+const labsBefore = new Set(labs());
 const before = snapshot();
 const child = spawn(join(cwd, 'node_modules', '.bin', 'vitest'), ['run', ...reporters, ...process.argv.slice(2)],
   { cwd, stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
@@ -83,13 +88,18 @@ const limit = setTimeout(() => stop(`the whole run took more than ${limitMin} mi
 const [code, signal] = await new Promise((res) => child.on('close', (c, s) => res([c, s])));
 clearTimeout(limit);
 
+const labsLeft = labs().filter((n) => !labsBefore.has(n));
+for (const n of labsLeft) {
+  process.stdout.write(`\nnpm test: lab '${n}' is still up after vitest ended: 'ha-oscar lab down --name ${n}'\n`);
+  spawnSync(process.execPath, [join(cwd, 'dist', 'ha-oscar'), 'lab', 'down', '--name', n], { stdio: 'inherit', timeout: 300_000, killSignal: 'SIGKILL' });
+}
 // Whatever the tests started has had its teardown; give what is still dying a few seconds.
 let left = leftovers(before, process.pid, bind ? [bind] : []);
 for (let i = 0; i < 50 && !isEmpty(left); i++) {
   await new Promise((r) => setTimeout(r, 200));
   left = leftovers(before, process.pid, bind ? [bind] : []);
 }
-const lines = describe(left);
+const lines = [...labsLeft.map((n) => `lab ${n} (still up after the run; torn down above)`), ...describe(left)];
 if (lines.length) {
   process.stdout.write(`\nnpm test: the run left ${lines.length} thing(s) behind (removed now, by PID or name):\n${lines.map((l) => `  leftover: ${l}`).join('\n')}\n`);
   clean(left);
