@@ -13,11 +13,13 @@ const labName = inject('labName');
 const labError = inject('labError');
 const other = (h: NodeName): NodeName => (h === 'head1' ? 'head2' : 'head1');
 
+/** Poll fn until true; ms it took. Past the bound, the error names what it waited for and the last error seen. */
 async function until(what: string, ms: number, fn: () => Promise<boolean> | boolean): Promise<number> {
   const t0 = Date.now();
+  let last = '';
   for (;;) {
-    try { if (await fn()) return Date.now() - t0; } catch { /* not yet */ }
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms / 1000} s`);
+    try { if (await fn()) return Date.now() - t0; last = ''; } catch (e) { last = e instanceof Error ? e.message : String(e); }
+    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms / 1000} s${last ? ` (last: ${last})` : ''}`);
     await sleep(200);
   }
 }
