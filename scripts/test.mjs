@@ -4,7 +4,7 @@
 // 1. It runs wherever root cloned the repository. ocf-tester runs each agent's meta-data as
 //    user nobody, and the SNMP subagent runs as its own user: neither can reach a clone under
 //    /root (mode 0700). When some directory above the clone is closed to others, the clone is
-//    bind-mounted at /run/ha-oscar-test/repo-<pid> (every directory above it open) and vitest
+//    bind-mounted at /tmp/ha-oscar-test/repo-<pid> (every directory above it open) and vitest
 //    runs from there; the mount is removed at the end.
 // 2. It is bounded: vitest gets HA_OSCAR_TEST_TIMEOUT_MIN minutes (default 45) in all, then
 //    SIGTERM (its lab teardown runs), then SIGKILL 120 s later.
@@ -24,7 +24,8 @@ import { clean, describe, isEmpty, leftovers, snapshot, stat } from './leftovers
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const reporters = ['--reporter=default', '--reporter=./test/helpers/summary-reporter.ts'];
 const limitMin = Number(process.env.HA_OSCAR_TEST_TIMEOUT_MIN ?? 45);
-const BIND_ROOT = '/run/ha-oscar-test';
+// Not under /run: the lab's nodes and the NFS tests mount a fresh tmpfs on /run.
+const BIND_ROOT = '/tmp/ha-oscar-test';
 const isRoot = process.getuid?.() === 0;
 
 /** The first directory at or above `dir` that other users cannot enter, or undefined. */
