@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // npm run package: build the .deb and the .rpm from dist/ (run npm run build first).
 // Output: out/ha-oscar_<version>-1_all.deb and out/ha-oscar-<version>-1.noarch.rpm
-// `node scripts/package.mjs --deb` builds only the .deb (the lab installs it in its heads).
+// `node scripts/package.mjs --deb` builds only the .deb (the lab installs it in its heads),
+// `--rpm` only the .rpm (test/unit/packaging-rpm.test.ts installs it into a scratch root).
 import { spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
@@ -110,8 +111,9 @@ function buildRpm() {
 }
 
 const args = process.argv.slice(2);
-const bad = args.filter((a) => a !== '--deb');
-if (bad.length) die(`unknown argument ${bad[0]} (usage: package.mjs [--deb])`);
+const bad = args.filter((a) => a !== '--deb' && a !== '--rpm');
+if (bad.length) die(`unknown argument ${bad[0]} (usage: package.mjs [--deb | --rpm])`);
+if (args.includes('--deb') && args.includes('--rpm')) die('--deb and --rpm exclude each other (neither builds both)');
 mkdirSync(out, { recursive: true });
-console.log(buildDeb());
+if (!args.includes('--rpm')) console.log(buildDeb());
 if (!args.includes('--deb')) console.log(buildRpm());
