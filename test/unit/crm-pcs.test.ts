@@ -212,7 +212,8 @@ async function buildWithPcs(dir: string, ex: string): Promise<Built> {
   for (const l of lines) {
     const [cmd, ...argv] = words(l);
     const r = cmd === 'pcs'
-      ? await run('pcs', ['-f', file, ...argv, ...(agentMissing(argv) ? ['--force'] : [])], { timeoutMs: 60_000 })
+      // --force before the command: after a '--' (-- -INFINITY) pcs would read it as a word
+      ? await run('pcs', ['-f', file, ...(agentMissing(argv) ? ['--force'] : []), ...argv], { timeoutMs: 60_000 })
       : await run(cmd, argv, { env: { CIB_file: file }, timeoutMs: 30_000 });
     if (r.code !== 0) failures.push(`${l}\n  -> exit ${r.code}: ${(r.stderr + r.stdout).trim()}`);
   }
