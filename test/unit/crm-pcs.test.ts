@@ -15,8 +15,8 @@
 // property and defaults sets, alerts, recipients), params, meta, ops with interval,
 // timeout and depth, resource and constraint order, sets with their order and
 // sequential=false, scores, rules, topology, properties, defaults, alert attributes,
-// selection and recipients. The comparator's own test below breaks the XML in such ways
-// and checks that each break is seen.
+// selection and recipients. The comparator's own tests below break the XML in 19 such ways
+// and check that each break is seen.
 //
 // Cost: pcs is a slow Python CLI (about 1 s per call on an idle machine, 2-3 s on the
 // loaded 2-core CI box) and an example needs 20-25 calls. So the pcs -f run covers the two
@@ -180,6 +180,21 @@ describe('config pcs: the comparator sees what matters', () => {
       const broken = brk(xml);
       expect(broken, 'the break applies').not.toBe(xml);
       expect(await sections(broken)).not.toEqual(await sections(xml));
+    });
+  }
+  // the alert: lab-active-active has none, active-standby-pdu has one (with a <select>)
+  const pdu = generateCrm(loadDescription(join(root, 'examples', 'active-standby-pdu.yaml')), 'x', 'xml');
+  const alertBreaks: [string, (s: string) => string][] = [
+    ['the alert selection dropped', (s) => s.replace(/\n *<select>[\s\S]*?<\/select>/, '')],
+    ['an attribute left out of the selection', (s) => s.replace(/\n *<attribute name="#health-ha-oscar-raid" id="ha-oscar-snmp-1"\/>/, '')],
+    ['a recipient', (s) => s.replace('value="udp:192.0.2.5:162"', 'value="udp:192.0.2.5:1162"')],
+    ['an alert attribute', (s) => s.replace('name="transport" value="snmptrap"', 'name="transport" value="subagent"')],
+  ];
+  for (const [what, brk] of alertBreaks) {
+    it(`sees ${what}`, async () => {
+      const broken = brk(pdu);
+      expect(broken, 'the break applies').not.toBe(pdu);
+      expect(await sections(broken)).not.toEqual(await sections(pdu));
     });
   }
 });
