@@ -1,8 +1,8 @@
-// ha-oscar config: the cluster description -> corosync.conf, crm configuration, CIB.
+// ha-oscar config: the cluster description -> corosync.conf, crm configuration, CIB, pcs commands.
 // Thin: parse the arguments, call src/crm.
 import { writeFileAtomic } from '../service/atomic';
 import {
-  DescriptionError, applyConfig, buildConfig, generateCorosync, generateCrm, loadDescription, type Format,
+  DescriptionError, applyConfig, buildConfig, generateCorosync, generateCrm, generatePcs, loadDescription, type Format,
 } from '../crm/index';
 
 const usage = `usage: ha-oscar config <command> FILE [options]
@@ -12,6 +12,8 @@ commands:
   crm FILE [--format crm|xml|cib] [-o OUT]
                                 write the crm configuration (crmsh syntax), the CIB <configuration>
                                 (xml), or a whole CIB (cib)
+  pcs FILE [-o OUT]             write the same configuration as pcs commands (pcs 0.11, EL 9), one per
+                                line, for an admin to run (ha-oscar runs none of them)
   apply FILE [--dry-run] [--force] [--cib-file CIB]
                                 load it into the running cluster (crm configure load update);
                                 nothing is written when the CIB already matches
@@ -63,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
   if (argv.length === 0 || ['-h', '--help', 'help'].includes(argv[0])) { console.log(usage); return argv.length ? 0 : 2; }
   const a = parseArgs(argv);
   if (typeof a === 'string') { console.error(`ha-oscar config: ${a}\n${usage}`); return 2; }
-  if (!['check', 'corosync', 'crm', 'apply'].includes(a.cmd!)) { console.error(`ha-oscar config: unknown command '${a.cmd}'\n${usage}`); return 2; }
+  if (!['check', 'corosync', 'crm', 'pcs', 'apply'].includes(a.cmd!)) { console.error(`ha-oscar config: unknown command '${a.cmd}'\n${usage}`); return 2; }
   if (!a.file) { console.error(`ha-oscar config ${a.cmd}: FILE missing (the cluster description, e.g. /etc/ha-oscar/cluster.yaml)`); return 2; }
   try {
     const d = loadDescription(a.file);
@@ -84,6 +86,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'corosync': emit(generateCorosync(d, a.file), a.output); return 0;
       case 'crm': emit(generateCrm(d, a.file, a.format), a.output); return 0;
+      case 'pcs': emit(generatePcs(d, a.file), a.output); return 0;
       case 'apply': {
         const r = await applyConfig(buildConfig(d), { cibFile: a.cibFile, force: a.force, dryRun: a.dryRun });
         if (!r.changed) {

@@ -1,15 +1,17 @@
-// ha-oscar config, the library side: description file -> corosync.conf, crm text, CIB XML.
+// ha-oscar config, the library side: description file -> corosync.conf, crm text, CIB XML, pcs commands.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseDescription, type Description } from './describe';
 import { buildConfig, type ClusterConfig } from './model';
 import { renderCrm } from './render-crm';
+import { renderPcs } from './render-pcs';
 import { renderConfiguration, renderFullCib } from './render-xml';
 import { renderCorosync } from './corosync';
 
 export { parseDescription, DescriptionError, type Description } from './describe';
 export { buildConfig, type ClusterConfig } from './model';
 export { renderCrm } from './render-crm';
+export { renderPcs, shq } from './render-pcs';
 export { renderConfiguration, renderFullCib } from './render-xml';
 export { renderCorosync } from './corosync';
 export { applyConfig, compare, type ApplyResult } from './apply';
@@ -38,6 +40,11 @@ export function generateCrm(d: Description, source: string, format: Format = 'cr
     case 'xml': return `<!-- ${header(source)} -->\n${renderConfiguration(cfg)}`;
     case 'cib': return renderFullCib(cfg, { online: false });
   }
+}
+
+/** The configuration as pcs commands (one per line, for a POSIX shell). */
+export function generatePcs(d: Description, source: string): string {
+  return renderPcs(buildConfig(d), header(source));
 }
 
 export function generateCorosync(d: Description, source: string): string {

@@ -9,6 +9,9 @@ export function esc(s: string): string {
 
 const ind = (n: number) => '  '.repeat(n);
 
+/** The id of the resource defaults' meta_attributes set (crmsh's name for it). */
+export const RSC_DEFAULTS_ID = 'rsc-options';
+
 function nvset(tag: string, id: string, ps: [string, string][], depth: number): string[] {
   if (!ps.length) return [];
   return [
@@ -72,26 +75,35 @@ function constraint(c: Constraint, d: number): string[] {
   }
 }
 
-/** An <alert>, with the ids crmsh gives (ID-instance_attributes, ID-0..., ID-recipient-1...). */
-function alert(a: Alert, d: number): string[] {
+/** The id of an alert's i-th recipient (0-based i), as crmsh gives it. */
+export const recipientId = (a: Alert, i: number): string => `${a.id}-recipient-${i + 1}`;
+
+/** An alert's <select> element (no lines when it selects nothing: then every event is sent). */
+export function alertSelect(a: Alert, d = 0): string[] {
   const sel = a.select;
   const any = sel.nodes || sel.fencing || sel.resources || sel.attributes.length > 0;
+  if (!any) return [];
+  return [
+    `${ind(d)}<select>`,
+    ...(sel.nodes ? [`${ind(d + 1)}<select_nodes/>`] : []),
+    ...(sel.fencing ? [`${ind(d + 1)}<select_fencing/>`] : []),
+    ...(sel.resources ? [`${ind(d + 1)}<select_resources/>`] : []),
+    ...(sel.attributes.length ? [
+      `${ind(d + 1)}<select_attributes>`,
+      ...sel.attributes.map((n, i) => `${ind(d + 2)}<attribute name="${esc(n)}" id="${esc(`${a.id}-${i}`)}"/>`),
+      `${ind(d + 1)}</select_attributes>`,
+    ] : []),
+    `${ind(d)}</select>`,
+  ];
+}
+
+/** An <alert>, with the ids crmsh gives (ID-instance_attributes, ID-0..., ID-recipient-1...). */
+function alert(a: Alert, d: number): string[] {
   return [
     `${ind(d)}<alert id="${esc(a.id)}" path="${esc(a.path)}">`,
     ...nvset('instance_attributes', `${a.id}-instance_attributes`, a.attributes, d + 1),
-    ...(any ? [
-      `${ind(d + 1)}<select>`,
-      ...(sel.nodes ? [`${ind(d + 2)}<select_nodes/>`] : []),
-      ...(sel.fencing ? [`${ind(d + 2)}<select_fencing/>`] : []),
-      ...(sel.resources ? [`${ind(d + 2)}<select_resources/>`] : []),
-      ...(sel.attributes.length ? [
-        `${ind(d + 2)}<select_attributes>`,
-        ...sel.attributes.map((n, i) => `${ind(d + 3)}<attribute name="${esc(n)}" id="${esc(`${a.id}-${i}`)}"/>`),
-        `${ind(d + 2)}</select_attributes>`,
-      ] : []),
-      `${ind(d + 1)}</select>`,
-    ] : []),
-    ...a.recipients.map((r, i) => `${ind(d + 1)}<recipient id="${esc(`${a.id}-recipient-${i + 1}`)}" value="${esc(r)}"/>`),
+    ...alertSelect(a, d + 1),
+    ...a.recipients.map((r, i) => `${ind(d + 1)}<recipient id="${esc(recipientId(a, i))}" value="${esc(r)}"/>`),
     `${ind(d)}</alert>`,
   ];
 }
@@ -131,7 +143,7 @@ export function renderConfiguration(cfg: ClusterConfig, depth = 0): string {
       `${ind(d + 1)}</fencing-topology>`,
     ] : []),
     `${ind(d + 1)}<rsc_defaults>`,
-    ...nvset('meta_attributes', 'rsc-options', cfg.rscDefaults, d + 2),
+    ...nvset('meta_attributes', RSC_DEFAULTS_ID, cfg.rscDefaults, d + 2),
     `${ind(d + 1)}</rsc_defaults>`,
     ...(cfg.alerts?.length ? [
       `${ind(d + 1)}<alerts>`,

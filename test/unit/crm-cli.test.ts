@@ -41,6 +41,18 @@ describe('ha-oscar config', () => {
     expect(c.out).toMatch(/<status\/>\n<\/cib>\n$/);
     expect(c.out).not.toMatch(/have-quorum|node_state/);
   });
+  it('pcs writes the pcs commands (the golden text) to stdout, or with -o to a file; the usage names it', async () => {
+    const golden = readFileSync(join(root, 'test', 'fixtures', 'crm', 'active-standby-pdu.pcs'), 'utf8');
+    const r = await cli('pcs', lab);
+    expect(r).toEqual({ code: 0, out: golden, err: '' });
+    const out = join(tmp, 'cluster.pcs');
+    expect(await cli('pcs', lab, '-o', out)).toEqual({ code: 0, out: '', err: '' });
+    expect(readFileSync(out, 'utf8')).toBe(golden);
+    expect((await cli('--help')).out).toMatch(/^ {2}pcs FILE \[-o OUT\] /m);
+    const missing = await cli('pcs');
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/^ha-oscar config pcs: FILE missing/);
+  });
   it('corosync -o writes the file (atomically), nothing on stdout', async () => {
     const out = join(tmp, 'corosync.conf');
     const r = await cli('corosync', lab, '-o', out);
