@@ -51,7 +51,7 @@ describeWith({ bins: ['dpkg-deb', 'rpmbuild', 'lintian', 'rpm'], root: true, pac
   it('declares its dependencies: nodejs >= 20, pacemaker, corosync, resource-agents, snmpd (adduser: the subagent\'s user)', () => {
     expect(sh('dpkg-deb', ['-f', deb, 'Depends']).out.trim()).toBe('nodejs (>= 20), pacemaker, corosync, resource-agents, snmpd, adduser');
     const req = sh('rpm', ['-qpR', rpm]).out;
-    for (const d of ['nodejs >= 20', 'pacemaker', 'corosync', 'resource-agents', 'net-snmp']) expect(req).toContain(d);
+    for (const d of ['nodejs >= 1:20', 'pacemaker', 'corosync', 'resource-agents', 'net-snmp']) expect(req).toContain(d);
   });
 
   it('the .deb is lintian-clean (overrides carry their reasons)', () => {
