@@ -2,7 +2,8 @@
 // Thin: parse the arguments, call src/crm.
 import { writeFileAtomic } from '../service/atomic';
 import {
-  DescriptionError, applyConfig, buildConfig, generateCorosync, generateCrm, generatePcs, loadDescription, type Format,
+  DescriptionError, applyConfig, buildConfig, generateCorosync, generateCrm, generatePcs, loadDescription, pickTool, summarize,
+  type Format, type Tool,
 } from '../crm/index';
 
 const usage = `usage: ha-oscar config <command> FILE [options]
@@ -14,19 +15,22 @@ commands:
                                 (xml), or a whole CIB (cib)
   pcs FILE [-o OUT]             write the same configuration as pcs commands (pcs 0.11, EL 9), one per
                                 line, for an admin to run (ha-oscar runs none of them)
-  apply FILE [--dry-run] [--force] [--cib-file CIB]
-                                load it into the running cluster (crm configure load update);
-                                nothing is written when the CIB already matches
+  apply FILE [--tool crmsh|cibadmin] [--dry-run] [--force] [--cib-file CIB]
+                                load it into the running cluster (crm configure load update,
+                                or a cibadmin patch where crmsh is not installed); nothing is
+                                written when the CIB already matches
 options:
   -o, --output OUT   write to OUT (atomically) instead of stdout
+  --tool TOOL        how apply writes: crmsh or cibadmin (default: crmsh when crm is
+                     installed, else cibadmin)
   --force            pass -F to crmsh (commit although an agent's meta-data cannot be read)
   --cib-file CIB     work on a CIB file instead of the live cluster (CIB_file)
   --dry-run          compare only, write nothing`;
 
-interface Args { cmd?: string; file?: string; output?: string; format: Format; force: boolean; dryRun: boolean; cibFile?: string }
+interface Args { cmd?: string; file?: string; output?: string; format: Format; force: boolean; dryRun: boolean; cibFile?: string; tool: Tool | 'auto' }
 
 function parseArgs(argv: string[]): Args | string {
-  const a: Args = { format: 'crm', force: false, dryRun: false };
+  const a: Args = { format: 'crm', force: false, dryRun: false, tool: 'auto' };
   const pos: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i];
@@ -42,6 +46,11 @@ function parseArgs(argv: string[]): Args | string {
         const v = val();
         if (v !== 'crm' && v !== 'xml' && v !== 'cib') return `--format must be crm, xml or cib${v ? `, not '${v}'` : ''}`;
         a.format = v; break;
+      }
+      case '--tool': {
+        const v = val();
+        if (v !== 'crmsh' && v !== 'cibadmin') return `--tool must be crmsh or cibadmin${v ? `, not '${v}'` : ''}`;
+        a.tool = v; break;
       }
       case '--cib-file': { const v = val(); if (!v) return '--cib-file needs a file name'; a.cibFile = v; break; }
       case '--force': a.force = true; break;
@@ -88,12 +97,14 @@ export async function main(argv: string[]): Promise<number> {
       case 'crm': emit(generateCrm(d, a.file, a.format), a.output); return 0;
       case 'pcs': emit(generatePcs(d, a.file), a.output); return 0;
       case 'apply': {
-        const r = await applyConfig(buildConfig(d), { cibFile: a.cibFile, force: a.force, dryRun: a.dryRun });
+        const tool = pickTool(a.tool);
+        const r = await applyConfig(buildConfig(d), { cibFile: a.cibFile, force: a.force, dryRun: a.dryRun, tool });
         if (!r.changed) {
           if (r.differences.length) console.log(`dry run: would change ${r.differences.map((x) => `${x.what} (${x.why})`).join(', ')}`);
           else console.log(`unchanged: the CIB already matches ${a.file} (epoch ${r.epochBefore})`);
         } else {
-          console.log(`applied ${a.file}: ${r.differences.length} object(s) changed, epoch ${r.epochBefore} -> ${r.epochAfter}`);
+          // one line; the lab (test/lab/config.test.ts) matches its head and tail
+          console.log(`applied ${a.file} (${tool}: ${summarize(r.differences)}): ${r.differences.length} object(s) changed, epoch ${r.epochBefore} -> ${r.epochAfter}`);
         }
         return 0;
       }

@@ -14,7 +14,7 @@ export { renderCrm } from './render-crm';
 export { renderPcs, shq } from './render-pcs';
 export { renderConfiguration, renderFullCib } from './render-xml';
 export { renderCorosync } from './corosync';
-export { applyConfig, compare, type ApplyResult } from './apply';
+export { applyConfig, compare, mergeConfiguration, pickTool, summarize, MARKER_TAG, type ApplyResult, type Difference, type Tool } from './apply';
 
 export function loadDescription(path: string): Description {
   let text: string;

@@ -1,6 +1,9 @@
 // Thin reader/writer of the CIB through Pacemaker's own tools.
 // `cibFile` points the tools at a CIB file instead of the live cluster
 // (Pacemaker's and crmsh's CIB_file): offline tests and dry runs use it.
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { run, runOk, describeFailure } from '../service/run';
 
 export interface CibTarget { cibFile?: string }
@@ -49,4 +52,48 @@ export async function verifyCib(xml: string): Promise<{ ok: boolean; problems: s
   if (r.spawnError) throw new Error(describeFailure('crm_verify', r));
   const problems = (r.stderr + r.stdout).split('\n').map((l) => l.trim()).filter(Boolean);
   return { ok: r.code === 0, problems };
+}
+
+/** Whether an executable `bin` is in a directory of $PATH (what run() would find). */
+export function onPath(bin: string): boolean {
+  for (const d of (process.env.PATH ?? '').split(delimiter)) {
+    if (!d) continue;
+    try { accessSync(join(d, bin), constants.X_OK); return true; } catch { /* next */ }
+  }
+  return false;
+}
+
+/**
+ * `crm_diff` of two CIB texts: the patch (format 2, with the source and target
+ * versions) that turns `original` into `wanted`, or undefined when they are the
+ * same. The texts go through a private temporary directory, not argv (a CIB can
+ * be larger than one argument may be).
+ */
+export async function diffCib(original: string, wanted: string): Promise<string | undefined> {
+  const dir = mkdtempSync(join(tmpdir(), 'ha-oscar-diff-'));
+  try {
+    writeFileSync(join(dir, 'original.xml'), original, { mode: 0o600 });
+    writeFileSync(join(dir, 'new.xml'), wanted, { mode: 0o600 });
+    const r = await run('crm_diff', ['--original', join(dir, 'original.xml'), '--new', join(dir, 'new.xml')], { timeoutMs: 60_000 });
+    // crm_diff exits 0 when the two are the same, 1 when it printed a patch
+    if (r.code === 0) return undefined;
+    if (r.code === 1 && r.stdout.includes('<diff')) return r.stdout;
+    throw new Error(describeFailure('crm_diff', r));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `cibadmin --patch` with a crm_diff patch on stdin: one write. The CIB refuses
+ * the patch when its version is no longer the patch's source version (someone
+ * changed the CIB after it was read).
+ */
+export async function patchCib(patch: string, t: CibTarget = {}): Promise<void> {
+  const r = await run('cibadmin', ['--patch', '--xml-pipe'], { input: patch, env: env(t), timeoutMs: 120_000 });
+  if (r.code !== 0) {
+    const why = (r.stderr + r.stdout).split('\n').map((l) => l.trim()).filter(Boolean).pop();
+    if (why && /older than existing/i.test(why)) throw new Error(`cibadmin --patch: the CIB changed while apply ran (${why}); run apply again`);
+    throw new Error(why ? `cibadmin --patch: ${why}` : describeFailure('cibadmin', r));
+  }
 }

@@ -93,7 +93,7 @@ describeWith({ bins: ['crm', 'cibadmin', 'crm_verify'], packages: ['crmsh', 'pac
       console.log = log;
     }
     expect(out[0]).toMatch(/^dry run: would change primitive vip-boot-ipv4 \(missing\), /);
-    expect(out[1]).toMatch(/^applied .*active-active\.yaml: \d+ object\(s\) changed, epoch 1 -> \d+$/);
+    expect(out[1]).toMatch(/^applied .*active-active\.yaml \(crmsh: \d+ added, 0 changed, 0 removed: primitive vip-boot-ipv4, .*, and \d+ more\): \d+ object\(s\) changed, epoch 1 -> \d+$/);
     expect(out[2]).toBe(`unchanged: the CIB already matches ${file} (epoch ${epochOf(cib)})`);
   }, 180_000);
 

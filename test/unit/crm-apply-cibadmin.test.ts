@@ -1,0 +1,163 @@
+// `ha-oscar config apply --tool cibadmin` (src/crm/apply.ts), offline against CIB files
+// (CIB_file): the merge into a CIB that holds an admin's own objects, the same result as
+// the crmsh path, idempotence, removal of what ha-oscar created and the description
+// dropped (the ha-oscar-managed tag), and the automatic choice of cibadmin without crmsh.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { readFileSync, rmSync, symlinkSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { describeWith, which } from '../helpers/prereq';
+import { spawnSync } from '../helpers/sync';
+import { root, tempDir } from '../helpers/agents';
+import { bundleEntry } from '../helpers/build';
+import { writeFileAtomic } from '../../src/service/atomic';
+import { runOk } from '../../src/service/run';
+import { parseDescription, buildConfig, applyConfig, compare, renderFullCib, MARKER_TAG } from '../../src/crm/index';
+import { cibVersion, verifyCib } from '../../src/pacemaker/cib';
+import { main } from '../../src/cli/config';
+
+const example = join(root, 'examples', 'lab-active-active.yaml');
+const text = readFileSync(example, 'utf8');
+const cfg = buildConfig(parseDescription(text));
+const ADMIN_RSC = '<primitive id="admin-dummy" class="ocf" provider="heartbeat" type="Dummy"/>';
+
+/** The description without the NFS service (resource nfsserver, in the set `data`). */
+function withoutNfs(): string {
+  const d = parse(text);
+  for (const s of d.sets) s.services = s.services.filter((x: string) => x !== 'nfs');
+  delete d.services.nfs;
+  return stringify(d);
+}
+
+const read = (f: string) => readFileSync(f, 'utf8');
+const epochOf = (f: string) => cibVersion(read(f)).epoch;
+const configurationOf = (xml: string) => /<configuration>[^]*<\/configuration>/.exec(xml)![0];
+const markerRefs = (xml: string) => [...(/<tag id="ha-oscar-managed">([^]*?)<\/tag>/.exec(xml)?.[1] ?? '').matchAll(/<obj_ref id="([^"]+)"/g)].map((m) => m[1]);
+
+/** crm_verify on the configuration of a CIB file, with two online heads as status (a CIB file has none). */
+async function verifyFile(f: string) {
+  return verifyCib(renderFullCib(cfg).replace(/<configuration>[^]*<\/configuration>/, () => configurationOf(read(f))));
+}
+
+let tmp = '';
+/** An empty CIB with an admin's own primitive and cluster property. */
+async function adminCib(name: string): Promise<string> {
+  const f = join(tmp, name);
+  writeFileAtomic(f, (await runOk('cibadmin', ['--empty'], { timeoutMs: 30_000 })).stdout);
+  await runOk('cibadmin', ['--create', '--scope', 'resources', '--xml-text', ADMIN_RSC], { env: { CIB_file: f }, timeoutMs: 30_000 });
+  await runOk('crm_attribute', ['--type', 'crm_config', '--name', 'admin-prop', '--update', '42'], { env: { CIB_file: f }, timeoutMs: 30_000 });
+  return f;
+}
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = []; const err: string[] = [];
+  const log = console.log; const error = console.error;
+  console.log = (...a: unknown[]) => { out.push(a.join(' ')); };
+  console.error = (...a: unknown[]) => { err.push(a.join(' ')); };
+  try {
+    return { code: await main(argv), out, err };
+  } finally {
+    console.log = log; console.error = error;
+  }
+}
+
+beforeAll(() => { tmp = tempDir('apply-cibadmin'); });
+afterAll(() => { if (tmp) rmSync(tmp, { recursive: true, force: true }); });
+
+describe('--tool', () => {
+  it('refuses an unknown tool in one clear line, exit 2', async () => {
+    const r = await cli('apply', example, '--tool', 'pcs');
+    expect(r.code).toBe(2);
+    expect(r.err[0].split('\n')[0]).toBe("ha-oscar config: --tool must be crmsh or cibadmin, not 'pcs'");
+    expect(r.err.join('\n')).not.toMatch(/\n\s+at /);
+  });
+});
+
+describeWith({ bins: ['cibadmin', 'crm_verify', 'crm_diff', 'crm_attribute', 'crm'], packages: ['pacemaker-cli-utils', 'crmsh'] }, 'apply --tool cibadmin against CIB files', () => {
+  let viaCibadmin = '';
+  let viaCrmsh = '';
+  let afterFirst = '';
+
+  it('merges into a CIB with an admin\'s primitive and property: ours added and marked, theirs untouched, crm_verify clean, same as crmsh', async () => {
+    viaCibadmin = await adminCib('cibadmin.xml');
+    viaCrmsh = await adminCib('crmsh.xml');
+    const r = await applyConfig(cfg, { cibFile: viaCibadmin, tool: 'cibadmin' });
+    expect(r.changed).toBe(true);
+    expect(r.epochAfter).toBeGreaterThan(r.epochBefore);
+    expect(r.differences.filter((d) => d.why === 'removed')).toEqual([]);
+    expect(r.differences).toContainEqual({ what: `tag ${MARKER_TAG}`, why: 'missing' });
+    const xml = read(viaCibadmin);
+    // the admin's objects, as they were
+    expect(xml).toContain(ADMIN_RSC);
+    expect(xml).toMatch(/<nvpair id="cib-bootstrap-options-admin-prop" name="admin-prop" value="42"\/>/);
+    expect(markerRefs(xml)).not.toContain('admin-dummy');
+    // everything the description generates, and the marker lists exactly ha-oscar's objects
+    expect(await compare(configurationOf(renderFullCib(cfg)), xml)).toEqual([]);
+    expect(markerRefs(xml)).toEqual(expect.arrayContaining(['vip-boot-ipv4', 'nfsserver', 'col-boot', 'ord-data', 'fencing', 'fencing-0']));
+    expect((await verifyFile(viaCibadmin)).problems.filter((p) => !/unclean|lack of quorum|Warnings found/.test(p))).toEqual([]);
+    expect((await verifyFile(viaCibadmin)).ok).toBe(true);
+
+    // the crmsh path on the same starting CIB gives the same configuration (both ways round)
+    await applyConfig(cfg, { cibFile: viaCrmsh, tool: 'crmsh', force: true });
+    const crm = read(viaCrmsh);
+    expect(await compare(configurationOf(crm), xml)).toEqual([]);
+    expect(await compare(configurationOf(xml), crm)).toEqual([]);
+    afterFirst = xml;
+  }, 60_000);
+
+  it('applied again: nothing written, the file and its epoch stay', async () => {
+    const before = read(viaCibadmin);
+    const r = await applyConfig(cfg, { cibFile: viaCibadmin, tool: 'cibadmin' });
+    expect(r).toEqual({ changed: false, epochBefore: epochOf(viaCibadmin), epochAfter: epochOf(viaCibadmin), differences: [] });
+    expect(read(viaCibadmin)).toBe(before);
+    expect(before).toBe(afterFirst);
+  }, 30_000);
+
+  it('a dropped service: its resource, its place in the set constraints and its marker ref go; the admin\'s primitive stays; one summary line', async () => {
+    const file = join(tmp, 'without-nfs.yaml');
+    writeFileAtomic(file, withoutNfs());
+    const r = await cli('apply', file, '--tool', 'cibadmin', '--cib-file', viaCibadmin);
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.out).toHaveLength(1);
+    expect(r.out[0]).toMatch(/^applied .*without-nfs\.yaml \(cibadmin: \d+ added, \d+ changed, \d+ removed: .*\): \d+ object\(s\) changed, epoch \d+ -> \d+$/);
+    expect(r.out[0]).toMatch(/\(cibadmin: 0 added, 3 changed, 1 removed: rsc_colocation col-data, rsc_order ord-data, primitive nfsserver, tag ha-oscar-managed\)/);
+    const xml = read(viaCibadmin);
+    expect(xml).not.toMatch(/id="nfsserver"/);
+    expect(markerRefs(xml)).not.toContain('nfsserver');
+    expect(markerRefs(xml)).toContain('col-data');
+    expect(xml).toContain(ADMIN_RSC);
+    expect(xml).toMatch(/name="admin-prop" value="42"/);
+    expect(markerRefs(xml)).toEqual(expect.arrayContaining(['vip-boot-ipv4', 'col-boot']));
+    expect(await compare(configurationOf(renderFullCib(buildConfig(parseDescription(withoutNfs())))), xml)).toEqual([]);
+    expect((await verifyFile(viaCibadmin)).ok).toBe(true);
+    // and again: nothing
+    const e = epochOf(viaCibadmin);
+    const again = await cli('apply', file, '--tool', 'cibadmin', '--cib-file', viaCibadmin);
+    expect(again.out).toEqual([`unchanged: the CIB already matches ${file} (epoch ${e})`]);
+    expect(epochOf(viaCibadmin)).toBe(e);
+  }, 60_000);
+
+  it('never removes what an admin\'s constraint still names: one line, nothing written', async () => {
+    const f = await adminCib('admin-constraint.xml');
+    await applyConfig(cfg, { cibFile: f, tool: 'cibadmin' });
+    await runOk('cibadmin', ['--create', '--scope', 'constraints', '--xml-text', '<rsc_colocation id="admin-with-nfs" rsc="admin-dummy" with-rsc="nfsserver" score="INFINITY"/>'], { env: { CIB_file: f }, timeoutMs: 30_000 });
+    const before = read(f);
+    await expect(applyConfig(buildConfig(parseDescription(withoutNfs())), { cibFile: f, tool: 'cibadmin' }))
+      .rejects.toThrow(/^cannot remove nfsserver: the description no longer has it, but rsc_colocation admin-with-nfs \(not ha-oscar's\) refers to it; delete or change that constraint first$/);
+    expect(read(f)).toBe(before);
+  }, 60_000);
+
+  it('auto: without crm on PATH the CLI writes with cibadmin', async () => {
+    const bin = join(tmp, 'bin');
+    mkdirSync(bin);
+    for (const b of ['cibadmin', 'crm_verify', 'crm_diff']) symlinkSync(which(b)!, join(bin, b));
+    const cliJs = await bundleEntry('src/cli/main.ts', join(tmp, 'ha-oscar.js'));
+    const f = await adminCib('auto.xml');
+    const r = spawnSync(process.execPath, [cliJs, 'config', 'apply', example, '--cib-file', f], { encoding: 'utf8', env: { PATH: bin }, timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^applied .*lab-active-active\.yaml \(cibadmin: \d+ added, 0 changed, 0 removed: primitive vip-boot-ipv4, .*\): \d+ object\(s\) changed, epoch \d+ -> \d+\n$/);
+    expect(markerRefs(read(f))).toContain('vip-boot-ipv4');
+  }, 60_000);
+});
