@@ -96,11 +96,11 @@ export function pickTool(tool: Tool | 'auto' = 'auto'): Tool {
 }
 
 export async function applyConfig(cfg: ClusterConfig, opts: ApplyOptions = {}): Promise<ApplyResult> {
-  if (pickTool(opts.tool) === 'cibadmin') return applyWithCibadmin(cfg, opts);
   if (!opts.noVerify) {
     const v = await verifyCib(renderFullCib(cfg));
     if (!v.ok) throw new Error(`crm_verify rejects the generated configuration: ${v.problems[v.problems.length - 1] ?? 'no reason given'}`);
   }
+  if (pickTool(opts.tool) === 'cibadmin') return applyWithCibadmin(cfg, opts);
   const before = await queryCib(opts);
   const epochBefore = cibVersion(before).epoch;
   const differences = await compare(renderConfiguration(cfg), before);
@@ -266,11 +266,8 @@ export async function mergeConfiguration(want: string, liveCib: string): Promise
   return { original, merged: `${serialize(root)}\n`, removed, marker };
 }
 
+/** The cibadmin path of applyConfig (which has already checked the generated configuration). */
 async function applyWithCibadmin(cfg: ClusterConfig, opts: ApplyOptions): Promise<ApplyResult> {
-  if (!opts.noVerify) {
-    const v = await verifyCib(renderFullCib(cfg));
-    if (!v.ok) throw new Error(`crm_verify rejects the generated configuration: ${v.problems[v.problems.length - 1] ?? 'no reason given'}`);
-  }
   const want = renderConfiguration(cfg);
   const before = await queryCib(opts);
   const epochBefore = cibVersion(before).epoch;
