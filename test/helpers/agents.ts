@@ -8,9 +8,14 @@ import { join, resolve } from 'node:path';
 export const root = resolve(__dirname, '../..');
 export const distOcf = join(root, 'dist/ocf');
 
-export interface AgentRun { code: number; stdout: string; stderr: string; reasons: string[] }
+export interface AgentRun { code: number; stdout: string; stderr: string; reasons: string[]; ms: number }
 
 export function runAgent(path: string, action: string | undefined, params: Record<string, string> = {}, extraEnv: Record<string, string> = {}, timeoutMs = 60_000): AgentRun {
+  return runAgentIn(undefined, path, action, params, extraEnv, timeoutMs);
+}
+
+/** runAgent inside a network namespace (`ip netns exec NETNS`), as on a head of its own; ms is the wall time. */
+export function runAgentIn(netns: string | undefined, path: string, action: string | undefined, params: Record<string, string> = {}, extraEnv: Record<string, string> = {}, timeoutMs = 60_000): AgentRun {
   const env: Record<string, string> = {
     PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     OCF_ROOT: '/usr/lib/ocf', OCF_RA_VERSION_MAJOR: '1', OCF_RA_VERSION_MINOR: '1',
@@ -18,9 +23,13 @@ export function runAgent(path: string, action: string | undefined, params: Recor
     ...extraEnv,
   };
   for (const [k, v] of Object.entries(params)) env[`OCF_RESKEY_${k}`] = v;
-  const r = spawnSync(path, action === undefined ? [] : [action], { env, encoding: 'utf8', timeout: timeoutMs });
+  const argv = [path, ...(action === undefined ? [] : [action])];
+  const t0 = Date.now();
+  const r = netns === undefined
+    ? spawnSync(argv[0]!, argv.slice(1), { env, encoding: 'utf8', timeout: timeoutMs })
+    : spawnSync('ip', ['netns', 'exec', netns, ...argv], { env, encoding: 'utf8', timeout: timeoutMs });
   const reasons = (r.stderr ?? '').split('\n').filter((l) => l.startsWith('ocf-exit-reason:')).map((l) => l.slice('ocf-exit-reason:'.length));
-  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '', reasons };
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '', reasons, ms: Date.now() - t0 };
 }
 
 export function builtAgents(): string[] {

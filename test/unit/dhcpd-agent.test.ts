@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { spawnSync } from '../helpers/sync';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { distOcf, root, tempDir } from '../helpers/agents';
+import { distOcf, root, runAgentIn, tempDir, type AgentRun } from '../helpers/agents';
 import { bundleEntry } from '../helpers/build';
 import { describeWith } from '../helpers/prereq';
 
@@ -28,19 +28,9 @@ function run(cmd: string, args: string[], timeout = 30_000) {
   return r.stdout;
 }
 
-interface Run { code: number; stderr: string; reasons: string[]; ms: number }
 /** The agent as pacemaker-execd runs it, inside the server namespace. */
-function nsAgent(action: string, params: Record<string, string>, extra: Record<string, string> = {}): Run {
-  const env: Record<string, string> = {
-    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', OCF_ROOT: '/usr/lib/ocf',
-    OCF_RA_VERSION_MAJOR: '1', OCF_RA_VERSION_MINOR: '1', OCF_RESOURCE_INSTANCE: 'dv5-dhcpd', OCF_RESKEY_CRM_meta_timeout: '20000', ...extra,
-  };
-  for (const [k, v] of Object.entries(params)) env[`OCF_RESKEY_${k}`] = v;
-  const t0 = Date.now();
-  const r = spawnSync('ip', ['netns', 'exec', SRV, agent, action], { env, encoding: 'utf8', timeout: 60_000 });
-  const reasons = (r.stderr ?? '').split('\n').filter((l) => l.startsWith('ocf-exit-reason:')).map((l) => l.slice(16));
-  return { code: r.status ?? -1, stderr: r.stderr ?? '', reasons, ms: Date.now() - t0 };
-}
+const nsAgent = (action: string, params: Record<string, string>, extra: Record<string, string> = {}): AgentRun =>
+  runAgentIn(SRV, agent, action, params, { OCF_RESOURCE_INSTANCE: 'dv5-dhcpd', ...extra }, 60_000);
 const mon = (lvl: number) => ({ OCF_CHECK_LEVEL: String(lvl), OCF_RESKEY_CRM_meta_interval: '30000' });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from '../helpers/sync';
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { distOcf, tempDir } from '../helpers/agents';
+import { distOcf, runAgentIn, tempDir, type AgentRun } from '../helpers/agents';
 import { describeWith } from '../helpers/prereq';
 import { parseRdisc6, sameIPv6, linkLocalAddresses, samePrefix, ipv6Groups } from '../../src/probe/ra';
 
@@ -24,19 +24,9 @@ function sh(cmd: string, args: string[], timeout = 20_000): string {
   return r.stdout;
 }
 
-interface Run { code: number; stderr: string; reasons: string[]; ms: number }
 /** The agent as pacemaker-execd runs it, inside the head namespace. */
-function nsAgent(action: string, params: Record<string, string>, extra: Record<string, string> = {}): Run {
-  const env: Record<string, string> = {
-    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', OCF_ROOT: '/usr/lib/ocf',
-    OCF_RA_VERSION_MAJOR: '1', OCF_RA_VERSION_MINOR: '1', OCF_RESOURCE_INSTANCE: 'dv23-radvd', OCF_RESKEY_CRM_meta_timeout: '20000', ...extra,
-  };
-  for (const [k, v] of Object.entries(params)) env[`OCF_RESKEY_${k}`] = v;
-  const t0 = Date.now();
-  const r = spawnSync('ip', ['netns', 'exec', HEAD, agent, action], { env, encoding: 'utf8', timeout: 40_000 });
-  const reasons = (r.stderr ?? '').split('\n').filter((l) => l.startsWith('ocf-exit-reason:')).map((l) => l.slice(16));
-  return { code: r.status ?? -1, stderr: r.stderr ?? '', reasons, ms: Date.now() - t0 };
-}
+const nsAgent = (action: string, params: Record<string, string>, extra: Record<string, string> = {}): AgentRun =>
+  runAgentIn(HEAD, agent, action, params, { OCF_RESOURCE_INSTANCE: 'dv23-radvd', ...extra }, 40_000);
 const mon = (lvl: number) => ({ OCF_CHECK_LEVEL: String(lvl), OCF_RESKEY_CRM_meta_interval: '30000' });
 const base = (over: Record<string, string> = {}) => ({
   interface: HIF, prefixes: PREFIX, state_dir: join(dir, 'state'), pidfile: join(dir, 'radvd.pid'), ...over,
