@@ -101,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
         const r = await applyConfig(buildConfig(d), { cibFile: a.cibFile, force: a.force, dryRun: a.dryRun, tool });
         if (!r.changed) {
           if (r.differences.length) console.log(`dry run: would change ${r.differences.map((x) => `${x.what} (${x.why})`).join(', ')}`);
-          else console.log(`unchanged: the CIB already matches ${a.file} (epoch ${r.epochBefore})`);
+          else console.log(`unchanged: the CIB already matches ${a.file} (${tool}: nothing to write, epoch ${r.epochBefore})`);
         } else {
           // one line; the lab (test/lab/config.test.ts) matches its head and tail
           console.log(`applied ${a.file} (${tool}: ${summarize(r.differences)}): ${r.differences.length} object(s) changed, epoch ${r.epochBefore} -> ${r.epochAfter}`);

@@ -5,10 +5,12 @@
 //
 // Two ways to write (docs/config.md, "apply"): crmsh (`crm configure load update`,
 // where crmsh is installed) and cibadmin (pacemaker-cli-utils, on every head: EL
-// heads have pcs and no crmsh). The cibadmin path merges the generated
-// <configuration> into the live one object by object, as `load update` does, marks
-// what ha-oscar created with the tag ha-oscar-managed, removes what it created
-// earlier and the description no longer has, and writes all that as one patch.
+// heads have pcs and no crmsh). Both mark what ha-oscar created with the tag
+// ha-oscar-managed and remove what it created earlier and the description no longer
+// has; one function (markerPlan) decides both, for either tool. The cibadmin path
+// merges the generated <configuration> into the live one object by object, as
+// `load update` does, and writes all that as one patch; the crmsh path deletes and
+// loads (with the tag as a crm `tag` line) in one crmsh session, one commit.
 import { parseStringPromise } from 'xml2js';
 import {
   crmLoadUpdate, cibVersion, diffCib, onPath, patchCib, queryCib, verifyCib, type CibTarget,
@@ -101,14 +103,15 @@ export async function applyConfig(cfg: ClusterConfig, opts: ApplyOptions = {}): 
     if (!v.ok) throw new Error(`crm_verify rejects the generated configuration: ${v.problems[v.problems.length - 1] ?? 'no reason given'}`);
   }
   if (pickTool(opts.tool) === 'cibadmin') return applyWithCibadmin(cfg, opts);
+  const want = renderConfiguration(cfg);
   const before = await queryCib(opts);
   const epochBefore = cibVersion(before).epoch;
-  const differences = await compare(renderConfiguration(cfg), before);
+  const { differences, plan } = await pending(want, before);
   if (differences.length === 0 || opts.dryRun) {
     return { changed: false, epochBefore, epochAfter: epochBefore, differences };
   }
   try {
-    await crmLoadUpdate(renderCrm(cfg), opts);
+    await crmLoadUpdate(`${renderCrm(cfg).trimEnd()}\n${markerCrm(plan)}`, { ...opts, remove: crmRemovals(plan, await parse(want), await parse(before)) });
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     if (/no such resource agent|got no meta-data/.test(msg) && !opts.force) {
@@ -116,13 +119,10 @@ export async function applyConfig(cfg: ClusterConfig, opts: ApplyOptions = {}): 
     }
     throw e;
   }
-  const after = await queryCib(opts);
-  const left = await compare(renderConfiguration(cfg), after);
-  if (left.length) throw new Error(`after crm configure load update the CIB still differs: ${left.map((d) => `${d.what} ${d.why}`).join(', ')}`);
-  return { changed: true, epochBefore, epochAfter: cibVersion(after).epoch, differences };
+  return { changed: true, epochBefore, epochAfter: await checkApplied(want, plan, 'crm configure load update', opts), differences };
 }
 
-// ---- the cibadmin path ----
+// ---- the marker: what ha-oscar wrote, and what an apply removes (both tools) ----
 
 /** The tag that lists (obj_ref) the objects ha-oscar wrote: what a later apply may remove. */
 export const MARKER_TAG = 'ha-oscar-managed';
@@ -168,6 +168,97 @@ function referencedIds(e: El): string[] {
   return [...here, ...kids(e).flatMap(referencedIds)];
 }
 
+/** The configuration element of a parsed CIB (or the element itself when it is one). */
+const configurationOf = (e: El): El | undefined => (e['#name'] === 'cib' ? kid(e, 'configuration') : e);
+
+export interface MarkerPlan {
+  /** The top-level ids the description generates: what the marker must list, in this order. */
+  wantedIds: string[];
+  /** Ids in the live configuration that the marker lists and the description no longer has. */
+  drop: Set<string>;
+  /** The same, as differences (what apply says it removed), in section order. */
+  removed: Difference[];
+  /** The marker tag as it must be. */
+  tag: El;
+  /** Set when the live marker is missing or not `tag`. */
+  marker?: Difference;
+}
+
+/**
+ * The one place that decides, for either tool, what the marker must list and what an
+ * apply removes: an object goes only when the live marker lists it (an earlier apply
+ * wrote it) and the description no longer generates it; an admin's own object, never
+ * listed, is never removed. An admin's constraint that still names a resource to be
+ * removed stops the apply (the CIB would reject it, and it is not ours to delete).
+ * `want` is the generated <configuration>, `live` the live CIB or its <configuration>.
+ */
+export function markerPlan(want: El, live: El): MarkerPlan {
+  const conf = configurationOf(live);
+  const wantedIds = OBJECT_SECTIONS.flatMap((s) => kids(kid(want, s)).map((o) => o.$?.id)).filter((v): v is string => !!v);
+  const wanted = new Set(wantedIds);
+  const oldTag = kids(kid(conf, 'tags'), 'tag').find((t) => t.$?.id === MARKER_TAG);
+  const listed = new Set(kids(oldTag, 'obj_ref').map((r) => r.$?.id).filter((v): v is string => !!v && !wanted.has(v)));
+  const drop = new Set<string>();
+  const removed: Difference[] = [];
+  const goneResources = new Set<string>();
+  for (const name of OBJECT_SECTIONS) {
+    for (const c of kids(kid(conf, name))) {
+      if (!c.$?.id || !listed.has(c.$.id)) continue;
+      drop.add(c.$.id);
+      removed.push({ what: `${c['#name']} ${c.$.id}`, why: 'removed' });
+      if (name === 'resources') for (const id of resourceIds(c)) goneResources.add(id);
+    }
+  }
+  // the constraints after the apply: the live ones that stay (not ours now, not dropped), and ours
+  const staying = kids(kid(conf, 'constraints')).filter((c) => !wanted.has(c.$?.id ?? '') && !drop.has(c.$?.id ?? ''));
+  for (const c of [...staying, ...kids(kid(want, 'constraints'))]) {
+    const bad = referencedIds(c).find((id) => goneResources.has(id));
+    if (bad) throw new Error(`cannot remove ${bad}: the description no longer has it, but ${c['#name']} ${c.$?.id} (not ha-oscar's) refers to it; delete or change that constraint first`);
+  }
+  const tag: El = { '#name': 'tag', $: { id: MARKER_TAG }, $$: wantedIds.map((id) => ({ '#name': 'obj_ref', $: { id } })) };
+  const marker: Difference | undefined = !oldTag || canon(oldTag) !== canon(tag)
+    ? { what: `tag ${MARKER_TAG}`, why: oldTag ? 'different' : 'missing' }
+    : undefined;
+  return { wantedIds, drop, removed, tag, marker };
+}
+
+/** Everything an apply of `want` would change in the CIB text `cib`, whatever the tool: objects, removals, the marker. */
+async function pending(want: string, cib: string): Promise<{ differences: Difference[]; plan: MarkerPlan }> {
+  const plan = markerPlan(await parse(want), await parse(cib));
+  return { differences: [...await compare(want, cib), ...plan.removed, ...(plan.marker ? [plan.marker] : [])], plan };
+}
+
+/** After a write: the CIB must now match (nothing pending, the dropped objects gone); its epoch. */
+async function checkApplied(want: string, plan: MarkerPlan, how: string, t: CibTarget): Promise<number> {
+  const after = await queryCib(t);
+  const left = (await pending(want, after)).differences;
+  const conf = configurationOf(await parse(after));
+  const still = OBJECT_SECTIONS.flatMap((s) => kids(kid(conf, s))).filter((c) => plan.drop.has(c.$?.id ?? ''));
+  left.push(...still.map((c): Difference => ({ what: `${c['#name']} ${c.$?.id}`, why: 'removed' })));
+  if (left.length) throw new Error(`after ${how} the CIB still differs: ${left.map((d) => `${d.what} ${d.why === 'removed' ? 'not removed' : d.why}`).join(', ')}`);
+  return cibVersion(after).epoch;
+}
+
+/** The marker as a crm line (crmsh writes it as the same <tag> as the cibadmin path). */
+function markerCrm(plan: MarkerPlan): string {
+  return plan.wantedIds.length ? `tag ${MARKER_TAG}: ${plan.wantedIds.join(' ')}\n` : '';
+}
+
+/**
+ * What the crmsh path deletes for plan.drop: crmsh's object ids. Fencing levels are no
+ * crmsh objects (crmsh has one fencing_topology): a generated topology replaces the live
+ * one on load; without one, the whole topology goes when all its levels are ours.
+ */
+function crmRemovals(plan: MarkerPlan, want: El, live: El): string[] {
+  const levels = new Set(plan.removed.filter((d) => d.what.startsWith('fencing-level ')).map((d) => d.what.slice('fencing-level '.length)));
+  const ids = [...plan.drop].filter((id) => !levels.has(id));
+  if (levels.size && !kid(want, 'fencing-topology')) {
+    if (kids(kid(configurationOf(live), 'fencing-topology')).some((l) => !levels.has(l.$?.id ?? ''))) throw new Error('cannot remove ha-oscar\'s fencing levels through crmsh while the fencing topology also holds levels that are not ha-oscar\'s: remove those first, or use --tool cibadmin');
+    ids.push('fencing_topology');
+  }
+  return ids;
+}
+
 export interface MergePlan {
   /** The live CIB (without status), as compared. */
   original: string;
@@ -193,6 +284,7 @@ export async function mergeConfiguration(want: string, liveCib: string): Promise
   root.$$ = kids(root).filter((c) => c['#name'] !== 'status');
   const original = `${serialize(root)}\n`;
   const conf = sectionOf(root, 'configuration');
+  const plan = markerPlan(w, conf);
 
   for (const name of ['resources', 'constraints', 'alerts']) {
     const wanted = kids(kid(w, name));
@@ -227,43 +319,22 @@ export async function mergeConfiguration(want: string, liveCib: string): Promise
   }
 
   // what ha-oscar wrote earlier (the marker) and the description no longer has: out
-  const wantedIds = OBJECT_SECTIONS.flatMap((s) => kids(kid(w, s)).map((o) => o.$?.id)).filter((v): v is string => !!v);
-  const tags = kid(conf, 'tags');
-  const oldTag = kids(tags, 'tag').find((t) => t.$?.id === MARKER_TAG);
-  const drop = new Set(kids(oldTag, 'obj_ref').map((r) => r.$?.id).filter((v): v is string => !!v && !wantedIds.includes(v)));
-  const removed: Difference[] = [];
-  const goneResources = new Set<string>();
   for (const name of OBJECT_SECTIONS) {
     const sec = kid(conf, name);
-    if (!sec) continue;
-    sec.$$ = kids(sec).filter((c) => {
-      if (!c.$?.id || !drop.has(c.$.id)) return true;
-      removed.push({ what: `${c['#name']} ${c.$.id}`, why: 'removed' });
-      if (name === 'resources') for (const id of resourceIds(c)) goneResources.add(id);
-      return false;
-    });
+    if (sec) sec.$$ = kids(sec).filter((c) => !c.$?.id || !plan.drop.has(c.$.id));
   }
-  // an admin's constraint that names a resource being removed: stop (the CIB would reject it, and it is not ours to delete)
-  for (const c of kids(kid(conf, 'constraints'))) {
-    const bad = referencedIds(c).find((id) => goneResources.has(id));
-    if (bad) throw new Error(`cannot remove ${bad}: the description no longer has it, but ${c['#name']} ${c.$?.id} (not ha-oscar's) refers to it; delete or change that constraint first`);
-  }
-
   // the marker: exactly the objects the description has now
-  const newTag: El = { '#name': 'tag', $: { id: MARKER_TAG }, $$: wantedIds.map((id) => ({ '#name': 'obj_ref', $: { id } })) };
-  let marker: Difference | undefined;
-  if (!oldTag || canon(oldTag) !== canon(newTag)) {
-    marker = { what: `tag ${MARKER_TAG}`, why: oldTag ? 'different' : 'missing' };
+  if (plan.marker) {
     const sec = sectionOf(conf, 'tags');
     const i = sec.$$!.findIndex((t) => t['#name'] === 'tag' && t.$?.id === MARKER_TAG);
-    if (!wantedIds.length) sec.$$!.splice(i, i >= 0 ? 1 : 0);
-    else if (i >= 0) sec.$$![i] = newTag; else sec.$$!.push(newTag);
+    if (!plan.wantedIds.length) sec.$$!.splice(i, i >= 0 ? 1 : 0);
+    else if (i >= 0) sec.$$![i] = plan.tag; else sec.$$!.push(plan.tag);
     if (!sec.$$!.length) conf.$$ = kids(conf).filter((c) => c !== sec);
   }
   // crm_diff takes the patch's target version from the new text: one epoch on (a patch whose
   // target is not newer than the CIB is refused as "older than existing configuration")
   root.$ = { ...root.$, epoch: String(Number(root.$?.epoch ?? 0) + 1), num_updates: '0' };
-  return { original, merged: `${serialize(root)}\n`, removed, marker };
+  return { original, merged: `${serialize(root)}\n`, removed: plan.removed, marker: plan.marker };
 }
 
 /** The cibadmin path of applyConfig (which has already checked the generated configuration). */
@@ -271,11 +342,11 @@ async function applyWithCibadmin(cfg: ClusterConfig, opts: ApplyOptions): Promis
   const want = renderConfiguration(cfg);
   const before = await queryCib(opts);
   const epochBefore = cibVersion(before).epoch;
-  const plan = await mergeConfiguration(want, before);
-  const differences = [...await compare(want, before), ...plan.removed, ...(plan.marker ? [plan.marker] : [])];
+  const { differences, plan: marker } = await pending(want, before);
   if (differences.length === 0 || opts.dryRun) {
     return { changed: false, epochBefore, epochAfter: epochBefore, differences };
   }
+  const plan = await mergeConfiguration(want, before);
   // the merged configuration, judged by crm_verify on two online heads (the generated
   // status of renderFullCib): errors stop the apply, warnings do not
   if (!opts.noVerify) {
@@ -292,10 +363,7 @@ async function applyWithCibadmin(cfg: ClusterConfig, opts: ApplyOptions): Promis
   // overwriting their change.
   const patch = await diffCib(plan.original, plan.merged);
   if (patch) await patchCib(patch, opts);
-  const after = await queryCib(opts);
-  const left = await compare(want, after);
-  if (left.length) throw new Error(`after cibadmin --patch the CIB still differs: ${left.map((d) => `${d.what} ${d.why}`).join(', ')}`);
-  return { changed: true, epochBefore, epochAfter: cibVersion(after).epoch, differences };
+  return { changed: true, epochBefore, epochAfter: await checkApplied(want, marker, 'cibadmin --patch', opts), differences };
 }
 
 /** One line on what an apply changed: "3 added, 1 changed, 2 removed: primitive x, ...". */

@@ -35,14 +35,36 @@ export function cibVersion(xml: string): CibVersion {
  * `crm configure load update -` with the text on stdin. `force` adds crmsh's -F
  * (commit although crmsh cannot find an agent's meta-data, e.g. agents not
  * installed on the machine that runs it).
+ *
+ * With `remove`, one crmsh session instead (the script on stdin, the text in a
+ * private temporary file): `delete --force` of those ids, then `load update`, then
+ * one `commit`, so the deletions and the update reach the CIB as one change. crmsh
+ * will not delete a running resource: --force has it set target-role=Stopped and
+ * wait for the cluster first (a commit of its own), as an admin's `crm configure
+ * delete --force` would.
  */
-export async function crmLoadUpdate(text: string, t: CibTarget & { force?: boolean } = {}): Promise<void> {
-  const args = [...(t.force ? ['-F'] : []), 'configure', 'load', 'update', '-'];
-  const r = await run('crm', args, { input: text, env: env(t), timeoutMs: 120_000 });
-  // crmsh exits 0 on success; on failure its reason is an ERROR: line.
-  if (r.code !== 0) {
-    const err = (r.stderr + r.stdout).split('\n').map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim()).filter((l) => /^ERROR:/.test(l));
-    throw new Error(err.length ? `crm configure load update: ${err[err.length - 1]}` : describeFailure('crm', r));
+export async function crmLoadUpdate(text: string, t: CibTarget & { force?: boolean; remove?: string[] } = {}): Promise<void> {
+  const opts = [...(t.force ? ['-F'] : [])];
+  const remove = t.remove ?? [];
+  const bad = remove.find((id) => !/^[A-Za-z_][\w.:-]*$/.test(id));
+  if (bad !== undefined) throw new Error(`crm configure delete: refusing the id ${JSON.stringify(bad)} (not an XML id)`);
+  const dir = remove.length ? mkdtempSync(join(tmpdir(), 'ha-oscar-crm-')) : undefined;
+  try {
+    let r;
+    if (dir) {
+      const file = join(dir, 'update.crm');
+      writeFileSync(file, text, { mode: 0o600 });
+      r = await run('crm', opts, { input: `configure\ndelete --force ${remove.join(' ')}\nload update ${file}\ncommit\n`, env: env(t), timeoutMs: 180_000 });
+    } else {
+      r = await run('crm', [...opts, 'configure', 'load', 'update', '-'], { input: text, env: env(t), timeoutMs: 120_000 });
+    }
+    // crmsh exits 0 on success; on failure its reason is an ERROR: line.
+    if (r.code !== 0) {
+      const err = (r.stderr + r.stdout).split('\n').map((l) => l.replace(/\x1b\[[0-9;]*m/g, '').trim()).filter((l) => /^ERROR:/.test(l));
+      throw new Error(err.length ? `crm configure load update: ${err[err.length - 1]}` : describeFailure('crm', r));
+    }
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
   }
 }
 

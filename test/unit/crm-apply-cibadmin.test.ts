@@ -134,7 +134,7 @@ describeWith({ bins: ['cibadmin', 'crm_verify', 'crm_diff', 'crm_attribute', 'cr
     // and again: nothing
     const e = epochOf(viaCibadmin);
     const again = await cli('apply', file, '--tool', 'cibadmin', '--cib-file', viaCibadmin);
-    expect(again.out).toEqual([`unchanged: the CIB already matches ${file} (epoch ${e})`]);
+    expect(again.out).toEqual([`unchanged: the CIB already matches ${file} (cibadmin: nothing to write, epoch ${e})`]);
     expect(epochOf(viaCibadmin)).toBe(e);
   }, 60_000);
 

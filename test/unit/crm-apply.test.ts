@@ -94,7 +94,7 @@ describeWith({ bins: ['crm', 'cibadmin', 'crm_verify'], packages: ['crmsh', 'pac
     }
     expect(out[0]).toMatch(/^dry run: would change primitive vip-boot-ipv4 \(missing\), /);
     expect(out[1]).toMatch(/^applied .*active-active\.yaml \(crmsh: \d+ added, 0 changed, 0 removed: primitive vip-boot-ipv4, .*, and \d+ more\): \d+ object\(s\) changed, epoch 1 -> \d+$/);
-    expect(out[2]).toBe(`unchanged: the CIB already matches ${file} (epoch ${epochOf(cib)})`);
+    expect(out[2]).toBe(`unchanged: the CIB already matches ${file} (crmsh: nothing to write, epoch ${epochOf(cib)})`);
   }, 180_000);
 
   it('without --force, agents that crmsh cannot find stop the apply, in one line, with the way out', async () => {
