@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { MARKER_TAG } from '../crm/apply';
 import { parseCrmMon, type ResourceRole } from '../pacemaker/crm-mon';
 import { writeFileAtomic } from '../service/atomic';
 import { describeFailure, run, type RunOptions, type RunResult } from '../service/run';
@@ -435,6 +436,8 @@ export async function clearConfig(lab: LabSpec | string, timeoutMs = 180_000): P
   await cib(['--delete', '--xml-text', '<alerts/>'], true);
   await cib(['--replace', '--scope', 'resources', '--xml-text', '<resources/>']);
   await cib(['--delete', '--xml-text', '<meta_attributes id="fence-priority"/>'], true);
+  // `config apply`'s marker: what it listed is gone (a stale one would let a later apply remove the lab's own objects)
+  await cib(['--delete', '--xml-text', `<tag id="${MARKER_TAG}"/>`], true);
   const until = Date.now() + timeoutMs;
   let left: string[] = [];
   let cleaned = Date.now();

@@ -2,7 +2,10 @@
 // (examples/lab-active-active.yaml, examples/lab.yaml) loaded into the real two-head cluster
 // from inside a head, then failover (issue 4) and link-aware placement (issue 10):
 //  - per mode: the lab's own resources out, apply, every set answers from the client on its
-//    VIPs; apply again changes nothing (CIB epoch unchanged); each head powered off in turn:
+//    VIPs; apply again changes nothing (CIB epoch unchanged), with the other tool (issue 22):
+//    lab-active-active.yaml is applied with crmsh hidden from the head (apply's lookup finds
+//    no `crm`, so it writes with cibadmin, as on an EL head) and re-applied with crmsh;
+//    lab.yaml the other way round; each head powered off in turn:
 //    its sets answer from the peer (fenced through the lab PDU with the description's devices,
 //    whose community is a CIB secret); powered back on;
 //  - active-standby: the active head's net A cable pulled (corosync keeps net B: no fencing):
@@ -10,11 +13,11 @@
 //    recovers and the services stay (stickiness).
 // At the end (afterAll, also after a failure) the lab's own configuration is back, as the
 // other files expect it (vip4, vip6, snmpd, ..., fence-head1, fence-head2).
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  activeResources, cable, clearConfig, exec, initOf, isPoweredOn, loadConfig, loadSpec, powerOff, powerOn,
+  activeResources, cable, clearConfig, exec, execOk, initOf, isPoweredOn, loadConfig, loadSpec, powerOff, powerOn,
   waitOnline, waitServices, whereIs, writeFenceSecrets,
 } from '../../src/lab/lab';
 import { fencingOn, pduEvents } from '../../src/lab/fence';
@@ -92,10 +95,32 @@ async function epochs(spec: LabSpec): Promise<string> {
   return `${v.adminEpoch}.${v.epoch}`;
 }
 
-async function apply(spec: LabSpec, file: string): Promise<string> {
-  const r = await exec(spec, upHead(spec), [process.execPath, join(spec.repo, 'dist', 'ha-oscar'), 'config', 'apply', file], { timeoutMs: 240_000 });
-  expect(r.code, `config apply ${file}: ${r.stderr}${r.stdout}`).toBe(0);
-  return r.stdout.trim();
+/** Every `crm` apply's lookup could find (PATH and the sbin directories), each file once. */
+const crmFiles = (): string[] => [...new Set([...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin']
+  .filter(Boolean).map((d) => join(d, 'crm')).filter((f) => existsSync(f)).map((f) => realpathSync(f)))];
+
+/**
+ * `ha-oscar config apply FILE` inside a head. withoutCrmsh: crmsh hidden from that head
+ * while apply runs: /dev/null bound over each `crm` in the head's own mount namespace (not
+ * executable: apply's lookup finds no crm, so auto picks cibadmin, as on an EL head), and
+ * unbound afterwards, also when apply fails. The heads' namespaces are private: the host and
+ * the other head keep their crm.
+ */
+async function apply(spec: LabSpec, file: string, opts: { withoutCrmsh?: boolean } = {}): Promise<string> {
+  const head = upHead(spec);
+  const hidden: string[] = [];
+  try {
+    if (opts.withoutCrmsh) {
+      const files = crmFiles();
+      expect(files.length, 'crmsh installed').toBeGreaterThan(0);
+      for (const f of files) { await execOk(spec, head, ['mount', '--bind', '/dev/null', f]); hidden.push(f); }
+    }
+    const r = await exec(spec, head, [process.execPath, join(spec.repo, 'dist', 'ha-oscar'), 'config', 'apply', file], { timeoutMs: 240_000 });
+    expect(r.code, `config apply ${file}: ${r.stderr}${r.stdout}`).toBe(0);
+    return r.stdout.trim();
+  } finally {
+    for (const f of hidden.reverse()) await execOk(spec, head, ['umount', f]);
+  }
 }
 
 /** The node attribute linkmon publishes, as attrd holds it for a head ('' when unset). */
@@ -133,9 +158,11 @@ async function heal(spec: LabSpec): Promise<void> {
   await waitOnline(spec, HEADS, 180_000);
 }
 
+// Each description is applied with one tool and re-applied with the other: the re-apply finds
+// nothing to write whichever tool wrote first (issue 22: apply with crmsh alone and without it).
 const MODES = [
-  { file: 'lab-active-active.yaml', mode: 'active-active' },
-  { file: 'lab.yaml', mode: 'active-standby' },
+  { file: 'lab-active-active.yaml', mode: 'active-active', first: 'cibadmin', then: 'crmsh' },
+  { file: 'lab.yaml', mode: 'active-standby', first: 'crmsh', then: 'cibadmin' },
 ] as const;
 
 describe('cluster descriptions applied in the lab (ha-oscar config apply)', () => {
@@ -182,7 +209,7 @@ describe('cluster descriptions applied in the lab (ha-oscar config apply)', () =
       let sets: SetInfo[];
       const file = (): string => join(spec.repo, 'examples', m.file);
 
-      it('the lab\'s own resources out; apply (inside head1) loads it; every set answers from the client on its VIPs', async () => {
+      it(`the lab's own resources out; apply (inside head1, with ${m.first}${m.first === 'cibadmin' ? ': crmsh hidden' : ''}) loads it; every set answers from the client on its VIPs`, async () => {
         d = loadDescription(file());
         expect(d.mode).toBe(m.mode);
         sets = setsOf(spec, d);
@@ -190,8 +217,8 @@ describe('cluster descriptions applied in the lab (ha-oscar config apply)', () =
         expect(await activeResources(spec)).toEqual([]);
         expect(writeFenceSecrets(spec)).toBe(true); // the PDU community, as a CIB secret (community: lrm://)
         const t0 = Date.now();
-        const out = await apply(spec, file());
-        expect(out).toMatch(/^applied .*: \d+ object\(s\) changed, epoch \d+ -> \d+$/);
+        const out = await apply(spec, file(), { withoutCrmsh: m.first === 'cibadmin' });
+        expect(out).toMatch(new RegExp(`^applied \\S+ \\(${m.first}: \\d+ added, .*\\): \\d+ object\\(s\\) changed, epoch \\d+ -> \\d+$`));
         const got = await answers(spec, sets.flatMap((s) => s.checks), t0, 240_000);
         console.log(`[config] ${m.file}: applied; every set answers ${secs(slowest(got))} after apply began (${detail(got)})`);
         // active-active: each set on the head it prefers (first placement)
@@ -207,10 +234,10 @@ describe('cluster descriptions applied in the lab (ha-oscar config apply)', () =
         expect(cib.stdout).not.toContain(readFileSync(join(spec.stateDir, 'pdu.community'), 'utf8').trim());
       }, 600_000);
 
-      it('applied again: nothing changes, the CIB epoch does not move', async () => {
+      it(`applied again with ${m.then}${m.then === 'cibadmin' ? ' (crmsh hidden)' : ''}: nothing changes, the CIB epoch does not move`, async () => {
         const before = await epochs(spec);
-        const out = await apply(spec, file());
-        expect(out).toMatch(/^unchanged: the CIB already matches .* \(epoch \d+\)$/);
+        const out = await apply(spec, file(), { withoutCrmsh: m.then === 'cibadmin' });
+        expect(out).toMatch(new RegExp(`^unchanged: the CIB already matches \\S+ \\(${m.then}: nothing to write, epoch \\d+\\)$`));
         expect(await epochs(spec)).toBe(before);
       }, 300_000);
 
