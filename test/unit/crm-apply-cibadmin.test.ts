@@ -2,6 +2,8 @@
 // (CIB_file): the merge into a CIB that holds an admin's own objects, the same result as
 // the crmsh path, idempotence, removal of what ha-oscar created and the description
 // dropped (the ha-oscar-managed tag), and the automatic choice of cibadmin without crmsh.
+// The crmsh path keeps the same marker and removes the same way (issue 22), and a second
+// apply by the other tool writes nothing, either way round.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, rmSync, symlinkSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -138,15 +140,83 @@ describeWith({ bins: ['cibadmin', 'crm_verify', 'crm_diff', 'crm_attribute', 'cr
     expect(epochOf(viaCibadmin)).toBe(e);
   }, 60_000);
 
-  it('never removes what an admin\'s constraint still names: one line, nothing written', async () => {
-    const f = await adminCib('admin-constraint.xml');
+  for (const tool of ['cibadmin', 'crmsh'] as const) {
+    it(`${tool}: never removes what an admin's constraint still names: one line, nothing written`, async () => {
+      const f = await adminCib(`admin-constraint-${tool}.xml`);
+      await applyConfig(cfg, { cibFile: f, tool, force: true });
+      await runOk('cibadmin', ['--create', '--scope', 'constraints', '--xml-text', '<rsc_colocation id="admin-with-nfs" rsc="admin-dummy" with-rsc="nfsserver" score="INFINITY"/>'], { env: { CIB_file: f }, timeoutMs: 30_000 });
+      const before = read(f);
+      await expect(applyConfig(buildConfig(parseDescription(withoutNfs())), { cibFile: f, tool, force: true }))
+        .rejects.toThrow(/^cannot remove nfsserver: the description no longer has it, but rsc_colocation admin-with-nfs \(not ha-oscar's\) refers to it; delete or change that constraint first$/);
+      expect(read(f)).toBe(before);
+    }, 60_000);
+  }
+
+  it('crmsh writes the same marker as cibadmin; a second apply by the other tool writes nothing, either way round', async () => {
+    // viaCrmsh: written by crmsh in the first test
+    expect(markerRefs(read(viaCrmsh))).toEqual(markerRefs(afterFirst));
+    const crmBytes = read(viaCrmsh);
+    const byCibadmin = await applyConfig(cfg, { cibFile: viaCrmsh, tool: 'cibadmin' });
+    expect(byCibadmin).toEqual({ changed: false, epochBefore: epochOf(viaCrmsh), epochAfter: epochOf(viaCrmsh), differences: [] });
+    expect(read(viaCrmsh)).toBe(crmBytes);
+    // and the reverse: written by cibadmin, applied by crmsh
+    const f = await adminCib('cibadmin-then-crmsh.xml');
     await applyConfig(cfg, { cibFile: f, tool: 'cibadmin' });
-    await runOk('cibadmin', ['--create', '--scope', 'constraints', '--xml-text', '<rsc_colocation id="admin-with-nfs" rsc="admin-dummy" with-rsc="nfsserver" score="INFINITY"/>'], { env: { CIB_file: f }, timeoutMs: 30_000 });
-    const before = read(f);
-    await expect(applyConfig(buildConfig(parseDescription(withoutNfs())), { cibFile: f, tool: 'cibadmin' }))
-      .rejects.toThrow(/^cannot remove nfsserver: the description no longer has it, but rsc_colocation admin-with-nfs \(not ha-oscar's\) refers to it; delete or change that constraint first$/);
-    expect(read(f)).toBe(before);
+    const bytes = read(f);
+    const byCrmsh = await applyConfig(cfg, { cibFile: f, tool: 'crmsh', force: true });
+    expect(byCrmsh).toEqual({ changed: false, epochBefore: epochOf(f), epochAfter: epochOf(f), differences: [] });
+    expect(read(f)).toBe(bytes);
   }, 60_000);
+
+  it('crmsh: a dropped service goes as with cibadmin (resource, set places, marker ref), in one commit; the admin\'s objects stay; one summary line', async () => {
+    const file = join(tmp, 'without-nfs-crmsh.yaml');
+    writeFileAtomic(file, withoutNfs());
+    const e0 = epochOf(viaCrmsh);
+    const r = await cli('apply', file, '--tool', 'crmsh', '--cib-file', viaCrmsh, '--force');
+    expect(r.err).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(r.out).toHaveLength(1);
+    expect(r.out[0]).toMatch(/\(crmsh: 0 added, 3 changed, 1 removed: rsc_colocation col-data, rsc_order ord-data, primitive nfsserver, tag ha-oscar-managed\): 4 object\(s\) changed, epoch \d+ -> \d+$/);
+    expect(epochOf(viaCrmsh)).toBe(e0 + 1); // the delete and the load: one commit
+    const xml = read(viaCrmsh);
+    expect(xml).not.toMatch(/id="nfsserver"/);
+    expect(xml).toContain(ADMIN_RSC);
+    expect(xml).toMatch(/name="admin-prop" value="42"/);
+    // the same configuration and marker as the cibadmin path gave for the same drop (third test)
+    expect(markerRefs(xml)).toEqual(markerRefs(read(viaCibadmin)));
+    expect(await compare(configurationOf(xml), read(viaCibadmin))).toEqual([]);
+    expect(await compare(configurationOf(read(viaCibadmin)), xml)).toEqual([]);
+    expect((await verifyFile(viaCrmsh)).ok).toBe(true);
+    // again, by either tool: nothing
+    const e = epochOf(viaCrmsh);
+    expect((await cli('apply', file, '--tool', 'crmsh', '--cib-file', viaCrmsh, '--force')).out)
+      .toEqual([`unchanged: the CIB already matches ${file} (crmsh: nothing to write, epoch ${e})`]);
+    expect((await cli('apply', file, '--tool', 'cibadmin', '--cib-file', viaCrmsh)).out)
+      .toEqual([`unchanged: the CIB already matches ${file} (cibadmin: nothing to write, epoch ${e})`]);
+    expect(epochOf(viaCrmsh)).toBe(e);
+  }, 90_000);
+
+  it('fencing turned off: the fence devices and the whole fencing topology go, the same with either tool', async () => {
+    const d = parse(text);
+    d.fencing.enabled = false;
+    const noFence = buildConfig(parseDescription(stringify(d)));
+    const got: Record<string, string> = {};
+    for (const tool of ['cibadmin', 'crmsh'] as const) {
+      const f = await adminCib(`nofence-${tool}.xml`);
+      await applyConfig(cfg, { cibFile: f, tool, force: true });
+      expect(read(f)).toMatch(/<fencing-level /);
+      const r = await applyConfig(noFence, { cibFile: f, tool, force: true });
+      expect(r.differences.filter((x) => x.why === 'removed').map((x) => x.what)).toEqual(expect.arrayContaining(['fencing-level fencing', 'fencing-level fencing-0']));
+      const xml = read(f);
+      expect(xml, tool).not.toMatch(/<fencing-level |class="stonith"/);
+      expect(xml).toContain(ADMIN_RSC);
+      expect((await applyConfig(noFence, { cibFile: f, tool, force: true })).changed).toBe(false);
+      got[tool] = xml;
+    }
+    expect(await compare(configurationOf(got.crmsh!), got.cibadmin!)).toEqual([]);
+    expect(await compare(configurationOf(got.cibadmin!), got.crmsh!)).toEqual([]);
+    expect(markerRefs(got.crmsh!)).toEqual(markerRefs(got.cibadmin!));
+  }, 90_000);
 
   it('auto: without crm on PATH the CLI writes with cibadmin', async () => {
     const bin = join(tmp, 'bin');
