@@ -253,7 +253,10 @@ function crmRemovals(plan: MarkerPlan, want: El, live: El): string[] {
   const levels = new Set(plan.removed.filter((d) => d.what.startsWith('fencing-level ')).map((d) => d.what.slice('fencing-level '.length)));
   const ids = [...plan.drop].filter((id) => !levels.has(id));
   if (levels.size && !kid(want, 'fencing-topology')) {
-    if (kids(kid(configurationOf(live), 'fencing-topology')).some((l) => !levels.has(l.$?.id ?? ''))) throw new Error('cannot remove ha-oscar\'s fencing levels through crmsh while the fencing topology also holds levels that are not ha-oscar\'s: remove those first, or use --tool cibadmin');
+    const others = kids(kid(configurationOf(live), 'fencing-topology')).filter((l) => !levels.has(l.$?.id ?? ''));
+    if (others.length) {
+      throw new Error(`cannot remove ha-oscar's fencing levels through crmsh: the fencing topology also holds ${others.map((l) => `fencing-level ${l.$?.id}`).join(', ')} (not ha-oscar's); remove those first, or use --tool cibadmin`);
+    }
     ids.push('fencing_topology');
   }
   return ids;

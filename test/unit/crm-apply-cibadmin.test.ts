@@ -218,6 +218,18 @@ describeWith({ bins: ['cibadmin', 'crm_verify', 'crm_diff', 'crm_attribute', 'cr
     expect(markerRefs(got.crmsh!)).toEqual(markerRefs(got.cibadmin!));
   }, 90_000);
 
+  it('crmsh: fencing turned off while the topology also holds an admin\'s level: one line, nothing written', async () => {
+    const d = parse(text);
+    d.fencing.enabled = false;
+    const f = await adminCib('nofence-admin-level.xml');
+    await applyConfig(cfg, { cibFile: f, tool: 'crmsh', force: true });
+    await runOk('cibadmin', ['--create', '--scope', 'fencing-topology', '--xml-text', '<fencing-level id="admin-level" target="head1" index="9" devices="fence-head1"/>'], { env: { CIB_file: f }, timeoutMs: 30_000 });
+    const before = read(f);
+    await expect(applyConfig(buildConfig(parseDescription(stringify(d))), { cibFile: f, tool: 'crmsh', force: true }))
+      .rejects.toThrow(/^cannot remove ha-oscar's fencing levels through crmsh: the fencing topology also holds fencing-level admin-level \(not ha-oscar's\); remove those first, or use --tool cibadmin$/);
+    expect(read(f)).toBe(before);
+  }, 60_000);
+
   it('auto: without crm on PATH the CLI writes with cibadmin', async () => {
     const bin = join(tmp, 'bin');
     mkdirSync(bin);
