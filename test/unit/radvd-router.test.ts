@@ -10,7 +10,7 @@
 //     that route at once and reaches 2001:db8:2323::1 through the other head;
 //   - that head back, then the head in use "powered off" (radvd SIGKILLed, its link down: no last
 //     RA): N's route through it stays until its lifetime ends (90 s), but the kernel's neighbour
-//     unreachability detection fails it over to the other head's route (~11 s); the time is printed.
+//     unreachability detection fails it over to the other head's route (6-12 s seen); the time is printed.
 import { it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from '../helpers/sync';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,7 +39,7 @@ const inNode = (args: string[], timeout = 10_000) => spawnSync('ip', ['netns', '
 const sleepMs = (ms: number) => spawnSync('sleep', [String(ms / 1000)], { timeout: ms + 5000 });
 
 // router_lifetime 90 s, unsolicited RAs every 4-10 s (the agent's limits: lifetime 0 or >= interval):
-// a route through a dead head stays at least 80 s, so a recovery within 25 s is not its expiry
+// a route through a dead head stays at least 80 s, so a recovery within 75 s is not its expiry
 const params = (i: number): Record<string, string> => ({
   interface: HIF[i]!, prefixes: PREFIX, router_lifetime: '90', interval: '10',
   state_dir: join(dir, `r${i + 1}`), pidfile: join(dir, `r${i + 1}.pid`),
@@ -149,11 +149,14 @@ describeWith({ bins: ['radvd', 'rdisc6', 'ip', 'ping'], root: true, packages: ['
     // the dead head's route is still there (no RA withdrew it) ...
     expect(defaultRouters()).toEqual([...ll].sort());
     // ... yet the node's traffic goes through the survivor, well before the 30 s lifetime runs out
-    const t = within(25_000, () => reachBeyond() && routerInUse() === 1 - used, 200);
+    // How soon depends on the state of N's neighbour entry for the dead head: REACHABLE (confirmed
+    // within ReachableTime, 15-45 s on Linux) is trusted until it runs out, then DELAY 5 s and 3
+    // probes 1 s apart; seen: 5.9-11.9 s. The bound is the route's remaining lifetime (>= 80 s).
+    const t = within(75_000, () => reachBeyond() && routerInUse() === 1 - used, 200);
     const took = Date.now() - t0;
     const stillListed = defaultRouters().length === 2;
     console.log(`radvd router_lifetime>0: head ${used + 1} powered off -> beyond the link again through head ${2 - used} after ${took} ms (kernel neighbour unreachability detection; the dead head's route still listed: ${stillListed})`);
-    expect(t, `no path beyond the link 25 s after the power-off: ${inNode(['ip', '-6', 'route']).stdout}${inNode(['ip', '-6', 'neigh']).stdout}`).toBeDefined();
+    expect(t, `no path beyond the link 75 s after the power-off: ${inNode(['ip', '-6', 'route']).stdout}${inNode(['ip', '-6', 'neigh']).stdout}`).toBeDefined();
     // not the route's expiry: the dead head's route is still there, the kernel just stopped using it
     expect(stillListed, inNode(['ip', '-6', 'route']).stdout).toBe(true);
     // the survivor's agent still passes its level-10 monitor (its RA unchanged)
@@ -161,5 +164,5 @@ describeWith({ bins: ['radvd', 'rdisc6', 'ip', 'ping'], root: true, packages: ['
     expect(m.code, m.stderr).toBe(0);
     // tidy: the killed head's agent sees its radvd gone
     sh('ip', ['-n', HEADS[used], 'link', 'set', HIF[used]!, 'up']);
-  }, 90_000);
+  }, 150_000);
 });
