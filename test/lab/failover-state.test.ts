@@ -55,8 +55,8 @@ import type { RouterAdvert } from '../../src/probe/ra';
 
 const need = {
   root: true,
-  bins: ['dhcpd', 'ganesha.nfsd', 'rpcbind', 'nfs-cp', 'nfs-cat', 'nsenter'],
-  packages: ['isc-dhcp-server', 'nfs-ganesha', 'nfs-ganesha-vfs', 'rpcbind', 'libnfs-utils', 'util-linux'],
+  bins: ['dhcpd', 'ganesha.nfsd', 'rpcbind', 'nfs-cp', 'nfs-cat', 'nsenter', 'radvd', 'rdisc6'],
+  packages: ['isc-dhcp-server', 'nfs-ganesha', 'nfs-ganesha-vfs', 'rpcbind', 'libnfs-utils', 'util-linux', 'radvd', 'ndisc6'],
 };
 
 // Locally administered variants of the documentation MAC block 00-00-5E-00-53-xx (RFC 7042).
