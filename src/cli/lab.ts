@@ -85,7 +85,12 @@ export async function main(argv: string[]): Promise<number> {
     //   _probe dhcp6 URL        a SOLICIT to ff02::1:2 gets an ADVERTISE carrying boot-file URL
     //   _probe lease4|lease6 [--wait MS] [--timeout MS] MAC[=ADDRESS]...
     //                           a full lease per MAC, in order (see leaseProbe)
-    //   _probe --wait SECONDS ntp|tftp|dhcp4|dhcp6 ...
+    //   _probe ra [all]         a router solicitation on eth0 is answered by an RA with M=1 (all:
+    //                           every RA within 1 s of it, e.g. one from each head); a JSON line
+    //   _probe pxe6 [--wait MS] MAC
+    //                           what PXE firmware does: a router solicitation, then DHCPv6 only once
+    //                           an RA with M=1 came (see pxe6Probe)
+    //   _probe --wait SECONDS ntp|tftp|dhcp4|dhcp6|ra ...
     //                           the same check, retried in this one process until it passes (the
     //                           failover timeline: a dozen checks each spawning Node every 50 ms
     //                           loaded the 2-core machine the agents were starting on)
@@ -99,9 +104,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     const [what, addr, file] = pargs;
     if (what === 'lease4' || what === 'lease6') return leaseProbe(what === 'lease4' ? 4 : 6, pargs.slice(1));
+    if (what === 'pxe6') return pxe6Probe(pargs.slice(1));
     const once = await probeOnce(what, addr, file);
     if (!once) {
-      console.error(`usage: ha-oscar lab _probe [--wait SECONDS] ntp ADDRESS | tftp ADDRESS FILE | dhcp4 SERVER-ID BOOTFILE | dhcp6 BOOTFILE-URL\n       ${LEASE_USAGE}`);
+      console.error(`usage: ha-oscar lab _probe [--wait SECONDS] ntp ADDRESS | tftp ADDRESS FILE | dhcp4 SERVER-ID BOOTFILE | dhcp6 BOOTFILE-URL | ra [all]\n       ${LEASE_USAGE}\n       ${PXE6_USAGE}`);
       return 2;
     }
     const until = Date.now() + waitS * 1000;
@@ -234,7 +240,43 @@ async function probeOnce(what: string | undefined, addr: string | undefined, fil
         : `dhcp6: ${r.ok ? `boot file ${r.bootFile ?? '(none)'}, want ${addr}` : r.error ?? 'no answer'}` };
     };
   }
+  if (what === 'ra' && (addr === undefined || addr === 'all')) {
+    const { solicit } = await import('../probe/ra');
+    return async () => {
+      // all: every RA answering within 1 s of the solicitation; else the first (rdisc6 -1)
+      const r = await solicit('eth0', { waitMs: 1000, all: addr === 'all' });
+      const ok = r.adverts.length > 0 && r.adverts.every((a) => a.managed);
+      return { ok, line: JSON.stringify({ ok, ms: r.ms, adverts: r.adverts, error: r.adverts.length ? (ok ? undefined : 'an RA with M=0') : r.error }) };
+    };
+  }
   return undefined;
+}
+
+const PXE6_USAGE = 'ha-oscar lab _probe pxe6 [--wait MS] MAC';
+
+/**
+ * `_probe pxe6 [--wait MS] MAC`, run inside the client: what PXE firmware does on eth0 (a router
+ * solicitation, up to 3, 1 s each; DHCPv6 only once an RA with M=1 came), src/probe/pxe6.ts.
+ * --wait: retry the DHCPv6 exchange until MS after the solicitation. One JSON line (Pxe6Result
+ * and the mac); exit 0 when the client got its address, 1 when not, 2 on bad arguments.
+ */
+async function pxe6Probe(argv: string[]): Promise<number> {
+  let waitMs = 0;
+  let mac: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--wait') {
+      const v = argv[++i];
+      if (v === undefined || !/^\d{1,7}$/.test(v)) { console.error(`--wait needs a number of milliseconds\nusage: ${PXE6_USAGE}`); return 2; }
+      waitMs = Number(v);
+    } else if (mac === undefined && /^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(a)) mac = a.toLowerCase();
+    else { console.error(`bad argument '${a}'\nusage: ${PXE6_USAGE}`); return 2; }
+  }
+  if (!mac) { console.error(`no MAC given\nusage: ${PXE6_USAGE}`); return 2; }
+  const { pxe6 } = await import('../probe/pxe6');
+  const r = await pxe6({ iface: 'eth0', mac, waitMs });
+  console.log(JSON.stringify({ mac, ...r }));
+  return r.ok ? 0 : 1;
 }
 
 const LEASE_USAGE = 'ha-oscar lab _probe lease4|lease6 [--wait MS] [--timeout MS] MAC[=ADDRESS] [MAC[=ADDRESS]...]';

@@ -191,6 +191,20 @@ export const HEALTH = {
   },
 } as const;
 
+/**
+ * IPv6 router advertisements (networks.<name>.ipv6.ra): ocf:ha-oscar:radvd, cloned, one
+ * instance per head, each advertising from its own link-local address (docs/pxe.md). Every
+ * flag is written out, so the CIB shows the whole policy. Monitors and timeouts as the agent
+ * advises: level 0 the process, level 10 this head answers a solicitation with the configured RA.
+ */
+export const RA = {
+  agent: 'ocf:ha-oscar:radvd',
+  id: (network: string) => `radvd-${network}`,
+  params: { interface: 'interface', prefixes: 'prefixes', managed: 'managed', other: 'other', routerLifetime: 'router_lifetime', autonomous: 'autonomous', interval: 'interval' },
+  monitors: [{ interval: '10s', timeout: '20s' }, { interval: '30s', timeout: '20s', depth: 10 }] as readonly Monitor[],
+  timeouts: t(20, 20),
+} as const;
+
 /** VIPs. */
 export const VIP = {
   agent: 'ocf:heartbeat:IPaddr2',

@@ -7,12 +7,33 @@ import { checkExportsParam, isExportsFile, parseInlineExports } from '../service
 
 export type Mode = 'active-standby' | 'active-active';
 
+/**
+ * IPv6 router advertisements on a network (networks.<name>.ipv6.ra): ocf:ha-oscar:radvd as a
+ * clone on both heads. Defaults for a PXE network served by DHCPv6 (docs/pxe.md).
+ */
+export interface RouterAdverts {
+  /** M flag: addresses by DHCPv6 (UEFI firmware does DHCPv6 only with it). */
+  managed: boolean;
+  /** O flag: other configuration (boot file URL, DNS) by DHCPv6. */
+  other: boolean;
+  /** Seconds; 0: the heads are not the nodes' default router. */
+  routerLifetime: number;
+  /** The prefix's A flag (SLAAC). */
+  autonomous: boolean;
+  /** MaxRtrAdvInterval, seconds. */
+  interval: number;
+}
+
+export const RA_DEFAULTS: RouterAdverts = { managed: true, other: true, routerLifetime: 0, autonomous: false, interval: 30 };
+
 export interface Network {
   name: string;
   ipv4?: Cidr;
   ipv6?: Cidr;
   interface?: string;
   services: boolean;
+  /** Router advertisements on the IPv6 prefix (networks.<name>.ipv6.ra). */
+  ra?: RouterAdverts;
 }
 
 export interface Head {
@@ -256,13 +277,16 @@ export function validate(raw: unknown): Description {
       if (!NAME_RE.test(name)) c.err(path, 'network name must be a letter followed by letters, digits, - or _');
       const n = c.obj(v, path, ['ipv4', 'ipv6', 'interface', 'services']);
       if (!n) continue;
+      // ipv6: a prefix (2001:db8:a::/64), or { prefix, ra } to advertise it
+      const v6 = n.ipv6 !== null && typeof n.ipv6 === 'object' ? c.obj(n.ipv6, `${path}.ipv6`, ['prefix!', 'ra']) : undefined;
       const net: Network = {
         name,
         ipv4: c.cidr(n.ipv4, `${path}.ipv4`, 'ipv4'),
-        ipv6: c.cidr(n.ipv6, `${path}.ipv6`, 'ipv6'),
+        ipv6: c.cidr(v6 ? v6.prefix : n.ipv6, v6 ? `${path}.ipv6.prefix` : `${path}.ipv6`, 'ipv6'),
         interface: c.str(n.interface, `${path}.interface`, IFACE_RE, 'interface name'),
         services: false,
       };
+      if (v6 && v6.ra !== undefined) net.ra = routerAdverts(c, v6.ra, `${path}.ipv6.ra`, net, n.interface !== undefined);
       if (n.services !== undefined) {
         if (typeof n.services !== 'boolean') c.err(`${path}.services`, 'must be true or false');
         else net.services = n.services;
@@ -547,6 +571,41 @@ export function validate(raw: unknown): Description {
     cluster: { name: clusterName! }, mode, networks, corosync: { links, family: linkFamily, cipher, hash },
     heads, sets, services, health, fencing, timings, notifications,
   };
+}
+
+/**
+ * networks.<name>.ipv6.ra: true (the defaults, RA_DEFAULTS), false (none), or a mapping
+ * { managed, other, router_lifetime, autonomous, interval }. The limits are the radvd agent's
+ * (agents/radvd.ts) and RFC 4861's, so a description that passes never fails the agent's
+ * validate-all.
+ */
+function routerAdverts(c: Ctx, v: unknown, path: string, net: Network, hasInterface: boolean): RouterAdverts | undefined {
+  if (v === false) return undefined;
+  if (v !== true && (v === null || typeof v !== 'object' || Array.isArray(v))) return c.err(path, 'must be true, false or a mapping (managed, other, router_lifetime, autonomous, interval)');
+  const o = v === true ? {} : c.obj(v, path, ['managed', 'other', 'router_lifetime', 'autonomous', 'interval']);
+  if (!o) return undefined;
+  const before = c.errors.length;
+  const bool = (k: string, d: boolean): boolean => {
+    if (o[k] === undefined || o[k] === null) return d;
+    if (typeof o[k] !== 'boolean') { c.err(join(path, k), 'must be true or false'); return d; }
+    return o[k] as boolean;
+  };
+  const ra: RouterAdverts = {
+    managed: bool('managed', RA_DEFAULTS.managed),
+    other: bool('other', RA_DEFAULTS.other),
+    autonomous: bool('autonomous', RA_DEFAULTS.autonomous),
+    routerLifetime: c.int(o.router_lifetime, join(path, 'router_lifetime'), 0, 9000) ?? RA_DEFAULTS.routerLifetime,
+    interval: c.int(o.interval, join(path, 'interval'), 4, 1800) ?? RA_DEFAULTS.interval,
+  };
+  if (ra.routerLifetime > 0 && ra.routerLifetime < ra.interval) {
+    c.err(join(path, 'router_lifetime'), `${ra.routerLifetime} s is shorter than interval (${ra.interval} s): must be 0 (not a default router) or at least interval (RFC 4861)`);
+  }
+  const p6 = net.ipv6;
+  if (p6 && ra.autonomous && p6.prefix !== 64) c.err(join(path, 'autonomous'), `SLAAC needs a /64 prefix, and ${p6.text} is not one`);
+  if (p6 && (p6.base >> 118n) === 0x3fan) c.err(path, `${p6.text} is link-local: every interface has fe80::/64 already, there is nothing to advertise`);
+  if (p6 && (p6.base >> 120n) === 0xffn) c.err(path, `${p6.text} is multicast, not a prefix to advertise`);
+  if (!hasInterface) c.err(path, `needs networks.${net.name}.interface (the interface radvd advertises on, on both heads)`);
+  return c.errors.length > before ? undefined : ra;
 }
 
 /**

@@ -1,6 +1,6 @@
 // From a validated Description to the Pacemaker configuration, as a small
 // intermediate model that both renderers (crm syntax, CIB XML) print.
-import { FENCE, HEALTH, HEURISTIC, SERVICES, SNMP_ALERT, VIP, type DefaultCtx, type Monitor, type Timeouts } from './agents';
+import { FENCE, HEALTH, HEURISTIC, RA, SERVICES, SNMP_ALERT, VIP, type DefaultCtx, type Monitor, type Timeouts } from './agents';
 import type { Description, Heuristics, ServiceSet } from './describe';
 
 /** An operation; depth becomes the op's OCF_CHECK_LEVEL. */
@@ -160,6 +160,20 @@ export function buildConfig(d: Description): ClusterConfig {
       // on the clone: Pacemaker reads it there, not from the cloned primitive
       meta: [['interleave', 'true'], ...(d.health.raid ? [['allow-unhealthy-nodes', 'true'] as [string, string]] : [])],
     });
+  }
+
+  // IPv6 router advertisements: radvd on both heads, in both modes (not with a VIP: an RA never
+  // depends on one head, and nothing moves at a failover)
+  for (const net of d.networks) {
+    if (!net.ra || !net.ipv6 || !net.interface) continue;
+    const P = RA.params;
+    const ra = net.ra;
+    const params: [string, string][] = [
+      [P.interface, net.interface], [P.prefixes, net.ipv6.text], [P.managed, String(ra.managed)], [P.other, String(ra.other)],
+      [P.routerLifetime, String(ra.routerLifetime)], [P.autonomous, String(ra.autonomous)], [P.interval, String(ra.interval)],
+    ];
+    const id = RA.id(net.name);
+    cfg.clones.push({ id: `${id}-clone`, child: { id, agent: RA.agent, params, meta: [], ops: ops(RA.timeouts, RA.monitors) }, meta: [['interleave', 'true']] });
   }
 
   // fencing

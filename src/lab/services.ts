@@ -222,6 +222,24 @@ LAB_SERVICES.push(
   },
 );
 
+/** The lab's IPv6 prefix on net A, advertised by radvd from both heads. */
+export const LAB_RA_PREFIX = '2001:db8:a::/64';
+
+LAB_SERVICES.push({
+  id: 'radvd',
+  missing: (spec) => needAgent(spec, 'radvd') || needBins('radvd', 'rdisc6'),
+  // A clone on both heads, not with the VIPs (members: none): each head advertises net A's prefix
+  // with M=1 O=1 from its own link-local address, so an RA never depends on one head (docs/pxe.md).
+  // Router lifetime 0 (the agent's default): the heads are not the client's default router.
+  crm: () => [
+    `primitive radvd ocf:ha-oscar:radvd params interface=eth0 prefixes=${LAB_RA_PREFIX} op monitor interval=10s timeout=20s op monitor interval=30s timeout=20s OCF_CHECK_LEVEL=10 ${LAB_START_STOP}`,
+    'clone radvd-clone radvd meta interleave=true',
+  ].join('\n'),
+  members: [],
+  // a router solicitation from the client is answered by an RA with M=1 (rdisc6, src/probe/ra.ts)
+  checks: (spec) => [{ name: 'ra v6', ...nodeCheck(spec, ['ra']) }],
+});
+
 /** Write every available service's files into both heads' LAB_DIR, and make its directories
  * on the shared storage (host side; the heads see them at once). */
 export function writeServiceFiles(spec: LabSpec): void {

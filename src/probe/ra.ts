@@ -97,11 +97,13 @@ export interface SolicitResult {
 
 /**
  * One router solicitation on `iface` (to ff02::2, or unicast to `target`), rdisc6 -1: returns
- * at the first RA, or after `waitMs` x `retries` without one.
+ * at the first RA, or after `waitMs` x `retries` without one (rdisc6 sends the solicitation
+ * again after each `waitMs` without an answer). `all`: no -1, every RA answering within
+ * `waitMs` of the solicitation that got one (e.g. one from each head).
  */
-export async function solicit(iface: string, opts: { target?: string; waitMs: number; retries?: number; rdisc6?: string }): Promise<SolicitResult> {
+export async function solicit(iface: string, opts: { target?: string; waitMs: number; retries?: number; all?: boolean; rdisc6?: string }): Promise<SolicitResult> {
   const retries = opts.retries ?? 1;
-  const args = ['-1', '-n', '-w', String(Math.max(1, Math.round(opts.waitMs))), '-r', String(retries)];
+  const args = [...(opts.all ? [] : ['-1']), '-n', '-w', String(Math.max(1, Math.round(opts.waitMs))), '-r', String(retries)];
   if (opts.target) args.push(opts.target);
   args.push(iface);
   const t0 = Date.now();

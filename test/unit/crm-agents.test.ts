@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { describeWith } from '../helpers/prereq';
 import { run } from '../../src/service/run';
-import { SERVICES, HEALTH, FENCE, VIP } from '../../src/crm/agents';
+import { SERVICES, HEALTH, FENCE, RA, VIP } from '../../src/crm/agents';
 
 const root = join(__dirname, '..', '..');
 let tmp = '';
@@ -25,6 +25,7 @@ function emitted(): Map<string, Set<string>> {
     for (const v of Object.values(spec.variants ?? {})) add(spec.agent, [...Object.values(v.keys).map((k) => k.param), ...Object.keys(v.fixed), ...Object.keys(v.defaults ?? {})]);
   }
   for (const spec of Object.values(HEALTH)) add(spec.agent, Object.values(spec.keys).map((k: { param: string }) => k.param));
+  add(RA.agent, Object.values(RA.params));
   add(FENCE.agent, [FENCE.method, ...Object.values(FENCE.methods).flatMap((ks) => Object.values(ks).map((k) => k.param))]);
   add(VIP.agent, [VIP.ip, VIP.netmask, VIP.nic, ...Object.keys(VIP.ipv6Fixed)]);
   return m;
@@ -65,7 +66,7 @@ describe('the parameter table against the agents\' meta-data', () => {
 });
 
 describe('start/stop timeouts: at least what each agent\'s meta-data advises', () => {
-  const specs = [...Object.values(SERVICES), ...Object.values(HEALTH)];
+  const specs = [...Object.values(SERVICES), ...Object.values(HEALTH), RA];
   for (const spec of specs) {
     it(spec.agent, async () => {
       const md = await metaDataFromSource(spec.agent);

@@ -97,7 +97,7 @@ describe('the lab descriptions describe the lab (src/lab)', () => {
       it('link health on eth0, pinging the client (never a head); no RAID (the lab has no md devices)', () => {
         expect(d.health.link).toMatchObject({ interfaces: 'eth0', targets: `${addr4('client', 'A')} ${addr6('client', 'A')}` });
         expect(d.health.raid).toBeUndefined();
-        expect(cfg.clones.map((c) => c.id)).toEqual(['linkmon-clone']);
+        expect(cfg.clones.map((c) => c.id)).toEqual(['linkmon-clone', 'radvd-a-clone']);
       });
     });
   }
