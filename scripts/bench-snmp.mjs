@@ -9,6 +9,7 @@
 // - the subagent's RSS, and its CPU while idle (own CPU, and the CPU of the commands it polls).
 //
 // Options: --runs N (default 9)  --idle-s N (default 20)  --reps N (snmpbulkwalk -Cr, default 25)
+//          --cpu-prof DIR (run the subagent under node --cpu-prof; the profile is written to DIR at its exit)
 // Nothing goes through a shell; every process started here is stopped by its recorded PID.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, existsSync, chmodSync, readFileSync, mkdirSync, symlinkSync } from 'node:fs';
@@ -22,6 +23,7 @@ const arg = (name, def) => { const i = process.argv.indexOf(name); return i > 0 
 const RUNS = arg('--runs', 9);
 const IDLE_S = arg('--idle-s', 20);
 const REPS = arg('--reps', 25);
+const CPU_PROF = (() => { const i = process.argv.indexOf('--cpu-prof'); return i > 0 ? process.argv[i + 1] : ''; })();
 const RESOURCES = 200;
 const COMMUNITY = 'dv7bench';
 
@@ -131,7 +133,7 @@ function cpuTicks(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
   // fields after ")" start at index 3 (state): utime=14, stime=15, cutime=16, cstime=17 (1-based in proc(5))
-  return { own: Number(rest[11]) + Number(rest[12]), children: Number(rest[13]) + Number(rest[14]) };
+  return { own: Number(rest[11]) + Number(rest[12]), user: Number(rest[11]), children: Number(rest[13]) + Number(rest[14]) };
 }
 const rssKiB = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 const HZ = 100; // USER_HZ on Linux
@@ -154,7 +156,7 @@ async function main() {
   if (!existsSync(sock)) throw new Error(`snmpd did not start: ${snmpd.out.trim().split('\n').pop()}`);
 
   const bin = fakeBins();
-  const agent = start(process.execPath, [agentBin, '--master', sock, '--state', join(dir, 'state.json'), '--trigger', join(dir, 'refresh'), '--mdstat', join(dir, 'none')],
+  const agent = start(process.execPath, [...(CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROF] : []), agentBin, '--master', sock, '--state', join(dir, 'state.json'), '--trigger', join(dir, 'refresh'), '--mdstat', join(dir, 'none')],
     { PATH: `${bin}:${process.env.PATH}` });
   let ready = false;
   for (let i = 0; i < 150 && !ready; i++) {
@@ -173,14 +175,16 @@ async function main() {
   const NATIVE_SMALL = '.1.3.6.1.2.1.1'; // system group
   const t = { oursFull: [], oursSmall: [], nativeFull: [], nativeSmall: [] };
   const n = {};
-  const cpu = { snmpdOurs: 0, agentOurs: 0, snmpdNative: 0 };
+  const cpu = { snmpdOurs: 0, agentOurs: 0, agentOursUser: 0, snmpdNative: 0 };
   for (const o of [OURS_FULL, NATIVE_FULL]) walk(o); // warm up
   for (let i = 0; i < RUNS; i++) {
     let s0 = cpuTicks(snmpd.pid).own;
-    let a0 = cpuTicks(agent.pid).own;
+    const a0 = cpuTicks(agent.pid);
     let r = walk(OURS_FULL); t.oursFull.push(r.ms); n.oursFull = count(r);
     cpu.snmpdOurs += cpuTicks(snmpd.pid).own - s0;
-    cpu.agentOurs += cpuTicks(agent.pid).own - a0;
+    const a1 = cpuTicks(agent.pid);
+    cpu.agentOurs += a1.own - a0.own;
+    cpu.agentOursUser += a1.user - a0.user;
     r = walk(OURS_SMALL); t.oursSmall.push(r.ms); n.oursSmall = count(r);
     s0 = cpuTicks(snmpd.pid).own;
     r = walk(NATIVE_FULL); t.nativeFull.push(r.ms); n.nativeFull = count(r);
@@ -205,7 +209,7 @@ async function main() {
   console.log(`  HA-OSCAR-MIB walk:  ${n.oursFull} varbinds in ${best(t.oursFull).toFixed(1)} ms (${n.oursSmall} in ${best(t.oursSmall).toFixed(1)} ms): ${perOurs.toFixed(1)} us/varbind`);
   console.log(`  snmpd-native walk:  ${n.nativeFull} varbinds (${NATIVE_FULL}) in ${best(t.nativeFull).toFixed(1)} ms (${n.nativeSmall} in ${best(t.nativeSmall).toFixed(1)} ms): ${perNative.toFixed(1)} us/varbind`);
   console.log(`  ratio:              ${ratio.toFixed(2)}x snmpd-native (target <= 1.5x): ${ratio <= 1.5 ? 'MET' : 'NOT MET'}`);
-  console.log(`  server CPU:         ours ${us(cpu.snmpdOurs, n.oursFull).toFixed(1)} us/varbind in snmpd + ${us(cpu.agentOurs, n.oursFull).toFixed(1)} in the subagent; native ${us(cpu.snmpdNative, n.nativeFull).toFixed(1)} us/varbind`);
+  console.log(`  server CPU:         ours ${us(cpu.snmpdOurs, n.oursFull).toFixed(1)} us/varbind in snmpd + ${us(cpu.agentOurs, n.oursFull).toFixed(1)} in the subagent (user ${us(cpu.agentOursUser, n.oursFull).toFixed(1)}, system ${us(cpu.agentOurs - cpu.agentOursUser, n.oursFull).toFixed(1)}); native ${us(cpu.snmpdNative, n.nativeFull).toFixed(1)} us/varbind`);
   console.log(`  subagent RSS:       ${(rss / 1024).toFixed(1)} MiB after the walks, ${(rssAfter / 1024).toFixed(1)} MiB after ${IDLE_S} s idle`);
   console.log(`  idle CPU:           ${ownPct.toFixed(2)} % of one core (own), ${childPct.toFixed(2)} % in polled commands (CIB epoch every 2 s, cfgtool/mdstat every 10 s; stand-ins here)`);
 }
