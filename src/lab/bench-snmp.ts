@@ -13,7 +13,7 @@
 // pcs_snmp_agent runs as Debian starts it (its update interval, default 30 s), with one
 // change: pyagentx's socket path is set to the lab snmpd's AgentX socket (it is a constant,
 // /var/agentx/master, in pyagentx). Both subagents run on both heads, as a site would run them.
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { exec, execOk, initOf, powerOff, up, down, whereIs, type Say } from './lab';
 import { HEADS, VIP4, addr4, type LabSpec, type NodeName } from './spec';
 import { AGENTX_SOCKET } from './services';
@@ -136,6 +136,7 @@ async function figuresFor(spec: LabSpec, name: string, pid: number, full: string
 }
 
 export async function benchSnmp(spec: LabSpec, runs: number, say: Say): Promise<SnmpBenchResult> {
+  if (!existsSync('/usr/lib/python3/dist-packages/pcs/snmp/pcs_snmp_agent.py')) throw new Error('pcs-snmp is not installed: apt-get install pcs-snmp');
   await up(spec, { say });
   try {
     const active = (await whereIs(spec, 'snmpd')) ?? 'head1';

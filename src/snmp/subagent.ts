@@ -1,8 +1,8 @@
 // The HA-OSCAR AgentX subagent: reads cluster state on change (CIB epoch poll, a trigger file
 // the alert agent touches, SIGHUP), publishes it as a fresh Mib snapshot, and answers snmpd
 // from memory. No SNMP request ever waits for crm_mon.
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync, watchFile, unwatchFile } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync, watch, watchFile, unwatchFile, type FSWatcher } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { hostname } from 'node:os';
 import { readCibEpoch, readCrmMon, readCibConfig, type Runner, type CibConfig } from '../pacemaker/crm-mon';
 import { readCfgtool, type CfgtoolStatus } from '../pacemaker/corosync';
@@ -14,6 +14,17 @@ import { buildSnapshot, emptyRecord, type FailoverRecord, type Move, type Snapsh
 import { buildMib, OBJECTS, OBJECT_TYPES, TRAP, NOTIFY, NOTIFICATIONS, NOTIFY_OBJECTS } from './mib-def';
 import { ResilientSubagent, SessionLostError, ObjectType } from './netsnmp-fixes';
 
+/**
+ * The CIB epoch poll, adaptive. While the cluster is quiet: every DEFAULT_POLL_MS (idle cost).
+ * For FAST_WINDOW_MS after a change (a trigger from the alert agent, or a new epoch seen by a
+ * poll): every FAST_POLL_MS, so the later steps of a transition (the start on the other head
+ * after a stop here, whose alerts run there) show within that. The alert agent's trigger (each
+ * node, resource and health event on this node) makes a change visible at once.
+ */
+export const DEFAULT_POLL_MS = 10_000;
+export const FAST_POLL_MS = 500;
+export const FAST_WINDOW_MS = 15_000;
+
 export interface AgentOptions {
   /** AgentX master socket: path, unix:path or host:port. */
   master: string;
@@ -22,8 +33,10 @@ export interface AgentOptions {
   stateFile?: string;
   /** File whose change triggers a refresh (the alert agent writes it). */
   triggerFile?: string;
-  /** CIB epoch poll interval. */
+  /** CIB epoch poll interval while the cluster is quiet (default DEFAULT_POLL_MS). */
   pollMs?: number;
+  /** How long to poll every FAST_POLL_MS after a change (default FAST_WINDOW_MS). */
+  fastWindowMs?: number;
   /** corosync-cfgtool and /proc/mdstat poll interval. */
   slowPollMs?: number;
   mdstatPath?: string;
@@ -88,6 +101,9 @@ export class HaOscarAgent {
   private raid: RaidArray[] | undefined;
   private lastSlow = 0;
   private timer: NodeJS.Timeout | null = null;
+  private triggerWatch: FSWatcher | null = null;
+  /** Poll fast until then (a change was seen or signalled). */
+  private fastUntil = 0;
   private busy: Promise<void> | null = null;
   private again = false;
   private readonly run: Runner;
@@ -143,6 +159,7 @@ export class HaOscarAgent {
         this.slowKey = key;
       }
       const epoch = await readCibEpoch(this.run);
+      if (epoch !== this.epoch) this.fastUntil = Date.now() + (this.opts.fastWindowMs ?? FAST_WINDOW_MS);
       if (!force && !slowChanged && epoch === this.epoch) {
         this.mib.setScalarValue('haOscarClusterDataAge', Math.floor((Date.now() - this.snapshot.readAt) / 1000));
         return;
@@ -265,6 +282,27 @@ export class HaOscarAgent {
     return { sent, lost: false };
   }
 
+  /**
+   * The alert agent writes the trigger (a rename into its directory) after each cluster event:
+   * refresh at once. inotify on the directory (fs.watch), so the event is seen in microseconds;
+   * where that is not possible (no directory yet, no inotify) a stat poll every 500 ms.
+   */
+  private watchTrigger(file: string): void {
+    const onEvent = (): void => { this.fastUntil = Date.now() + (this.opts.fastWindowMs ?? FAST_WINDOW_MS); void this.refresh(true); void this.drainSpool(); };
+    try {
+      const w = watch(dirname(file), { persistent: false }, (_ev, name) => { if (name === basename(file)) onEvent(); });
+      w.on('error', (e) => {
+        this.log(`watching ${dirname(file)}: ${e.message}; polling ${file} instead`);
+        w.close();
+        this.triggerWatch = null;
+        watchFile(file, { interval: 500, persistent: false }, onEvent);
+      });
+      this.triggerWatch = w;
+    } catch {
+      watchFile(file, { interval: 500, persistent: false }, onEvent);
+    }
+  }
+
   async start(): Promise<void> {
     // The spool alert_haoscar (user hacluster, group haclient) writes into: made here, in the
     // unit's RuntimeDirectory, group-writable and setgid like it.
@@ -274,12 +312,23 @@ export class HaOscarAgent {
     }
     await this.refresh(true);
     this.subagent.start();
-    this.timer = setInterval(() => { void this.refresh(false); void this.drainSpool(); }, this.opts.pollMs ?? 2_000);
-    if (this.opts.triggerFile) watchFile(this.opts.triggerFile, { interval: 500, persistent: false }, () => { void this.refresh(true); void this.drainSpool(); });
+    const slow = this.opts.pollMs ?? DEFAULT_POLL_MS;
+    const fast = Math.min(FAST_POLL_MS, slow);
+    let last = Date.now();
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      if (now - last < (now < this.fastUntil ? fast : slow)) return;
+      last = now;
+      void this.refresh(false);
+      void this.drainSpool();
+    }, fast);
+    if (this.opts.triggerFile) this.watchTrigger(this.opts.triggerFile);
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.triggerWatch?.close();
+    this.triggerWatch = null;
     if (this.opts.triggerFile) unwatchFile(this.opts.triggerFile);
     await this.subagent.stop();
     await this.busy;
