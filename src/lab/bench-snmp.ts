@@ -49,6 +49,8 @@ export interface AgentFigures {
   freshStopMs?: number;
   freshMoveMs?: number;
   freshPowerOffMs?: number;
+  /** After the power-off: when this MIB answered again at all (snmpd moved, subagent registered). */
+  answersAfterPowerOffMs?: number;
 }
 export interface SnmpBenchResult { runs: number; resources: number; load: number[]; ours: AgentFigures; pcs: AgentFigures }
 
@@ -201,10 +203,14 @@ export async function benchSnmp(spec: LabSpec, runs: number, say: Say): Promise<
     // freshness 3: the active head powered off (snmpd itself fails over with the VIP)
     say(`freshness: ${active} powered off`);
     t0 = await powerOff(spec, active);
-    [ours.freshPowerOffMs, pcs.freshPowerOffMs] = await Promise.all([
-      until(t0, 180_000, () => get(spec, OURS.nodesOnline), (v) => v === '1'),
-      until(t0, 180_000, () => get(spec, PCS.nodesOnline), (v) => v === '1'),
-    ]);
+    // when each MIB first answers again on the VIP (snmpd and the subagent back on the survivor),
+    // and when it shows one node online
+    const watchOff = async (oid: string): Promise<[number | undefined, number | undefined]> => {
+      let first: number | undefined;
+      const shown = await until(t0, 180_000, () => get(spec, oid), (v) => { if (v !== undefined && first === undefined) first = Date.now() - t0; return v === '1'; });
+      return [first, shown];
+    };
+    [[ours.answersAfterPowerOffMs, ours.freshPowerOffMs], [pcs.answersAfterPowerOffMs, pcs.freshPowerOffMs]] = await Promise.all([watchOff(OURS.nodesOnline), watchOff(PCS.nodesOnline)]);
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
     return { runs, resources: RESOURCES, load, ours, pcs };
   } finally {
@@ -240,5 +246,8 @@ export function printSnmpBench(r: SnmpBenchResult, say: Say): void {
   row('idle CPU, children (%)', o.idleChildrenPct.toFixed(2), p.idleChildrenPct.toFixed(2), ratio(o.idleChildrenPct, p.idleChildrenPct));
   row('freshness: resource stopped', fmtMs(o.freshStopMs), fmtMs(p.freshStopMs), ratio(o.freshStopMs, p.freshStopMs));
   row('freshness: resource moved', fmtMs(o.freshMoveMs), 'no such data', '');
-  row('freshness: active head off', fmtMs(o.freshPowerOffMs), fmtMs(p.freshPowerOffMs), ratio(o.freshPowerOffMs, p.freshPowerOffMs));
+  row('active head off: MIB answers again', fmtMs(o.answersAfterPowerOffMs), fmtMs(p.answersAfterPowerOffMs), ratio(o.answersAfterPowerOffMs, p.answersAfterPowerOffMs));
+  row('active head off: MIB shows it', fmtMs(o.freshPowerOffMs), fmtMs(p.freshPowerOffMs), ratio(o.freshPowerOffMs, p.freshPowerOffMs));
+  const lag = (x: AgentFigures) => (x.freshPowerOffMs !== undefined && x.answersAfterPowerOffMs !== undefined ? x.freshPowerOffMs - x.answersAfterPowerOffMs : undefined);
+  row('  of which stale after answering', fmtMs(lag(o)), fmtMs(lag(p)), ratio(lag(o), lag(p)));
 }
