@@ -4,7 +4,10 @@
 // environment variables of the same name:
 //   transport        snmptrap (default): send to CRM_alert_recipient with snmptrap;
 //                    subagent: queue the notification for ha-oscar-snmp-agent, which sends it
-//                    through snmpd's AgentX master (so snmpd's trap sinks and their secrets apply).
+//                    through snmpd's AgentX master (so snmpd's trap sinks and their secrets apply);
+//                    refresh: send nothing, only touch refresh_file (what `ha-oscar config` emits
+//                    when the description has the SNMP service but no notifications: the MIB
+//                    stays fresh without the subagent polling fast).
 //   snmp_conf_dir    directory holding the snmp.conf snmptrap reads (defVersion/defCommunity or
 //                    SNMPv3 settings). Secrets stay in that file, never in argv.
 //                    Default /etc/ha-oscar/snmp-alert; when missing, v2c with community "public".
@@ -290,11 +293,20 @@ function stateOf(file: unknown, sink: string): AlertState {
   return out;
 }
 
+/** Touch the subagent's trigger: it re-reads the cluster at once (skipped when its directory is missing). */
+function pokeSubagent(env: NodeJS.ProcessEnv): void {
+  const refresh = env.refresh_file || TRIGGER_FILE;
+  if (existsSync(dirname(refresh))) {
+    try { writeFileAtomic(refresh, `${Date.now()}\n`, { mode: 0o664 }); } catch { /* the subagent still polls */ }
+  }
+}
+
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const stateDir = env.state_dir || ALERT_STATE_DIR;
   const transport = env.transport || 'snmptrap';
-  if (transport !== 'snmptrap' && transport !== 'subagent') throw new AlertError(`transport must be snmptrap or subagent, not "${transport}"`);
+  if (transport !== 'snmptrap' && transport !== 'subagent' && transport !== 'refresh') throw new AlertError(`transport must be snmptrap, subagent or refresh, not "${transport}"`);
   if (!env.CRM_alert_kind) throw new AlertError('CRM_alert_kind is not set: this is a Pacemaker alert agent');
+  if (transport === 'refresh') { pokeSubagent(env); return 0; }
   try { mkdirSync(stateDir, { recursive: true, mode: 0o750 }); } catch (e) {
     throw new AlertError(`cannot make state_dir ${stateDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
@@ -323,10 +335,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
     }
     return out;
   });
-  const refresh = env.refresh_file || TRIGGER_FILE;
-  if (existsSync(dirname(refresh))) {
-    try { writeFileAtomic(refresh, `${Date.now()}\n`, { mode: 0o664 }); } catch { /* the subagent still polls */ }
-  }
+  pokeSubagent(env);
   // snmptrap: this alert's notifications, and any a killed alert of this sink left behind
   if (transport === 'snmptrap' && (notes.length || existsSync(outbox))) await drainOutbox(env, outbox, stateDir);
   return 0;

@@ -12,7 +12,8 @@ const usage = `usage: ha-oscar lab <command> [--name LAB] [args]   (LAB defaults
   cable NODE A|B|M down|up          unplug / plug one of a node's cables (M: heads only)
   down                              tear everything down (only what the lab recorded)
   demo [--token MS]                 up, show, fail over the active head, bring it back, down
-  bench [--token MS] [--runs N]     failover benchmark (npm run bench:failover runs it for 1000 ms and the default)`;
+  bench [--token MS] [--runs N]     failover benchmark (npm run bench:failover runs it for 1000 ms and the default)
+  bench-snmp [--runs N]             ha-oscar's SNMP subagent and pcs-snmp side by side (npm run bench:snmp)`;
 
 interface Parsed { name: string; token?: number; config?: string; runs?: number; rest: string[] }
 
@@ -175,6 +176,17 @@ export async function main(argv: string[]): Promise<number> {
       return withTeardownOnSignal(spec.name, async () => {
         const r = await bench(spec, runs, say);
         printBench(r, say);
+        if (process.env.HA_OSCAR_BENCH_JSON) writeFileAtomic(process.env.HA_OSCAR_BENCH_JSON, JSON.stringify(r, null, 2) + '\n', { mkdir: true });
+        return 0;
+      });
+    }
+    case 'bench-snmp': {
+      // Used by scripts/bench-snmp.mjs: ha-oscar's subagent and pcs-snmp under one snmpd (src/lab/bench-snmp.ts).
+      const { benchSnmp, printSnmpBench } = await import('../lab/bench-snmp');
+      const spec = makeSpec(p.name, { token: p.token });
+      return withTeardownOnSignal(spec.name, async () => {
+        const r = await benchSnmp(spec, p.runs ?? 9, say);
+        printSnmpBench(r, say);
         if (process.env.HA_OSCAR_BENCH_JSON) writeFileAtomic(process.env.HA_OSCAR_BENCH_JSON, JSON.stringify(r, null, 2) + '\n', { mkdir: true });
         return 0;
       });

@@ -217,6 +217,15 @@ export function buildConfig(d: Description): ClusterConfig {
       },
       recipients: snmp.recipients,
     });
+  } else if (d.sets.some((set) => set.services.includes('snmp'))) {
+    // No notifications, but HA-OSCAR-MIB is served: the alert only tells the subagent to re-read
+    // the cluster (transport=refresh), so the MIB shows each event at once while the subagent's
+    // own CIB poll stays slow (docs/snmp.md).
+    cfg.alerts.push({
+      id: SNMP_ALERT.id, path: SNMP_ALERT.path, attributes: [[SNMP_ALERT.transport, 'refresh']],
+      select: { nodes: true, resources: true, fencing: false, attributes: (['link', 'raid'] as const).filter((k) => d.health[k]).map((k) => HEALTH[k].attribute) },
+      recipients: [],
+    });
   }
   return cfg;
 }

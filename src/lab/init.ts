@@ -106,7 +106,7 @@ export async function nodeInit(labName: string, nodeArg: string, bootDelayMs = 0
       }
     }
     const start = (): void => {
-      const c = daemon(u.argv[0]!, u.argv.slice(1), { PATH: ROOT_PATH }, name, uid ? { uid, gid } : undefined);
+      const c = daemon(u.argv[0]!, u.argv.slice(1), { ...u.env, PATH: ROOT_PATH }, name, uid ? { uid, gid } : undefined);
       c.on('exit', (code, sig) => {
         // systemd's on-failure: an unclean exit code or signal (SIGHUP/INT/TERM/PIPE are clean)
         const failed = sig ? !['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGPIPE'].includes(sig) : code !== 0;

@@ -174,6 +174,8 @@ export interface UnitService {
   /** User= and Group= (undefined: root). */
   user?: string;
   group?: string;
+  /** Environment= (space-separated KEY=VALUE words, no quotes). */
+  env: Record<string, string>;
 }
 
 const seconds = (v: string): number => {
@@ -205,6 +207,12 @@ export function parseUnit(text: string): UnitService {
   const restart = kv.get('Restart') ?? 'no';
   if (restart !== 'no' && restart !== 'on-failure' && restart !== 'always') throw new Error(`Restart=${restart}: not supported here`);
   const words = (k: string): string[] => (kv.get(k) ?? '').split(/\s+/).filter(Boolean);
+  const env: Record<string, string> = {};
+  for (const w of words('Environment')) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=([^"'\\$%;]*)$/.exec(w);
+    if (!m) throw new Error(`Environment=${kv.get('Environment')}: only KEY=VALUE words without quotes, variables or specifiers are supported here`);
+    env[m[1]!] = m[2]!;
+  }
   return {
     argv: exec.split(/\s+/),
     restart,
@@ -213,6 +221,7 @@ export function parseUnit(text: string): UnitService {
     stateMode: kv.has('StateDirectoryMode') ? parseInt(kv.get('StateDirectoryMode')!, 8) : 0o755,
     runtimeDirs: words('RuntimeDirectory').map((d) => join('/run', d)),
     runtimeMode: kv.has('RuntimeDirectoryMode') ? parseInt(kv.get('RuntimeDirectoryMode')!, 8) : 0o755,
+    env,
     ...(kv.get('User') ? { user: kv.get('User') } : {}),
     ...(kv.get('Group') ? { group: kv.get('Group') } : {}),
   };

@@ -55,7 +55,8 @@ export interface Snapshot {
   readAt: number;
 }
 
-export interface Move { service: ServiceName; from: string; to: string; resource: string }
+/** A service seen on another node than the record's; seq: the record's failover count after it (decimal). */
+export interface Move { service: ServiceName; from: string; to: string; resource: string; seq: string }
 
 export interface ModelInput {
   status: ClusterStatus;
@@ -139,7 +140,7 @@ export function buildSnapshot(input: ModelInput): { snapshot: Snapshot; record: 
         record.total = (BigInt(record.total) + 1n).toString();
         record.last = now;
         const moved = rs.find((r) => isActive(r) && r.nodes.includes(activeNode));
-        moves.push({ service: name, from: prevSvc.node, to: activeNode, resource: moved?.id ?? '' });
+        moves.push({ service: name, from: prevSvc.node, to: activeNode, resource: moved?.id ?? '', seq: record.total });
       }
       const from = prevSvc?.node && prevSvc.node !== activeNode ? prevSvc.node : prevSvc?.from;
       record.services[name] = { node: activeNode, failovers, last, ...(from ? { from } : {}) };

@@ -23,8 +23,15 @@
 //                bytes, so a non-ASCII value (node or resource names, reasons) corrupts the PDU;
 //                and the SmartBuffer encoder costs ~0.4 ms per PDU.
 //                -> encodeResponse(): byte-exact lengths, one Buffer.
+//  8. (found while profiling a walk through snmpd) snmpd's AgentX master sends one GetNext PDU
+//                per GETBULK repetition, so the subagent's cost per PDU is its cost per varbind.
+//                The library reads through the socket's 'data' stream (a fresh 64 KiB buffer and
+//                the Readable machinery per PDU) and re-encodes every answer.
+//                -> createSubagent(): the socket reads into one reused buffer (net's `onread`)
+//                and frames from there; serveReads() copies each instance's cached encoding.
 import snmp from 'net-snmp';
 import { EventEmitter } from 'node:events';
+import { createConnection } from 'node:net';
 
 export { snmp };
 export const { ObjectType, MibProviderType, MaxAccess, AgentXPdu, AgentXPduType } = snmp;
@@ -154,6 +161,8 @@ export function frameAgentX(onPdu: (pdu: Buffer) => void, onError: (e: Error) =>
       pending = pending.subarray(AGENTX_HEADER + len);
       try { onPdu(Buffer.from(one)); } catch (e) { onError(e as Error); }
     }
+    // Keep no reference into the chunk: with `onread` the next read overwrites it.
+    if (pending.length && pending.buffer === chunk.buffer) pending = Buffer.from(pending);
   };
 }
 
@@ -163,10 +172,55 @@ export function fixFraming(sa: any): void {
   sa.socket.on('data', frameAgentX((pdu) => (sa.onPdu ?? sa.onMsg).call(sa, pdu), (e) => sa.emit('pduError', e)));
 }
 
+// ---------------------------------------------------------------- 8. the subagent's socket
+
+let SubagentClass: (new (options: object) => any) | undefined;
+
+/**
+ * net-snmp's Subagent constructor. The package exports only createSubagent(), which connects at
+ * once with a plain socket; the constructor is reached through one instance whose connect cannot
+ * succeed (nothing can exist under /dev/null) and whose socket is destroyed at once.
+ */
+function subagentClass(): new (options: object) => any {
+  if (!SubagentClass) {
+    const probe = snmp.createSubagent({ masterPort: '/dev/null/ha-oscar-no-master' });
+    probe.on('error', () => {});
+    probe.socket.on('error', () => {});
+    probe.socket.destroy();
+    SubagentClass = Object.getPrototypeOf(probe).constructor;
+  }
+  return SubagentClass!;
+}
+
+/**
+ * A library Subagent (open, register, notify, ping, Response matching all unchanged) whose socket
+ * reads into one reused 64 KiB buffer (net `onread`: no per-read buffer, no Readable stream) and
+ * frames the PDUs from there (bug 1). PDUs go to `onPdu` when set (serveReads), else the library.
+ * Events as the library's: 'error', 'close'; 'pduError' for a stream out of sync.
+ */
+export function createSubagent(options: { master?: string; masterPort: number | string; description?: string; timeout?: number }): any {
+  applyGlobalFixes();
+  const sa = new (subagentClass())(options);
+  const frame = frameAgentX((pdu) => (sa.onPdu ?? sa.onMsg).call(sa, pdu), (e) => sa.emit('pduError', e));
+  const buffer = Buffer.allocUnsafe(64 * 1024);
+  const onread = { buffer, callback: (n: number, buf: Uint8Array): boolean => { frame((buf as Buffer).subarray(0, n)); return true; } };
+  sa.socket = typeof options.masterPort === 'string'
+    ? createConnection({ path: options.masterPort, onread })
+    : createConnection({ port: options.masterPort, host: options.master ?? 'localhost', onread });
+  sa.socket.on('error', (e: Error) => sa.onError(e));
+  sa.socket.on('close', () => sa.onClose());
+  return sa;
+}
+
 // ---------------------------------------------------------------- 6. read requests
 
 type Oid = number[];
-interface Instance { oid: Oid; str: string; node: any }
+/**
+ * One instance of the Mib in the read index. `enc`: its varbind, encoded (AgentX, big-endian)
+ * for the value it had then (`encFor`); re-encoded only when the value changed (a new snapshot
+ * is a new Mib and a new index; haOscarClusterDataAge is updated in place between snapshots).
+ */
+interface Instance { oid: Oid; str: string; node: any; enc?: Buffer; encFor?: unknown; encType?: number }
 
 function cmpOid(a: Oid, b: Oid): number {
   const n = Math.min(a.length, b.length);
@@ -206,6 +260,17 @@ export function nextInstance(index: Instance[], start: Oid, include: boolean, en
   return hit;
 }
 
+/** The instance's varbind bytes, from the cache unless its value or type changed since. */
+export function encodedInstance(i: Instance): Buffer {
+  const { value, valueType } = i.node;
+  if (i.enc === undefined || i.encFor !== value || i.encType !== valueType) {
+    i.enc = encodeVarbind({ oid: i.oid, type: valueType, value });
+    i.encFor = value;
+    i.encType = valueType;
+  }
+  return i.enc;
+}
+
 interface Range { start: Oid; include: boolean; end: Oid | null }
 
 /** Parse the search ranges of an agentx Get/GetNext/GetBulk PDU (RFC 2741 5.2), both byte orders. */
@@ -243,57 +308,71 @@ function oidParts(oid: string | Oid): { prefix: number; sub: number[] } {
   return { prefix: 0, sub: a };
 }
 
+type Varbind = { oid: string | Oid; type: number; value: unknown };
+
+/** One varbind of a Response (RFC 2741 5.4), big-endian: type, reserved, OID, value. */
+export function encodeVarbind(v: Varbind): Buffer {
+  const o = oidParts(v.oid);
+  let data: Buffer | null = null;
+  let fixed = 0;
+  switch (v.type) {
+    case ObjectType.Integer: case ObjectType.Counter: case ObjectType.Gauge: case ObjectType.TimeTicks: fixed = 4; break;
+    case ObjectType.Counter64: fixed = 8; break;
+    case ObjectType.OctetString: case ObjectType.Opaque:
+      data = Buffer.isBuffer(v.value) ? v.value : Buffer.from(String(v.value ?? ''), 'utf8'); break;
+    case ObjectType.IpAddress: data = Buffer.from(String(v.value).split('.').map(Number)); break;
+    case ObjectType.OID: break;
+    default: break; // Null, NoSuchObject, NoSuchInstance, EndOfMibView: no value
+  }
+  const valueOid = v.type === ObjectType.OID ? oidParts(String(v.value ?? '')) : null;
+  const size = 4 + 4 + 4 * o.sub.length + fixed + (data ? 4 + data.length + ((4 - (data.length % 4)) % 4) : 0) + (valueOid ? 4 + 4 * valueOid.sub.length : 0);
+  const b = Buffer.alloc(size);
+  let off = 0;
+  const putOid = (x: { prefix: number; sub: number[] }) => {
+    b[off] = x.sub.length; b[off + 1] = x.prefix; off += 4;
+    for (const n of x.sub) { b.writeUInt32BE(n >>> 0, off); off += 4; }
+  };
+  b.writeUInt16BE(v.type, off); off += 4;
+  putOid(o);
+  switch (v.type) {
+    case ObjectType.Integer: b.writeInt32BE(Number(v.value) | 0, off); off += 4; break;
+    case ObjectType.Counter: case ObjectType.Gauge: case ObjectType.TimeTicks: b.writeUInt32BE(Number(v.value) >>> 0, off); off += 4; break;
+    case ObjectType.Counter64: b.writeBigUInt64BE(toCounter64(v.value), off); off += 8; break;
+    default:
+      if (data) { b.writeUInt32BE(data.length, off); off += 4; data.copy(b, off); off += data.length + ((4 - (data.length % 4)) % 4); }
+      if (valueOid) putOid(valueOid);
+  }
+  return b;
+}
+
+interface ResponseHeader { sessionID: number; transactionID: number; packetID: number; sysUpTime?: number; error?: number; index?: number }
+
+/** agentx-Response-PDU (big-endian) from varbinds already encoded: one Buffer, one copy each. */
+export function responseFromEncoded(r: ResponseHeader, encoded: readonly Buffer[]): Buffer {
+  let payload = 8;
+  for (const e of encoded) payload += e.length;
+  const b = Buffer.allocUnsafe(20 + payload); // every byte is written below
+  b[0] = 1; b[1] = AgentXPduType.Response; b[2] = 0x10; b[3] = 0;
+  b.writeUInt32BE(r.sessionID >>> 0, 4); b.writeUInt32BE(r.transactionID >>> 0, 8); b.writeUInt32BE(r.packetID >>> 0, 12); b.writeUInt32BE(payload, 16);
+  b.writeUInt32BE((r.sysUpTime ?? 0) >>> 0, 20); b.writeUInt16BE(r.error ?? 0, 24); b.writeUInt16BE(r.index ?? 0, 26);
+  let off = 28;
+  for (const e of encoded) { e.copy(b, off); off += e.length; }
+  return b;
+}
+
 /**
  * agentx-Response-PDU, big-endian. The library's encoder (SmartBuffer) costs about 0.4 ms per
  * PDU, which was most of a walk's time; this one writes straight into one Buffer.
  * Same bytes as AgentXPdu.toBuffer() (checked by the tests).
  */
-export function encodeResponse(r: { sessionID: number; transactionID: number; packetID: number; sysUpTime?: number; error?: number; index?: number; varbinds: { oid: string; type: number; value: unknown }[] }): Buffer {
-  const parts = r.varbinds.map((v) => {
-    const o = oidParts(v.oid);
-    let data: Buffer | null = null;
-    let fixed = 0;
-    switch (v.type) {
-      case ObjectType.Integer: case ObjectType.Counter: case ObjectType.Gauge: case ObjectType.TimeTicks: fixed = 4; break;
-      case ObjectType.Counter64: fixed = 8; break;
-      case ObjectType.OctetString: case ObjectType.Opaque:
-        data = Buffer.isBuffer(v.value) ? v.value : Buffer.from(String(v.value ?? ''), 'utf8'); break;
-      case ObjectType.IpAddress: data = Buffer.from(String(v.value).split('.').map(Number)); break;
-      case ObjectType.OID: break;
-      default: break; // Null, NoSuchObject, NoSuchInstance, EndOfMibView: no value
-    }
-    const valueOid = v.type === ObjectType.OID ? oidParts(String(v.value ?? '')) : null;
-    const size = 4 + 4 + 4 * o.sub.length + fixed + (data ? 4 + data.length + ((4 - (data.length % 4)) % 4) : 0) + (valueOid ? 4 + 4 * valueOid.sub.length : 0);
-    return { v, o, data, valueOid, size };
-  });
-  const payload = 8 + parts.reduce((n, p) => n + p.size, 0);
-  const b = Buffer.alloc(20 + payload);
-  b[0] = 1; b[1] = AgentXPduType.Response; b[2] = 0x10;
-  b.writeUInt32BE(r.sessionID >>> 0, 4); b.writeUInt32BE(r.transactionID >>> 0, 8); b.writeUInt32BE(r.packetID >>> 0, 12); b.writeUInt32BE(payload, 16);
-  b.writeUInt32BE((r.sysUpTime ?? 0) >>> 0, 20); b.writeUInt16BE(r.error ?? 0, 24); b.writeUInt16BE(r.index ?? 0, 26);
-  let off = 28;
-  const putOid = (o: { prefix: number; sub: number[] }) => {
-    b[off] = o.sub.length; b[off + 1] = o.prefix; off += 4;
-    for (const x of o.sub) { b.writeUInt32BE(x >>> 0, off); off += 4; }
-  };
-  for (const { v, o, data, valueOid } of parts) {
-    b.writeUInt16BE(v.type, off); off += 4;
-    putOid(o);
-    switch (v.type) {
-      case ObjectType.Integer: b.writeInt32BE(Number(v.value) | 0, off); off += 4; break;
-      case ObjectType.Counter: case ObjectType.Gauge: case ObjectType.TimeTicks: b.writeUInt32BE(Number(v.value) >>> 0, off); off += 4; break;
-      case ObjectType.Counter64: b.writeBigUInt64BE(toCounter64(v.value), off); off += 8; break;
-      default:
-        if (data) { b.writeUInt32BE(data.length, off); off += 4; data.copy(b, off); off += data.length + ((4 - (data.length % 4)) % 4); }
-        if (valueOid) putOid(valueOid);
-    }
-  }
-  return b;
+export function encodeResponse(r: ResponseHeader & { varbinds: { oid: string; type: number; value: unknown }[] }): Buffer {
+  return responseFromEncoded(r, r.varbinds.map(encodeVarbind));
 }
 
 /**
  * Answer Get, GetNext and GetBulk from a sorted index of the current Mib; every other PDU goes
  * to the library. `objects`: object type OIDs, for noSuchInstance vs noSuchObject.
+ * GetNext/GetBulk answers are copied from each instance's cached encoding (encodedInstance).
  */
 export function serveReads(sa: any, objects: () => readonly string[]): void {
   const libraryOnMsg = sa.onMsg;
@@ -302,28 +381,27 @@ export function serveReads(sa: any, objects: () => readonly string[]): void {
     if (type !== AgentXPduType.Get && type !== AgentXPduType.GetNext && type !== AgentXPduType.GetBulk) return libraryOnMsg.call(sa, buf);
     const req = parseReadPdu(buf);
     const mib = sa.mib;
-    const varbinds: { oid: string; type: number; value: unknown }[] = [];
-    const valueOf = (i: Instance) => ({ oid: i.str, type: i.node.valueType, value: i.node.value });
-    const eom = (r: Range) => ({ oid: r.start.join('.'), type: ObjectType.EndOfMibView, value: null });
+    const encoded: Buffer[] = [];
+    const eom = (r: Range) => encodeVarbind({ oid: r.start, type: ObjectType.EndOfMibView, value: null });
     if (type === AgentXPduType.Get) {
-      for (const r of req.ranges) varbinds.push(answerGet(mib, objects(), r.start.join('.')));
+      for (const r of req.ranges) encoded.push(encodeVarbind(answerGet(mib, objects(), r.start.join('.'))));
     } else {
       const index = indexMib(mib);
       const nonRep = type === AgentXPduType.GetBulk ? Math.min(req.nonRepeaters, req.ranges.length) : req.ranges.length;
-      for (const r of req.ranges.slice(0, nonRep)) { const h = nextInstance(index, r.start, r.include, r.end); varbinds.push(h ? valueOf(h) : eom(r)); }
+      for (let k = 0; k < nonRep; k++) { const r = req.ranges[k]; const h = nextInstance(index, r.start, r.include, r.end); encoded.push(h ? encodedInstance(h) : eom(r)); }
       if (type === AgentXPduType.GetBulk) {
         const rep = req.ranges.slice(nonRep).map((r) => ({ ...r }));
         for (let i = 0; i < req.maxRepetitions && rep.length; i++) {
           let live = 0;
           for (const r of rep) {
             const h = nextInstance(index, r.start, r.include, r.end);
-            if (h) { varbinds.push(valueOf(h)); r.start = h.oid; r.include = false; live++; } else varbinds.push(eom(r));
+            if (h) { encoded.push(encodedInstance(h)); r.start = h.oid; r.include = false; live++; } else encoded.push(eom(r));
           }
           if (!live) break;
         }
       }
     }
-    sa.socket.write(encodeResponse({ sessionID: req.sessionID, transactionID: req.transactionID, packetID: req.packetID, varbinds }));
+    sa.socket.write(responseFromEncoded({ sessionID: req.sessionID, transactionID: req.transactionID, packetID: req.packetID }, encoded));
   };
 }
 
@@ -379,6 +457,9 @@ export interface ResilientOptions {
   timeoutMs?: number;
 }
 
+/** A notification could not be handed to the master because the session is down: send it again later. */
+export class SessionLostError extends Error {}
+
 /**
  * A net-snmp Subagent that re-opens its session and re-registers its subtrees whenever the
  * master goes away (snmpd restart), with the framing, Proxy, Counter64 and Get fixes applied.
@@ -386,6 +467,7 @@ export interface ResilientOptions {
  */
 export class ResilientSubagent extends EventEmitter {
   private sa: any = null;
+  private readonly inflight = new Set<(e: SessionLostError) => void>();
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
   private pingTimer: NodeJS.Timeout | null = null;
@@ -415,9 +497,8 @@ export class ResilientSubagent extends EventEmitter {
 
   private connect(): void {
     if (this.stopped) return;
-    const sa = snmp.createSubagent({ ...this.masterArgs(), description: this.opts.description, timeout: this.opts.timeoutMs ? Math.ceil(this.opts.timeoutMs / 1000) : 0 });
+    const sa = createSubagent({ ...this.masterArgs(), description: this.opts.description, timeout: this.opts.timeoutMs ? Math.ceil(this.opts.timeoutMs / 1000) : 0 });
     this.sa = sa;
-    fixFraming(sa);
     fixMibProxy(sa.mib);
     fixGet(sa, this.opts.objects);
     serveReads(sa, this.opts.objects);
@@ -470,19 +551,35 @@ export class ResilientSubagent extends EventEmitter {
     this.connected = false;
     if (this.pingTimer) { clearInterval(this.pingTimer); this.pingTimer = null; }
     try { sa.socket.destroy(); } catch { /* gone */ }
+    this.failInflight(reason);
     if (was) this.emit('down', reason);
     if (this.stopped) return;
     this.timer = setTimeout(() => { this.timer = null; this.connect(); }, this.delay);
     this.delay = Math.min(this.delay * 2, this.opts.maxRetryMs ?? 5_000);
   }
 
-  /** Send a notification through the master (it goes to snmpd's trap sinks). */
+  /**
+   * Send a notification through the master (it goes to snmpd's trap sinks). Rejects with a
+   * SessionLostError when the session is not open, or is lost before the master answered (the
+   * library would never call back then); with a plain Error when the master refused it.
+   */
   notify(trapOid: string, varbinds: { oid: string; type: number; value: unknown }[]): Promise<void> {
     const sa = this.sa;
-    if (!sa || !this.connected) return Promise.reject(new Error('AgentX session is not open'));
+    if (!sa || !this.connected) return Promise.reject(new SessionLostError('AgentX session is not open'));
     return new Promise((resolve, reject) => {
-      sa.notify(trapOid, varbinds, (e: Error | null, pdu: any) => (e || pdu?.error ? reject(new Error(`AgentX notify refused (error ${pdu?.error ?? e?.message})`)) : resolve()));
+      const lost = (e: SessionLostError) => reject(e);
+      this.inflight.add(lost);
+      sa.notify(trapOid, varbinds, (e: Error | null, pdu: any) => {
+        if (!this.inflight.delete(lost)) return;
+        if (e || pdu?.error) reject(new Error(`AgentX notify refused (error ${pdu?.error ?? e?.message})`)); else resolve();
+      });
     });
+  }
+
+  private failInflight(reason: string): void {
+    const waiting = [...this.inflight];
+    this.inflight.clear();
+    for (const lost of waiting) lost(new SessionLostError(`AgentX session lost before the master answered (${reason})`));
   }
 
   stop(): Promise<void> {
@@ -492,6 +589,7 @@ export class ResilientSubagent extends EventEmitter {
     const sa = this.sa;
     this.sa = null;
     this.connected = false;
+    this.failInflight('stopped');
     if (!sa) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => { try { sa.socket.destroy(); } catch { /* gone */ } resolve(); };

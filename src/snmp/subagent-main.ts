@@ -1,11 +1,11 @@
 // ha-oscar-snmp-agent: the HA-OSCAR-MIB AgentX subagent (read-only).
 //
 //   ha-oscar-snmp-agent [--master PATH|HOST:PORT] [--state FILE] [--trigger FILE]
-//                       [--poll-ms N] [--node NAME] [--notify] [--mdstat PATH] [--spool DIR]
+//                       [--poll-ms N] [--node NAME] [--notify] [--notify-spool DIR] [--mdstat PATH] [--spool DIR]
 import { HaOscarAgent, type AgentOptions } from './subagent';
 import { FAILOVER_RECORD, TRIGGER_FILE } from './paths';
 
-const USAGE = 'usage: ha-oscar-snmp-agent [--master PATH|HOST:PORT] [--state FILE] [--trigger FILE] [--poll-ms N] [--slow-poll-ms N] [--node NAME] [--mdstat PATH] [--notify] [--spool DIR]';
+const USAGE = 'usage: ha-oscar-snmp-agent [--master PATH|HOST:PORT] [--state FILE] [--trigger FILE] [--poll-ms N] [--slow-poll-ms N] [--node NAME] [--mdstat PATH] [--notify] [--notify-spool DIR] [--spool DIR]';
 
 export function parseArgs(argv: string[]): AgentOptions {
   const o: AgentOptions = {
@@ -34,6 +34,7 @@ export function parseArgs(argv: string[]): AgentOptions {
       case '--node': o.localNode = val(); break;
       case '--mdstat': o.mdstatPath = val(); break;
       case '--notify': o.notify = true; break;
+      case '--notify-spool': o.notifySpoolDir = val(); break;
       case '--spool': o.spoolDir = val(); break;
       case '-h': case '--help': process.stdout.write(USAGE + '\n'); process.exit(0); break;
       default: throw new Error(`unknown argument "${a}"\n${USAGE}`);

@@ -1,18 +1,29 @@
 // The HA-OSCAR AgentX subagent: reads cluster state on change (CIB epoch poll, a trigger file
 // the alert agent touches, SIGHUP), publishes it as a fresh Mib snapshot, and answers snmpd
 // from memory. No SNMP request ever waits for crm_mon.
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync, watchFile, unwatchFile } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync, watch, watchFile, unwatchFile, type FSWatcher } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { hostname } from 'node:os';
 import { readCibEpoch, readCrmMon, readCibConfig, type Runner, type CibConfig } from '../pacemaker/crm-mon';
 import { readCfgtool, type CfgtoolStatus } from '../pacemaker/corosync';
 import { readMdstat, type RaidArray } from '../pacemaker/mdstat';
 import { run as realRun } from '../service/run';
 import { writeFileAtomic } from '../service/atomic';
-import { FAILOVER_RECORD_MODE, SPOOL_MODE } from './paths';
+import { FAILOVER_RECORD_MODE, SPOOL_MODE, SUBAGENT_STATE_DIR } from './paths';
 import { buildSnapshot, emptyRecord, type FailoverRecord, type Move, type Snapshot } from './model';
 import { buildMib, OBJECTS, OBJECT_TYPES, TRAP, NOTIFY, NOTIFICATIONS, NOTIFY_OBJECTS } from './mib-def';
-import { ResilientSubagent, ObjectType } from './netsnmp-fixes';
+import { ResilientSubagent, SessionLostError, ObjectType } from './netsnmp-fixes';
+
+/**
+ * The CIB epoch poll, adaptive. While the cluster is quiet: every DEFAULT_POLL_MS (idle cost).
+ * For FAST_WINDOW_MS after a change (a trigger from the alert agent, or a new epoch seen by a
+ * poll): every FAST_POLL_MS, so the later steps of a transition (the start on the other head
+ * after a stop here, whose alerts run there) show within that. The alert agent's trigger (each
+ * node, resource and health event on this node) makes a change visible at once.
+ */
+export const DEFAULT_POLL_MS = 10_000;
+export const FAST_POLL_MS = 500;
+export const FAST_WINDOW_MS = 15_000;
 
 export interface AgentOptions {
   /** AgentX master socket: path, unix:path or host:port. */
@@ -22,15 +33,27 @@ export interface AgentOptions {
   stateFile?: string;
   /** File whose change triggers a refresh (the alert agent writes it). */
   triggerFile?: string;
-  /** CIB epoch poll interval. */
+  /** CIB epoch poll interval while the cluster is quiet (default DEFAULT_POLL_MS). */
   pollMs?: number;
+  /** How long to poll every FAST_POLL_MS after a change (default FAST_WINDOW_MS). */
+  fastWindowMs?: number;
   /** corosync-cfgtool and /proc/mdstat poll interval. */
   slowPollMs?: number;
   mdstatPath?: string;
   /** This node's name (default: crm_node -n, then the host name). */
   localNode?: string;
-  /** Send haOscarFailover through the AgentX master when this node takes a service over. */
+  /**
+   * Send haOscarFailover through the AgentX master when this node takes a service over. Each one
+   * is written to notifySpoolDir first (atomically, before the failover record that says the
+   * move was seen), then sent like the spool's: oldest first, removed once snmpd accepted it.
+   * So one raised while the session is down (snmpd not up yet, or restarting) or while the
+   * subagent itself is down goes out with the next session.
+   */
   notify?: boolean;
+  /** Where --notify queues (default: notify/ under the state file's directory, else /var/lib/ha-oscar-snmp/notify). */
+  notifySpoolDir?: string;
+  /** At most this many waiting --notify notifications (default 100); beyond, the oldest is dropped (one log line each). */
+  notifyQueueMax?: number;
   /** Directory where alert_haoscar (transport=subagent) queues notifications to send. */
   spoolDir?: string;
   log?: (msg: string) => void;
@@ -54,8 +77,18 @@ export function loadRecord(path: string | undefined): FailoverRecord {
   return emptyRecord();
 }
 
+/** A queued notification, as alert_haoscar writes it (transport=subagent) and --notify too. */
+interface SpooledNote { trap: string; varbinds: { oid: string; type: 's' | 'u'; value: string }[] }
+
+/** The queued notifications of a spool directory, oldest first (none when it does not exist). */
+function spooled(dir: string): string[] {
+  try { return readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort(); } catch { return []; }
+}
+
 export class HaOscarAgent {
   mib: any = buildMib(emptySnapshot(), 0);
+  private draining: Promise<number> | null = null;
+  private drainAgain = false;
   snapshot: Snapshot = emptySnapshot();
   record: FailoverRecord;
   refreshes = 0;
@@ -68,6 +101,9 @@ export class HaOscarAgent {
   private raid: RaidArray[] | undefined;
   private lastSlow = 0;
   private timer: NodeJS.Timeout | null = null;
+  private triggerWatch: FSWatcher | null = null;
+  /** Poll fast until then (a change was seen or signalled). */
+  private fastUntil = 0;
   private busy: Promise<void> | null = null;
   private again = false;
   private readonly run: Runner;
@@ -88,7 +124,10 @@ export class HaOscarAgent {
       retryMs: opts.retryMs,
       pingMs: opts.pingMs ?? 15_000,
     });
-    this.subagent.on('registered', (n: number) => this.log(n === 1 ? `registered ${OBJECTS} with ${opts.master}` : `re-registered with ${opts.master} (session ${n})`));
+    this.subagent.on('registered', (n: number) => {
+      this.log(n === 1 ? `registered ${OBJECTS} with ${opts.master}` : `re-registered with ${opts.master} (session ${n})`);
+      void this.drainSpool();
+    });
     this.subagent.on('down', (why: string) => this.log(`AgentX master lost (${why}); reconnecting`));
     this.subagent.on('error', (e: Error) => this.log(e.message));
   }
@@ -120,6 +159,7 @@ export class HaOscarAgent {
         this.slowKey = key;
       }
       const epoch = await readCibEpoch(this.run);
+      if (epoch !== this.epoch) this.fastUntil = Date.now() + (this.opts.fastWindowMs ?? FAST_WINDOW_MS);
       if (!force && !slowChanged && epoch === this.epoch) {
         this.mib.setScalarValue('haOscarClusterDataAge', Math.floor((Date.now() - this.snapshot.readAt) / 1000));
         return;
@@ -134,14 +174,18 @@ export class HaOscarAgent {
       this.snapshot = snapshot;
       this.mib = buildMib(snapshot);
       this.refreshes++;
+      // The moves' notifications are on disk before the record that says they were seen: a
+      // subagent killed in between finds the moves again at its next start, and writes the
+      // same files again (named by the record's failover count), so nothing is lost or doubled.
+      for (const m of moves) this.onMove(m);
       if (JSON.stringify(record) !== JSON.stringify(this.record)) {
         this.record = record;
         if (this.opts.stateFile) {
           try { writeFileAtomic(this.opts.stateFile, JSON.stringify(record) + '\n', { mkdir: true, mode: FAILOVER_RECORD_MODE }); } catch (e) { this.log(`cannot save ${this.opts.stateFile}: ${(e as Error).message}`); }
         }
       }
+      if (moves.length && this.opts.notify) void this.drainSpool();
       if (this.lastError) { this.log('cluster state readable again'); this.lastError = ''; }
-      for (const m of moves) this.onMove(m);
     } catch (e) {
       const msg = (e as Error).message;
       if (msg !== this.lastError) this.log(`cannot read cluster state: ${msg}`);
@@ -150,39 +194,113 @@ export class HaOscarAgent {
     }
   }
 
-  private onMove(m: Move): void {
-    this.log(`service ${m.service} moved from ${m.from} to ${m.to}`);
-    if (!this.opts.notify || m.to !== this.localNode || !this.subagent.connected) return;
-    const s = ObjectType.OctetString;
-    this.subagent.notify(TRAP.failover, [
-      { oid: NOTIFY.service, type: s, value: m.service },
-      { oid: NOTIFY.resource, type: s, value: m.resource },
-      { oid: NOTIFY.fromNode, type: s, value: m.from },
-      { oid: NOTIFY.toNode, type: s, value: m.to },
-    ]).catch((e) => this.log(e.message));
+  /** Where --notify queues its notifications. */
+  get notifySpool(): string {
+    return this.opts.notifySpoolDir ?? join(this.opts.stateFile ? dirname(this.opts.stateFile) : SUBAGENT_STATE_DIR, 'notify');
   }
 
-  /** Send the notifications alert_haoscar queued (oldest first); keep them while AgentX is down. */
-  async drainSpool(): Promise<number> {
-    const dir = this.opts.spoolDir;
-    if (!dir || !this.subagent.connected) return 0;
-    let names: string[];
-    try { names = readdirSync(dir).filter((n) => n.endsWith('.json') && !n.startsWith('.')).sort(); } catch { return 0; }
+  private onMove(m: Move): void {
+    this.log(`service ${m.service} moved from ${m.from} to ${m.to}`);
+    if (!this.opts.notify || m.to !== this.localNode) return;
+    const note: SpooledNote = { trap: TRAP.failover, varbinds: [
+      { oid: NOTIFY.service, type: 's', value: m.service },
+      { oid: NOTIFY.resource, type: 's', value: m.resource },
+      { oid: NOTIFY.fromNode, type: 's', value: m.from },
+      { oid: NOTIFY.toNode, type: 's', value: m.to },
+    ] };
+    const dir = this.notifySpool;
+    // named by the record's failover count: oldest first, and the same name when seen again
+    const name = `${m.seq.padStart(20, '0')}-${m.service}.json`;
+    try {
+      writeFileAtomic(join(dir, name), JSON.stringify(note) + '\n', { mkdir: true, mode: 0o640 });
+    } catch (e) {
+      this.log(`haOscarFailover ${m.service} ${m.from} -> ${m.to} not queued: cannot write ${dir}: ${(e as Error).message}`);
+      return;
+    }
+    const max = Math.max(1, this.opts.notifyQueueMax ?? 100);
+    const waiting = spooled(dir);
+    for (const old of waiting.slice(0, Math.max(0, waiting.length - max))) {
+      this.log(`notification queue full (${max} waiting in ${dir}): dropped the oldest, ${old}`);
+      try { unlinkSync(join(dir, old)); } catch { /* sent meanwhile */ }
+    }
+  }
+
+  /**
+   * Send the notifications alert_haoscar queued (oldest first); keep them while AgentX is down.
+   * One drain at a time: the poll timer, the trigger file and each new session ask for one, and
+   * two at once would each send the file the other has not removed yet. A call during a drain joins it, and
+   * the drain lists the spool again when it ends (a file may have come after its listing).
+   * Resolves to the number sent.
+   */
+  drainSpool(): Promise<number> {
+    if (this.draining) { this.drainAgain = true; return this.draining; }
+    this.draining = (async () => {
+      let sent = 0;
+      do {
+        this.drainAgain = false;
+        sent += await this.drainSpoolOnce();
+      } while (this.drainAgain && this.subagent.connected);
+      return sent;
+    })().finally(() => { this.draining = null; });
+    return this.draining;
+  }
+
+  private async drainSpoolOnce(): Promise<number> {
     let sent = 0;
-    for (const n of names) {
+    for (const dir of [this.opts.spoolDir, this.opts.notify ? this.notifySpool : undefined]) {
+      if (!dir || !this.subagent.connected) continue;
+      const n = await this.drainDir(dir);
+      sent += n.sent;
+      if (n.lost) break;
+    }
+    return sent;
+  }
+
+  /** Send one spool directory's notifications, oldest first; stop when the session is lost. */
+  private async drainDir(dir: string): Promise<{ sent: number; lost: boolean }> {
+    let sent = 0;
+    for (const n of spooled(dir)) {
       const path = join(dir, n);
-      let note: { trap: string; varbinds: { oid: string; type: string; value: string }[] } | undefined;
+      let note: SpooledNote | undefined;
       try { note = JSON.parse(readFileSync(path, 'utf8')); } catch { /* half-written cannot happen (atomic); unreadable: drop */ }
       const ok = note && typeof note.trap === 'string' && note.trap.startsWith(`${NOTIFICATIONS}.`) && Array.isArray(note.varbinds)
         && note.varbinds.every((v) => typeof v.oid === 'string' && v.oid.startsWith(`${NOTIFY_OBJECTS}.`) && (v.type === 's' || v.type === 'u') && typeof v.value === 'string');
       if (!ok) { this.log(`dropping malformed notification ${n}`); try { unlinkSync(path); } catch { /* gone */ } continue; }
       try {
         await this.subagent.notify(note!.trap, note!.varbinds.map((v) => ({ oid: v.oid, type: v.type === 'u' ? ObjectType.Gauge : ObjectType.OctetString, value: v.type === 'u' ? Number(v.value) >>> 0 : v.value })));
-      } catch (e) { this.log(`notification ${n} not sent yet: ${(e as Error).message}`); return sent; }
+      } catch (e) {
+        // the session went before snmpd answered: keep it for the next one (twice rather than never)
+        if (e instanceof SessionLostError) { this.log(`notification ${n} not sent yet: ${(e as Error).message}`); return { sent, lost: true }; }
+        // snmpd refused it: sending it again would be refused again
+        this.log(`dropping notification ${n}: ${(e as Error).message}`);
+        try { unlinkSync(path); } catch { /* gone */ }
+        continue;
+      }
       try { unlinkSync(path); } catch { /* gone */ }
       sent++;
     }
-    return sent;
+    return { sent, lost: false };
+  }
+
+  /**
+   * The alert agent writes the trigger (a rename into its directory) after each cluster event:
+   * refresh at once. inotify on the directory (fs.watch), so the event is seen in microseconds;
+   * where that is not possible (no directory yet, no inotify) a stat poll every 500 ms.
+   */
+  private watchTrigger(file: string): void {
+    const onEvent = (): void => { this.fastUntil = Date.now() + (this.opts.fastWindowMs ?? FAST_WINDOW_MS); void this.refresh(true); void this.drainSpool(); };
+    try {
+      const w = watch(dirname(file), { persistent: false }, (_ev, name) => { if (name === basename(file)) onEvent(); });
+      w.on('error', (e) => {
+        this.log(`watching ${dirname(file)}: ${e.message}; polling ${file} instead`);
+        w.close();
+        this.triggerWatch = null;
+        watchFile(file, { interval: 500, persistent: false }, onEvent);
+      });
+      this.triggerWatch = w;
+    } catch {
+      watchFile(file, { interval: 500, persistent: false }, onEvent);
+    }
   }
 
   async start(): Promise<void> {
@@ -194,12 +312,23 @@ export class HaOscarAgent {
     }
     await this.refresh(true);
     this.subagent.start();
-    this.timer = setInterval(() => { void this.refresh(false); void this.drainSpool(); }, this.opts.pollMs ?? 2_000);
-    if (this.opts.triggerFile) watchFile(this.opts.triggerFile, { interval: 500, persistent: false }, () => { void this.refresh(true); void this.drainSpool(); });
+    const slow = this.opts.pollMs ?? DEFAULT_POLL_MS;
+    const fast = Math.min(FAST_POLL_MS, slow);
+    let last = Date.now();
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      if (now - last < (now < this.fastUntil ? fast : slow)) return;
+      last = now;
+      void this.refresh(false);
+      void this.drainSpool();
+    }, fast);
+    if (this.opts.triggerFile) this.watchTrigger(this.opts.triggerFile);
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.triggerWatch?.close();
+    this.triggerWatch = null;
     if (this.opts.triggerFile) unwatchFile(this.opts.triggerFile);
     await this.subagent.stop();
     await this.busy;

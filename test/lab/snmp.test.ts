@@ -13,7 +13,7 @@ import { healLab } from './heal';
 import { crmMon, exec, initOf, isPoweredOn, loadSpec, powerOff, powerOn, waitOnline, waitServices, whereIs } from '../../src/lab/lab';
 import { alive, childrenOf, killRecorded, record, sleep, waitGone, type ProcRecord } from '../../src/lab/procs';
 import { HEADS, MIBDIR, VIP4, VIP6, addr4, nodeDir, type LabSpec, type NodeName } from '../../src/lab/spec';
-import { ALERT_STATE_DIR, CLUSTER_GROUP, FAILOVER_RECORD, SUBAGENT_USER } from '../../src/snmp/paths';
+import { ALERT_STATE_DIR, CLUSTER_GROUP, FAILOVER_RECORD, SPOOL_DIR, SUBAGENT_USER } from '../../src/snmp/paths';
 import { serviceFor } from '../../src/pacemaker/oscar-services';
 
 const need = {
@@ -287,7 +287,7 @@ describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
     console.log(`[snmp] subagent SIGKILLed on ${active}: restarted by the node init (RestartSec 2 s), HA-OSCAR-MIB answering again after ${secs(back)} s (${load()})`);
   }, 300_000);
 
-  it('power-off of the active head: the walk shows it offline and the resources on the survivor; haOscarFailover reaches the client once per service, through snmptrap and through snmpd', async () => {
+  it('power-off of the active head, the survivor\'s subagent killed while the failovers wait in its spool: the walk shows the head offline and the resources on the survivor; haOscarFailover reaches the client once per service, through snmptrap and through snmpd', async () => {
     const active = (await whereIs(spec, 'vip4'))!;
     const survivor = other(active);
     const services = [...(await started(spec))].filter(([id, n]) => !id.startsWith('fence-') && n === active).map(([id]) => id);
@@ -306,8 +306,26 @@ describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
       return moved.every((m) => svcs[m]?.node === active) ? true : undefined;
     }, () => rec);
     const trapsFrom = trapLogSize();
+    // The survivor's subagent is frozen (SIGSTOP) before the power-off, so the failovers the
+    // alert agent spools for it (transport=subagent) wait there; once they are all spooled it is
+    // SIGKILLed, the node init starts a new one (Restart=on-failure), and that one sends them.
+    expect((await exec(spec, survivor, ['kill', '-STOP', agentPid])).code).toBe(0);
     const t0 = await powerOff(spec, active);
     try {
+      const spooled = await waitFor(`${moved.length} failovers by snmptrap, and as many waiting in ${survivor}'s spool`, 300_000, async () => {
+        const bySnmptrap = new Set(traps(trapsFrom).filter((x) => x.port === PORT.snmptrap && x.trap === 'HA-OSCAR-MIB::haOscarFailover').map((x) => x.vars.haOscarNotifyService));
+        if (!moved.every((m) => bySnmptrap.has(m))) return undefined;
+        const ls = await exec(spec, survivor, ['find', SPOOL_DIR, '-maxdepth', '1', '-name', '*.json']);
+        const files = ls.stdout.split('\n').filter(Boolean);
+        return files.length >= moved.length ? files.length : undefined;
+      }, trapTail);
+      expect((await exec(spec, survivor, ['kill', '-KILL', agentPid])).code).toBe(0);
+      const killedAt = Date.now() - t0;
+      const fresh = await waitFor('a new subagent on the survivor', 60_000, async () => {
+        const p = (await exec(spec, survivor, ['pgrep', '-f', SUBAGENT_RE])).stdout.trim();
+        return p && p !== agentPid ? p : undefined;
+      });
+      expect(fresh).not.toBe(agentPid);
       // the MIB, as the client sees it, until it shows the failover
       let firstAnswer = 0;
       let why = '';
@@ -351,10 +369,13 @@ describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
       }
       expect(failovers(PORT.snmptrap).find((t) => t.vars.haOscarNotifyService === 'snmp')!.vars).toMatchObject({ haOscarNotifyResource: 'snmpd' });
       const secsOf = (m: Record<string, number>): string => moved.map((svc) => `${svc} ${secs(m[svc]!)}`).join(', ');
-      console.log(`[snmp] power-off of ${active}: the client's walk answered again at ${secs(firstAnswer)} s and showed ${active} offline with every `
+      console.log(`[snmp] ${survivor}'s subagent frozen before the power-off, killed at ${secs(killedAt)} s with ${spooled} notification(s) in its spool (after every failover by snmptrap); `
+        + `the new one sent each once. Power-off of ${active}: the client's walk answered again at ${secs(firstAnswer)} s and showed ${active} offline with every `
         + `service on ${survivor} at ${secs(shown)} s; traps at the client: haOscarNodeLost ${secs(lost)} s; haOscarFailover by snmptrap: ${secsOf(at.snmptrap!)} s; `
-        + `through the subagent and snmpd: ${secsOf(at.snmpd!)} s (per-node alert state; polling: a walk with one 1 s try, the trap log every 0.25 s; ${load()})`);
+        + `through the subagent and snmpd: ${secsOf(at.snmpd!)} s (these two include the frozen subagent; per-node alert state; polling: a walk with one 1 s try, the trap log every 0.25 s; ${load()})`);
     } finally {
+      // a failure before the kill must not leave the survivor's subagent frozen
+      await exec(spec, survivor, ['kill', '-CONT', agentPid]).catch(() => undefined);
       await powerOn(spec, active);
     }
     await waitOnline(spec, HEADS, 240_000);

@@ -40,9 +40,17 @@ describe('notifications.snmp: accepted', () => {
     const as = parseDescription(readFileSync(join(root, 'examples', 'active-standby.yaml'), 'utf8'));
     expect(as.notifications.snmp).toMatchObject({ transport: 'snmptrap', recipients: ['udp:203.0.113.5:162', 'udp6:[2001:db8:100::6]:162'], snmpConfDir: '/etc/ha-oscar/snmp-alert', inform: true });
   });
-  it('no section: no alert', () => {
+  it('no section: the SNMP service served, so one alert that only refreshes the subagent (transport=refresh, no recipient)', () => {
     const d = edited((x) => { delete x.notifications; });
     expect(d.notifications).toEqual({});
+    expect(buildConfig(d).alerts).toEqual([{
+      id: 'ha-oscar-snmp', path: '/usr/share/pacemaker/alerts/alert_haoscar', attributes: [['transport', 'refresh']],
+      select: { nodes: true, resources: true, fencing: false, attributes: ['ha-oscar-link', '#health-ha-oscar-raid'] }, recipients: [],
+    }]);
+    expect(renderCrm(buildConfig(d))).not.toMatch(/alert [^]*\bto /);
+  });
+  it('no section and no SNMP service: no alert', () => {
+    const d = edited((x) => { delete x.notifications; for (const set of x.sets) set.services = set.services.filter((s: string) => s !== 'snmp'); delete x.services.snmp; });
     expect(buildConfig(d).alerts).toEqual([]);
     expect(renderCrm(buildConfig(d))).not.toContain('alert ');
     expect(renderConfiguration(buildConfig(d))).not.toContain('<alerts>');

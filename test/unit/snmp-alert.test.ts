@@ -183,7 +183,21 @@ describeWith({ bins: ['snmptrap', 'snmptrapd', 'snmpd', 'snmptranslate'], packag
     expect(notPcmk.code).toBe(1);
     expect(notPcmk.stderr).toBe('alert_haoscar: CRM_alert_kind is not set: this is a Pacemaker alert agent\n');
     const badTransport = await run(bin, [], { cleanEnv: true, env: { ...base(), transport: 'carrier-pigeon', CRM_alert_kind: 'node' } });
-    expect(badTransport.stderr).toBe('alert_haoscar: transport must be snmptrap or subagent, not "carrier-pigeon"\n');
+    expect(badTransport.stderr).toBe('alert_haoscar: transport must be snmptrap, subagent or refresh, not "carrier-pigeon"\n');
+  });
+
+  it('transport=refresh: no recipient needed, nothing sent or spooled, no state; only the refresh file is touched', async () => {
+    const refresh = join(dir, 'run', 'refresh');
+    rmSync(refresh, { force: true });
+    const before = lab.traps().length;
+    const spooled = readdirSync(spool).length;
+    const r = await run(bin, [], { cleanEnv: true, env: { ...base(), state_dir: join(dir, 'state-refresh'), transport: 'refresh', CRM_alert_kind: 'node', CRM_alert_node: 'head-r', CRM_alert_nodeid: '1', CRM_alert_desc: 'lost' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(refresh, 'utf8')).toMatch(/^\d+\n$/);
+    expect(existsSync(join(dir, 'state-refresh'))).toBe(false);
+    expect(readdirSync(spool).length).toBe(spooled);
+    await new Promise((res) => setTimeout(res, 500));
+    expect(lab.traps().length).toBe(before);
   });
 
   it('per-node state_dir, two recipients: the record the real subagent writes gives each recipient each failover once, whichever comes first', async () => {

@@ -6,10 +6,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  snmp, unpatched, applyGlobalFixes, frameAgentX, fixFraming, answerGet, createMib, toCounter64, ResilientSubagent, serveReads, indexMib, nextInstance, encodeResponse,
+  snmp, unpatched, applyGlobalFixes, frameAgentX, fixFraming, answerGet, createMib, toCounter64, ResilientSubagent, serveReads, indexMib, nextInstance, encodeResponse, encodedInstance, encodeVarbind,
   AgentXPdu, AgentXPduType, ObjectType, MibProviderType, MaxAccess,
 } from '../../src/snmp/netsnmp-fixes';
 import { run } from '../../src/service/run';
+import { buildMib, OBJECT_TYPES } from '../../src/snmp/mib-def';
+import { emptySnapshot } from '../../src/snmp/subagent';
+import type { Snapshot } from '../../src/snmp/model';
 
 const repo = join(__dirname, '..', '..');
 
@@ -32,8 +35,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Req { type: number; sessionID: number; transactionID: number; packetID: number; raw: Buffer }
 
-/** A minimal AgentX master on a Unix socket. `batch`: answer N requests in ONE write. */
-function fakeMaster(path: string, opts: { batch?: number } = {}) {
+/** A minimal AgentX master on a Unix socket (or TCP: a port number, 0 for any). `batch`: answer N requests in ONE write. */
+function fakeMaster(path: string | number, opts: { batch?: number } = {}) {
   const conns: Socket[] = [];
   const reqs: Req[] = [];
   const responses: Buffer[] = [];
@@ -52,7 +55,7 @@ function fakeMaster(path: string, opts: { batch?: number } = {}) {
       } else sock.write(resp);
     }));
   });
-  server.listen(path);
+  if (typeof path === 'number') server.listen(path, '127.0.0.1'); else server.listen(path);
   cleanups.push(() => new Promise<void>((r) => { for (const c of conns) c.destroy(); server.close(() => r()); }));
   return { server, conns, reqs, responses };
 }
@@ -336,5 +339,122 @@ describe('the Response encoder used by serveReads', () => {
     const varbinds = [{ oid: '1.3.6.1.3.7460.1.1.1.0', type: ObjectType.OctetString, value: 'héad' }];
     const lib = AgentXPdu.createFromVariables({ pduType: AgentXPduType.Response, sessionID: 3, transactionID: 4, packetID: 5, varbinds }).toBuffer();
     expect(encodeResponse({ sessionID: 3, transactionID: 4, packetID: 5, varbinds }).toString('hex')).toBe(lib.toString('hex'));
+  });
+});
+
+describe('8. the read index and cached encodings, through the onread socket', () => {
+  // HA-OSCAR-MIB as the subagent publishes it: a Mib built from a snapshot, swapped on refresh.
+  const R = '1.3.6.1.3.7460.1';
+  function snapshot(resources: string[], dc = 'head1'): Snapshot {
+    const s = emptySnapshot();
+    s.cluster = { ...s.cluster, name: 'oscar', quorum: 1, dc, nodesConfigured: 2, nodesOnline: 2, resourcesConfigured: resources.length, failovers: 3n };
+    s.nodes = [1, 2].map((i) => ({ index: i, name: `head${i}`, id: String(i), state: 1, isDc: i === 1 ? 1 : 2, running: 1, health: 1, healthAttributes: '' }));
+    s.resources = resources.map((id, i) => ({ index: i + 1, id, agent: 'ocf:heartbeat:Dummy', role: 1, node: 'head1', failCount: 0, managed: 1, failed: 2, lastFailure: '' }));
+    s.readAt = Date.now();
+    return s;
+  }
+
+  /** Decoded varbinds [type, oid, value] of an agentx-Response-PDU (the library's decoder). */
+  const decode = (b: Buffer) => AgentXPdu.readVarbinds(SmartBuffer.fromBuffer(b.subarray(28)), b.length - 28).map((v: any) => [v.type, v.oid, v.value]);
+
+  async function session(tcp = false) {
+    const path = tcp ? 0 : sockPath();
+    const m = fakeMaster(path);
+    await sleep(50);
+    let mib = buildMib(snapshot(['r-a', 'r-b', 'r-c']));
+    const master = tcp ? `127.0.0.1:${(m.server.address() as { port: number }).port}` : String(path);
+    const rs = new ResilientSubagent({ master, description: 'dv7', subtrees: [R], objects: () => OBJECT_TYPES, mib: () => mib, retryMs: 100 });
+    cleanups.push(() => rs.stop());
+    rs.start();
+    for (let i = 0; i < 50 && !rs.connected; i++) await sleep(20);
+    expect(rs.connected).toBe(true);
+    let packet = 5000;
+    /** Send PDUs (all in one write, or cut into `cut`-byte writes), return each answer's varbinds. */
+    const ask = async (pdus: Buffer[], cut = 0): Promise<unknown[][][]> => {
+      const before = m.responses.length;
+      const bytes = Buffer.concat(pdus.map((p) => { const c = Buffer.from(p); c.writeUInt32BE(++packet, 12); return c; }));
+      if (cut) for (let i = 0; i < bytes.length; i += cut) { m.conns[0].write(bytes.subarray(i, i + cut)); await sleep(5); }
+      else m.conns[0].write(bytes);
+      for (let i = 0; i < 100 && m.responses.length < before + pdus.length; i++) await sleep(10);
+      const got = m.responses.slice(before);
+      expect(got.map((r) => r.readUInt32BE(12))).toEqual(pdus.map((_, i) => packet - pdus.length + 1 + i));
+      return got.map(decode);
+    };
+    const next = (start: string, o: { include?: boolean; end?: string } = {}) => readPdu(AgentXPduType.GetNext, 77, [{ start, ...o }]);
+    return { m, rs, ask, next, swap: (s: Snapshot) => { mib = buildMib(s); return mib; } };
+  }
+
+  it('GetNext crosses scalar -> table, column -> column and table -> table boundaries', async () => {
+    const { ask, next } = await session();
+    const [a, b, c, d, e] = await ask([
+      next(`${R}.1.11.0`), // last scalar -> first node column (the index column is not-accessible)
+      next(`${R}.2.1.2.2`), // last row of haOscarNodeName -> first row of haOscarNodeId
+      next(`${R}.2.1.8.2`), // last cell of the node table -> the resource table
+      next(`${R}.3.1.2`), // a column OID without instance -> its first row
+      next(`${R}.1.10.0`, { include: true }), // Counter64, included start
+    ]);
+    expect(a).toEqual([[ObjectType.OctetString, `${R}.2.1.2.1`, 'head1']]);
+    expect(b).toEqual([[ObjectType.OctetString, `${R}.2.1.3.1`, '1']]);
+    expect(c).toEqual([[ObjectType.OctetString, `${R}.3.1.2.1`, 'r-a']]);
+    expect(d).toEqual([[ObjectType.OctetString, `${R}.3.1.2.1`, 'r-a']]);
+    expect(e).toEqual([[ObjectType.Counter64, `${R}.1.10.0`, 3n]]);
+  });
+
+  it('past the last instance or the range end: endOfMibView; Get of a missing row: noSuchInstance, outside: noSuchObject', async () => {
+    const { ask, next } = await session();
+    const [a, b, c] = await ask([
+      next(`${R}.3.1.9.3`), // the last instance of the Mib (no service/link/raid rows in this snapshot)
+      next(`${R}.3.1.2.3`, { end: `${R}.3.1.3` }), // the range ends before the next column
+      readPdu(AgentXPduType.Get, 77, [{ start: `${R}.3.1.2.4` }, { start: `${R}.3.1.99.1` }, { start: `${R}.1.1.0` }]),
+    ]);
+    expect(a).toEqual([[ObjectType.EndOfMibView, `${R}.3.1.9.3`, null]]);
+    expect(b).toEqual([[ObjectType.EndOfMibView, `${R}.3.1.2.3`, null]]);
+    expect(c).toEqual([[ObjectType.NoSuchInstance, `${R}.3.1.2.4`, null], [ObjectType.NoSuchObject, `${R}.3.1.99.1`, null], [ObjectType.OctetString, `${R}.1.1.0`, 'oscar']]);
+  });
+
+  it('after a refresh the new Mib answers (removed rows skipped), and an in-place value change is re-encoded', async () => {
+    const { ask, next, swap } = await session();
+    expect(await ask([next(`${R}.3.1.2.1`)])).toEqual([[[ObjectType.OctetString, `${R}.3.1.2.2`, 'r-b']]]);
+    expect(await ask([next(`${R}.1.2.0`)])).toEqual([[[ObjectType.OctetString, `${R}.1.3.0`, 'head1']]]);
+    const mib = swap(snapshot(['r-a', 'r-c'], 'head2')); // r-b gone: r-c is row 2 now
+    expect(await ask([next(`${R}.3.1.2.1`), next(`${R}.3.1.2.2`), next(`${R}.1.2.0`)])).toEqual([
+      [[ObjectType.OctetString, `${R}.3.1.2.2`, 'r-c']],
+      [[ObjectType.OctetString, `${R}.3.1.3.1`, 'ocf:heartbeat:Dummy']],
+      [[ObjectType.OctetString, `${R}.1.3.0`, 'head2']],
+    ]);
+    // haOscarClusterDataAge is set in place between snapshots (subagent.ts): the cache follows.
+    expect(await ask([next(`${R}.1.10.0`)])).toEqual([[[ObjectType.Gauge, `${R}.1.11.0`, 0]]]);
+    mib.setScalarValue('haOscarClusterDataAge', 42);
+    expect(await ask([next(`${R}.1.10.0`)])).toEqual([[[ObjectType.Gauge, `${R}.1.11.0`, 42]]]);
+  });
+
+  it('GetBulk across tables, PDUs cut into 7-byte writes and several in one write', async () => {
+    const { ask } = await session();
+    const bulk = readPdu(AgentXPduType.GetBulk, 77, [{ start: `${R}.2.1.8.1` }], { nonRepeaters: 0, maxRepetitions: 4 });
+    const want = [
+      [ObjectType.OctetString, `${R}.2.1.8.2`, ''],
+      [ObjectType.OctetString, `${R}.3.1.2.1`, 'r-a'],
+      [ObjectType.OctetString, `${R}.3.1.2.2`, 'r-b'],
+      [ObjectType.OctetString, `${R}.3.1.2.3`, 'r-c'],
+    ];
+    expect(await ask([bulk], 7)).toEqual([want]);
+    expect(await ask([bulk, bulk, bulk])).toEqual([want, want, want]);
+  });
+
+  it('the same over a TCP master (host:port)', async () => {
+    const { ask, next } = await session(true);
+    expect(await ask([next(`${R}.2.1.8.2`)], 7)).toEqual([[[ObjectType.OctetString, `${R}.3.1.2.1`, 'r-a']]]);
+  });
+
+  it('the cached encoding is the encoder\'s bytes for the current value, and is reused while it holds', () => {
+    const mib = buildMib(snapshot(['r-a']));
+    const index = indexMib(mib);
+    for (const i of index) expect(encodedInstance(i).toString('hex')).toBe(encodeVarbind({ oid: i.str, type: i.node.valueType, value: i.node.value }).toString('hex'));
+    const age = index.find((i) => i.str === `${R}.1.11.0`)!;
+    const first = encodedInstance(age);
+    expect(encodedInstance(age)).toBe(first);
+    mib.setScalarValue('haOscarClusterDataAge', 7);
+    expect(encodedInstance(age)).not.toBe(first);
+    expect(encodedInstance(age).readUInt32BE(encodedInstance(age).length - 4)).toBe(7);
   });
 });
