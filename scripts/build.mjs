@@ -87,19 +87,18 @@ function lazyDeps() {
 
 /**
  * OCF agents that declare what their level-0 monitor looks at (AgentSpec.processes) become a
- * file that is both a POSIX sh script and the JavaScript bundle: the agent itself prints its sh
- * prologue (src/ocf/fastpath.ts, generated from its declaration), which replaces the node
- * shebang line. sh answers a recurring level-0 monitor of a running resource in a few ms and
+ * file that is both a POSIX sh script and the JavaScript bundle: the agent itself prints that
+ * file (src/ocf/fastpath.ts: the sh prologue generated from its declaration, the bundle without
+ * its node shebang line, and a last line that ends the here-document sh -n sees the bundle as). sh answers a recurring level-0 monitor of a running resource in a few ms and
  * runs `exec node "$0" "$@"` for everything else (issue 25: a Node start is ~60 ms of CPU).
  */
 async function addFastPath(file) {
   const { stdout } = await promisify(execFile)(process.execPath, [file], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HA_OSCAR_DESCRIBE_FASTPATH: '1' }, timeout: 30_000,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HA_OSCAR_DESCRIBE_FASTPATH: '1' }, timeout: 30_000, maxBuffer: 64 << 20,
   });
-  if (!stdout) return;
-  const js = readFileSync(file, 'utf8');
-  if (!js.startsWith('#!/usr/bin/env node\n')) throw new Error(`${file}: no node shebang to replace`);
-  writeFileSync(file, stdout + js.slice(js.indexOf('\n') + 1));
+  if (!stdout) return; // no declared level-0 processes: stays a plain node script
+  if (!stdout.startsWith('#!/bin/sh\n') || !stdout.includes(readFileSync(file, 'utf8').split('\n')[1])) throw new Error(`${file}: unexpected fast-path output`);
+  writeFileSync(file, stdout);
 }
 
 export async function bundle(entry, outfile, { strict = false, lazy = true } = {}) {

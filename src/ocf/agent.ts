@@ -13,7 +13,8 @@ import { createLogger, oneLine, type Logger } from './log';
 import { parseParams, ParamError, type ParamSpecs, type Params } from './params';
 import { renderMetadata, type ActionSpec } from './metadata';
 import { which } from '../service/which';
-import { DESCRIBE_ENV, forget, prologue, record, type WatchedProcess } from './fastpath';
+import { readFileSync } from 'node:fs';
+import { DESCRIBE_ENV, forget, prologue, record, withPrologue, type WatchedProcess } from './fastpath';
 
 export type Result = OcfCode | void;
 
@@ -230,8 +231,8 @@ export function defineAgent<S extends ParamSpecs>(spec: AgentSpec<S>): Agent<S> 
     run,
     main() {
       if (process.env[DESCRIBE_ENV] === '1') {
-        // scripts/build.mjs asks for this agent's sh prologue (src/ocf/fastpath.ts), if it has one
-        if (spec.processes) process.stdout.write(prologue(spec.name, Object.keys(spec.params)));
+        // scripts/build.mjs asks for this agent's file with its sh prologue (src/ocf/fastpath.ts), if it has one
+        if (spec.processes) process.stdout.write(withPrologue(prologue(spec.name, Object.keys(spec.params)), readFileSync(process.argv[1]!, 'utf8')));
         return;
       }
       run(process.argv.slice(2)).then(

@@ -138,9 +138,22 @@ export function prologue(agent: string, params: string[]): string {
     '}',
     'ha_oscar_level0 "$@" && exit 0',
     'exec node "$0" "$@"',
+    // never run; it makes the whole file valid sh for `sh -n` (lintian): the JavaScript is the
+    // body of a quoted here-document that ends on the file's last line, a JavaScript comment
+    `: <<'${JS_END}'`,
     '*/',
   ].join('\n');
   const body = sh.slice(sh.indexOf('/*') + 2, sh.lastIndexOf('*/'));
   if (body.includes('*/')) throw new Error('fast path: the sh prologue would close the JavaScript comment early');
   return `${sh}\n`;
+}
+
+/** The last line of a fast-path agent: ends the sh here-document; a line comment for JavaScript. */
+export const JS_END = '//ha-oscar-js-end';
+
+/** The whole agent file: prologue, the bundle (its node shebang line dropped), JS_END. */
+export function withPrologue(head: string, bundle: string): string {
+  const js = bundle.startsWith('#!') ? bundle.slice(bundle.indexOf('\n') + 1) : bundle;
+  if (js.split('\n').includes(JS_END)) throw new Error(`fast path: the bundle has a line ${JS_END}`);
+  return `${head}${js}${js.endsWith('\n') ? '' : '\n'}${JS_END}\n`;
 }

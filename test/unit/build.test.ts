@@ -32,10 +32,16 @@ describe('single-file builds', () => {
       let head = text.slice(0, 200);
       if (fastPath.includes(f)) {
         expect(head.startsWith('#!/bin/sh\n":" /*\n'), f).toBe(true);
-        const end = text.indexOf('\nexec node "$0" "$@"\n*/\n');
+        const tail = '\nexec node "$0" "$@"\n: <<\'//ha-oscar-js-end\'\n*/\n';
+        const end = text.indexOf(tail);
         expect(end, f).toBeGreaterThan(0);
         expect(text.slice(0, end).includes('*/'), f).toBe(false);
-        head = text.slice(end + '\nexec node "$0" "$@"\n*/\n'.length).slice(0, 200);
+        expect(text.endsWith('\n//ha-oscar-js-end\n'), f).toBe(true);
+        // the whole file is valid sh (lintian runs sh -n on every #!/bin/sh script)
+        const n = spawnSync('/bin/sh', ['-n', f], { encoding: 'utf8' });
+        expect(n.stderr, f).toBe('');
+        expect(n.status, f).toBe(0);
+        head = text.slice(end + tail.length).slice(0, 200);
       } else {
         expect(head.startsWith('#!/usr/bin/env node\n'), f).toBe(true);
       }

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { distOcf, runAgent, tempDir, type AgentRun } from '../helpers/agents';
 import { describeWith } from '../helpers/prereq';
-import { prologue, recordKey } from '../../src/ocf/fastpath';
+import { prologue, recordKey, withPrologue } from '../../src/ocf/fastpath';
 
 const agent = join(distOcf, 'tftpd');
 let dir: string;
@@ -46,7 +46,9 @@ describe('the sh prologue', () => {
   it('is generated from the declaration: names every parameter literally and evaluates none', () => {
     const text = prologue('tftpd', ['root', 'listen']);
     expect(text.startsWith('#!/bin/sh\n":" /*\n')).toBe(true);
-    expect(text.endsWith('exec node "$0" "$@"\n*/\n')).toBe(true);
+    expect(text.endsWith('exec node "$0" "$@"\n: <<\'//ha-oscar-js-end\'\n*/\n')).toBe(true);
+    expect(withPrologue(text, '#!/usr/bin/env node\nfoo();\n')).toBe(`${text}foo();\n//ha-oscar-js-end\n`);
+    expect(() => withPrologue(text, 'a\n//ha-oscar-js-end\nb\n')).toThrow(/has a line/);
     expect(text).toContain('${OCF_RESKEY_listen+s}${#OCF_RESKEY_listen}:${OCF_RESKEY_listen-}');
     expect(text).not.toMatch(/\beval\b/);
     expect(() => prologue('tftpd', ['a;b'])).toThrow(/bad parameter name/);
