@@ -33,10 +33,10 @@ const t = (start: number, stop: number): Timeouts => ({ start: `${start}s`, stop
 /**
  * Every service agent: the process check (level 0) every 10 s, the protocol check on every listen
  * address (level 10) every 120 s. Level 0 is what Pacemaker runs most; the agents answer it in sh
- * in a few ms (src/ocf/fastpath.ts). Level 10 needs the agent's JavaScript: a Node start, ~60 ms
- * of CPU. At 30 s the six level-10 monitors of a head alone cost ~0.8 % of a core; at 120 s,
- * ~0.2 %, and the idle head stays within 1 % (issue 25, README "Idle cost"). A crash is still
- * found within 10 s; a hung daemon within 120 s + the monitor's timeout.
+ * in a few ms (src/ocf/fastpath.ts). Level 10 needs the agent's JavaScript and a protocol
+ * exchange: ~300 ms of CPU each in the lab (npm run bench:idle). The six level-10 monitors of the
+ * lab's head cost 1.6 % of a core at 120 s; at 30 s they would cost ~6 % (issue 25, README
+ * "Idle cost"). A crash is still found within 10 s; a hung daemon within 120 s + the timeout.
  */
 const LEVEL0: Monitor = { interval: '10s', timeout: '20s' };
 const SERVICE_MONITORS: readonly Monitor[] = [LEVEL0, { interval: '120s', timeout: '30s', depth: 10 }];
