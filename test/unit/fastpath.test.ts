@@ -6,6 +6,7 @@
 // then fails, so a 0 under it can only come from sh.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawnSync } from '../helpers/sync';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { distOcf, runAgent, tempDir, type AgentRun } from '../helpers/agents';
@@ -112,18 +113,19 @@ describeWith({ bins: ['in.tftpd'], root: true, packages: ['tftpd-hpa'] }, 'fast 
     expect(same(recurring0)).toBe(0);
   });
 
-  it('a PID reused by another program, a stale pidfile, a missing pidfile: sh hands over, same answers', () => {
+  it('a PID reused by another program, a stale pidfile, a missing pidfile: sh hands over, same answers', async () => {
     expect(same(recurring0)).toBe(0);
     const real = pidOf(1);
     // PID reuse: the pidfile names a live process that is not in.tftpd
-    const other = spawnSync('sh', ['-c', 'sleep 30 >/dev/null 2>&1 & echo $!'], { encoding: 'utf8' });
-    const sleeper = Number(other.stdout.trim());
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const sleeper = other.pid!;
     try {
       writeFileSync(pidfile(1), `${sleeper}\n`);
       expect(sh({ ...recurring0, ...noNode }).code).not.toBe(0);
       expect(same(recurring0)).toBe(1);
-    } finally { process.kill(sleeper, 'SIGKILL'); }
-    // stale: a PID that is gone
+    } finally { other.kill('SIGKILL'); }
+    await new Promise((r) => { if (other.exitCode !== null || other.signalCode !== null) r(null); else other.once('exit', r); });
+    // stale: a PID that is gone (reaped)
     writeFileSync(pidfile(1), `${sleeper}\n`);
     expect(same(recurring0)).toBe(1);
     // missing pidfile
