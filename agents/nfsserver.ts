@@ -399,7 +399,10 @@ export default defineAgent({
   needsRoot: true,
   binaries: (pr) => (pr.server === 'ganesha' ? ['ganesha.nfsd'] : ['rpc.nfsd', 'exportfs', 'rpc.mountd', 'mount', ...(splitList(pr.versions).includes('3') ? ['rpc.statd'] : [])]),
   timeouts: { start: 60, stop: 60, monitor: 30 },
-  monitors: [{ depth: 0, interval: 10, timeout: 20 }, { depth: 10, interval: 30, timeout: 30 }, { depth: 20, interval: 120, timeout: 60 }],
+  monitors: [{ depth: 0, interval: 10, timeout: 20 }, { depth: 10, interval: 120, timeout: 30 }, { depth: 20, interval: 300, timeout: 60 }],
+  // what the level-0 monitor looks at (src/ocf/fastpath.ts: a sh fast path answers it) (ganesha only: the kernel
+  // server's level 0 also looks at the kernel's threads and exports)
+  processes: (c) => (c.params.server === 'ganesha' ? [{ pidfile: paths(c).pid('ganesha'), exe: c.bin('ganesha.nfsd') }] : undefined),
 
   validate(c) {
     if (c.params.server === 'ganesha' && (c.params.grace_time > 180 || c.params.lease_time > 180)) {

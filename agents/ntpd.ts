@@ -277,7 +277,9 @@ export default defineAgent({
   needsRoot: true,
   binaries: (pp) => (pp.server === 'chrony' ? [pp.binary ?? 'chronyd', 'chronyc'] : [pp.binary ?? 'ntpd']),
   timeouts: { start: 30, stop: 20, monitor: 20 },
-  monitors: [{ depth: 0, interval: 10 }, { depth: 10, interval: 30, timeout: 20 }, { depth: 20, interval: 120, timeout: 20 }],
+  monitors: [{ depth: 0, interval: 10 }, { depth: 10, interval: 120, timeout: 20 }, { depth: 20, interval: 300, timeout: 20 }],
+  // what the level-0 monitor looks at (src/ocf/fastpath.ts: a sh fast path answers it)
+  processes: (c) => [{ pidfile: paths(c).pidfile, exe: c.bin(daemonName(c)) }],
 
   validate(c) {
     if (c.params.minpoll > c.params.maxpoll) fail(OCF.ERR_CONFIGURED, `minpoll (${c.params.minpoll}) must not exceed maxpoll (${c.params.maxpoll})`);

@@ -196,7 +196,9 @@ export default defineAgent({
   needsRoot: true,
   binaries: () => ['radvd'],
   timeouts: { start: 20, stop: 20, monitor: 20 },
-  monitors: [{ depth: 0, interval: 10 }, { depth: 10, interval: 30, timeout: 20 }],
+  monitors: [{ depth: 0, interval: 10 }, { depth: 10, interval: 120, timeout: 20 }],
+  // what the level-0 monitor looks at (src/ocf/fastpath.ts: a sh fast path answers it)
+  processes: (c) => [{ pidfile: paths(c).pidfile, exe: c.bin('radvd') }],
 
   async validate(c) {
     const pr = c.params;

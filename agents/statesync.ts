@@ -194,6 +194,8 @@ const agent = defineAgent({
   binaries: (ps) => (ps.transport === 'ssh' ? ['rsync', 'ssh'] : ['rsync']),
   timeouts: { start: 20, stop: 120, monitor: 20 },
   monitors: [{ depth: 0, interval: 30 }],
+  // what the level-0 monitor looks at (src/ocf/fastpath.ts: a sh fast path answers it)
+  processes: (c) => [{ pidfile: files(c.instanceId).pidfile, exe: process.execPath }],
 
   validate(c) {
     if (c.params.transport === 'rsyncd') checkSecretFile(c.params.password_file, 'password_file');

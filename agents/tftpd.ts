@@ -96,7 +96,9 @@ export default defineAgent({
   needsRoot: true,
   binaries: () => ['in.tftpd'],
   timeouts: { start: 20, stop: 20, monitor: 20 },
-  monitors: [{ depth: 0, interval: 10 }, { depth: 10, interval: 30, timeout: 20 }],
+  monitors: [{ depth: 0, interval: 10 }, { depth: 10, interval: 120, timeout: 20 }],
+  // what the level-0 monitor looks at (src/ocf/fastpath.ts: a sh fast path answers it)
+  processes: (c) => addrs(c).map((_, i) => ({ pidfile: pidfileOf(c, i), exe: c.bin('in.tftpd') })),
 
   async validate(c) {
     let st;

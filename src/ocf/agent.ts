@@ -13,6 +13,8 @@ import { createLogger, oneLine, type Logger } from './log';
 import { parseParams, ParamError, type ParamSpecs, type Params } from './params';
 import { renderMetadata, type ActionSpec } from './metadata';
 import { which } from '../service/which';
+import { readFileSync } from 'node:fs';
+import { DESCRIBE_ENV, forget, prologue, record, withPrologue, type WatchedProcess } from './fastpath';
 
 export type Result = OcfCode | void;
 
@@ -51,6 +53,14 @@ export interface AgentSpec<S extends ParamSpecs> {
   monitors?: { depth: number; interval: number; timeout?: number; role?: string }[];
   /** Executables needed; checked before start/monitor/validate-all. */
   binaries?: (params: Params<S>) => string[];
+  /**
+   * What the level-0 monitor looks at: at level 0 the monitor says "running" exactly when every
+   * pidfile names a live process that runs its exe (src/service/daemon.ts runningPid), and the
+   * parameters validate and the binaries are there. Declared, the agent gets a sh fast path
+   * for recurring level-0 monitors (src/ocf/fastpath.ts). undefined: no fast path (for these
+   * parameters).
+   */
+  processes?: (ctx: Context<S>) => WatchedProcess[] | undefined;
   /** Must run as root (start/stop/monitor/validate-all). */
   needsRoot?: boolean;
   /** Extra checks beyond parameter types: run for validate-all and before start. */
@@ -113,6 +123,8 @@ export function defineAgent<S extends ParamSpecs>(spec: AgentSpec<S>): Agent<S> 
     const cb = callbacks[action];
     if (!cb) { process.stderr.write(usage()); return OCF.ERR_UNIMPLEMENTED; }
     const act = action === 'status' ? 'monitor' : action;
+    // the fast path's record holds only while nothing but monitors ran since it was written
+    if (spec.processes && act !== 'monitor' && act !== 'validate-all') forget(spec.name, env);
 
     const intervalMs = Number(env.OCF_RESKEY_CRM_meta_interval ?? 0) || 0;
     const isProbe = act === 'monitor' && intervalMs === 0;
@@ -126,10 +138,11 @@ export function defineAgent<S extends ParamSpecs>(spec: AgentSpec<S>): Agent<S> 
 
     // 1. parameters
     let params: Params<S>;
+    let warned = false;
     try {
       const parsed = parseParams(spec.params, env);
       params = parsed.values;
-      for (const w of parsed.warnings) log.warn(w);
+      for (const w of parsed.warnings) { log.warn(w); warned = true; }
     } catch (e) {
       if (!(e instanceof ParamError)) throw e;
       if (act === 'stop') {
@@ -196,6 +209,16 @@ export function defineAgent<S extends ParamSpecs>(spec: AgentSpec<S>): Agent<S> 
     })();
     const code = await Promise.race([body, timedOut]);
     clearTimeout(timer);
+    if (spec.processes && act === 'monitor') {
+      try {
+        // a monitor that warns must keep warning: only a silent success is recorded for sh
+        if (code === OCF.SUCCESS && !warned) record(spec.name, Object.keys(spec.params), env, [...bins.values()], spec.processes(ctx));
+        else forget(spec.name, env);
+      } catch (e) {
+        log.debug(`fast-path record: ${oneLine(e instanceof Error ? e.message : String(e))}`);
+        forget(spec.name, env);
+      }
+    }
     if (act !== 'monitor' || code !== OCF.SUCCESS && code !== OCF.NOT_RUNNING) {
       log.debug(`${act}: ${codeName(code)}`);
     }
@@ -207,6 +230,11 @@ export function defineAgent<S extends ParamSpecs>(spec: AgentSpec<S>): Agent<S> 
     metadata,
     run,
     main() {
+      if (process.env[DESCRIBE_ENV] === '1') {
+        // scripts/build.mjs asks for this agent's file with its sh prologue (src/ocf/fastpath.ts), if it has one
+        if (spec.processes) process.stdout.write(withPrologue(prologue(spec.name, Object.keys(spec.params)), readFileSync(process.argv[1]!, 'utf8')));
+        return;
+      }
       run(process.argv.slice(2)).then(
         (code) => process.exit(code),
         (e: unknown) => {

@@ -152,7 +152,7 @@ describe('config pcs: the comparator sees what matters', () => {
     ['a param value', (s) => s.replace('value="192.0.2.100" id="vip-boot-ipv4-instance_attributes-ip"', 'value="192.0.2.99" id="vip-boot-ipv4-instance_attributes-ip"')],
     ['a meta attribute dropped', (s) => s.replace(/\n *<nvpair name="priority" value="10" id="dhcpd4-meta_attributes-priority"\/>/, '')],
     ['an op timeout', (s) => s.replace('<op name="stop" interval="0s" timeout="20s" id="dhcpd4-stop-0s"/>', '<op name="stop" interval="0s" timeout="21s" id="dhcpd4-stop-0s"/>')],
-    ['an op depth', (s) => s.replace('<nvpair name="OCF_CHECK_LEVEL" value="10" id="tftpd-monitor-30s-instance_attributes-OCF_CHECK_LEVEL"/>', '<nvpair name="OCF_CHECK_LEVEL" value="20" id="tftpd-monitor-30s-instance_attributes-OCF_CHECK_LEVEL"/>')],
+    ['an op depth', (s) => s.replace('<nvpair name="OCF_CHECK_LEVEL" value="10" id="tftpd-monitor-120s-instance_attributes-OCF_CHECK_LEVEL"/>', '<nvpair name="OCF_CHECK_LEVEL" value="20" id="tftpd-monitor-120s-instance_attributes-OCF_CHECK_LEVEL"/>')],
     ['a resource id', (s) => s.replace('<primitive id="tftpd" ', '<primitive id="tftpd2" ')],
     ['resource order', (s) => s.replace(/(\n *<primitive id="vip-boot-ipv4"[\s\S]*?<\/primitive>)(\n *<primitive id="vip-boot-ipv6"[\s\S]*?<\/primitive>)/, '$2$1')],
     ['sequential dropped from a set', (s) => s.replace('<resource_set sequential="false" id="ord-boot-1">', '<resource_set id="ord-boot-1">')],
