@@ -183,7 +183,10 @@ function monitorFailure(spec: LabSpec, node: NodeName, rscs: string[], fromOffse
   try { text = readFileSync(pacemakerLog(spec, node)).subarray(fromOffset).toString('utf8'); } catch { return {}; }
   for (const line of text.split('\n')) {
     const m = /Result of monitor operation for (\S+) on \S+: (.*)/.exec(line);
-    if (m && rscs.includes(m[1]!) && !/^ok\b/.test(m[2]!)) return { at: corosyncTime(line), what: `${m[1]}: ${m[2]!.replace(/\s*\|.*$/, '').trim()}` };
+    if (m && rscs.includes(m[1]!) && !/^(ok|Cancelled)\b/.test(m[2]!)) return { at: corosyncTime(line), what: `${m[1]}: ${m[2]!.replace(/\s*\|.*$/, '').trim()}` };
+    // a hung daemon can hang the monitor itself: the controller logs its time-out, no result line
+    const t = /rsc_op \d+: (\S+)_monitor_(\d+) on \S+ timed out/.exec(line);
+    if (t && rscs.includes(t[1]!)) return { at: corosyncTime(line), what: `${t[1]}: monitor (interval ${Number(t[2]) / 1000} s) timed out` };
   }
   return {};
 }
