@@ -1,5 +1,6 @@
 // ha-oscar lab: a real two-head Pacemaker/Corosync cluster and a client in namespaces.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { writeFileAtomic } from '../service/atomic';
 import * as lab from '../lab/lab';
 import { makeSpec, netsOf, parseNet, parseNode, NODES } from '../lab/spec';
@@ -13,9 +14,11 @@ const usage = `usage: ha-oscar lab <command> [--name LAB] [args]   (LAB defaults
   down                              tear everything down (only what the lab recorded)
   demo [--token MS]                 up, show, fail over the active head, bring it back, down
   bench [--token MS] [--runs N]     failover benchmark (npm run bench:failover runs it for 1000 ms and the default)
-  bench-snmp [--runs N]             ha-oscar's SNMP subagent and pcs-snmp side by side (npm run bench:snmp)`;
+  bench-snmp [--runs N]             ha-oscar's SNMP subagent and pcs-snmp side by side (npm run bench:snmp)
+  faults [--quick] [--runs N] [--token MS]
+                                    fault battery under client load; writes docs/faults.md (npm run faults)`;
 
-interface Parsed { name: string; token?: number; config?: string; runs?: number; rest: string[] }
+interface Parsed { name: string; token?: number; config?: string; runs?: number; quick?: boolean; rest: string[] }
 
 function parse(argv: string[]): Parsed {
   const p: Parsed = { name: process.env.HA_OSCAR_LAB ?? 'hao', rest: [] };
@@ -37,6 +40,7 @@ function parse(argv: string[]): Parsed {
       if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`--runs: '${v}' is not a positive number`);
       p.runs = Number(v);
     } else if (a === '--config') p.config = val();
+    else if (a === '--quick') p.quick = true;
     else if (a.startsWith('--') && a !== '--help') throw new Error(`unknown option ${a}`);
     else p.rest.push(a);
   }
@@ -189,6 +193,18 @@ export async function main(argv: string[]): Promise<number> {
         printSnmpBench(r, say);
         if (process.env.HA_OSCAR_BENCH_JSON) writeFileAtomic(process.env.HA_OSCAR_BENCH_JSON, JSON.stringify(r, null, 2) + '\n', { mkdir: true });
         return 0;
+      });
+    }
+    case 'faults': {
+      // Used by scripts/faults.mjs (npm run faults): src/lab/faults.ts; --runs N: power-off rounds (default 20, --quick 1).
+      const { faults, faultsMarkdown } = await import('../lab/faults');
+      const spec = makeSpec(p.name, { token: p.token });
+      return withTeardownOnSignal(spec.name, async () => {
+        const r = await faults(spec, { quick: p.quick === true, rounds: p.runs, say });
+        const md = faultsMarkdown(r);
+        writeFileAtomic(join(spec.repo, 'docs', 'faults.md'), md);
+        say(`\n${md}\nwritten to docs/faults.md; wall time ${r.wallS} s`);
+        return r.rows.some((x) => x.failures.length) ? 1 : 0;
       });
     }
     default:

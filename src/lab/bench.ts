@@ -9,13 +9,13 @@ export interface Stat { name: string; n: number; median?: number; max?: number; 
 export interface CutResult { what: string; sent: number; received: number; lost: number; memberships: number }
 export interface BenchResult { token: string; runs: Timeline[]; stats: Stat[]; cuts: CutResult[]; load: number[] }
 
-function stat(name: string, xs: (number | undefined)[]): Stat {
+export function stat(name: string, xs: (number | undefined)[]): Stat {
   const v = xs.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
   const mid = v.length ? (v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2) : undefined;
   return { name, n: v.length, median: mid, max: v.length ? v[v.length - 1] : undefined, missed: xs.length - v.length };
 }
 
-async function settle(spec: LabSpec): Promise<void> {
+export async function settle(spec: LabSpec): Promise<void> {
   await waitOnline(spec, HEADS, 120_000);
   await waitServices(spec, 120_000);
   // knet links up on both heads before the next experiment
@@ -92,7 +92,7 @@ export async function bench(spec: LabSpec, runs: number, say: Say): Promise<Benc
   return { token, runs: out, stats, cuts, load };
 }
 
-const allAnswer = (t: Timeline): number | undefined =>
+export const allAnswer = (t: Timeline): number | undefined =>
   t.checks.every((c) => c.ms !== undefined) ? Math.max(...t.checks.map((c) => c.ms!)) : undefined;
 
 const fmtS = (ms: number | undefined): string => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);

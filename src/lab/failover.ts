@@ -29,9 +29,9 @@ export interface Timeline {
 }
 
 const corosyncLog = (spec: LabSpec, node: NodeName): string => join(nodeDir(spec, node), 'var-log', 'corosync', 'corosync.log');
-const pacemakerLog = (spec: LabSpec, node: NodeName): string => join(nodeDir(spec, node), 'var-log', 'pacemaker', 'pacemaker.log');
+export const pacemakerLog = (spec: LabSpec, node: NodeName): string => join(nodeDir(spec, node), 'var-log', 'pacemaker', 'pacemaker.log');
 
-function sizeOf(f: string): number { try { return statSync(f).size; } catch { return 0; } }
+export function sizeOf(f: string): number { try { return statSync(f).size; } catch { return 0; } }
 
 /** Start times of resources in a node's pacemaker log after a byte offset (epoch ms). */
 export function pacemakerStarts(spec: LabSpec, node: NodeName, fromOffset: number): Map<string, { initiated?: number; done?: number }> {

@@ -43,12 +43,13 @@ function which(bin: string): boolean {
 }
 
 /** '' when everything is there, else one line naming what is missing and how to install it. */
-export function missingPrereqs(): string {
+export function missingPrereqs(extra: Record<string, string> = {}): string {
   const problems: string[] = [];
   if (process.getuid?.() !== 0) problems.push('the lab needs root');
-  const gone = Object.keys(LAB_BINS).filter((b) => !which(b));
+  const bins: Record<string, string> = { ...LAB_BINS, ...extra };
+  const gone = Object.keys(bins).filter((b) => !which(b));
   if (gone.length) {
-    const pkgs = [...new Set(gone.map((b) => LAB_BINS[b]))].join(' ');
+    const pkgs = [...new Set(gone.map((b) => bins[b]))].join(' ');
     problems.push(`missing ${gone.join(', ')}: install with 'apt-get install ${pkgs}' (or 'bash scripts/install-deps')`);
   }
   return problems.join('; ');
