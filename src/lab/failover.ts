@@ -56,7 +56,11 @@ export function pacemakerFencing(spec: LabSpec, node: NodeName, target: NodeName
   const text = readFileSync(f).subarray(fromOffset).toString('utf8');
   for (const line of text.split('\n')) {
     if (out.requested === undefined && new RegExp(`Requesting fencing \\(\\w+\\) of node ${target}\\b`).test(line)) out.requested = corosyncTime(line);
-    if (out.confirmed === undefined && new RegExp(`Peer ${target} was terminated \\(\\w+\\) by .*: OK`).test(line)) out.confirmed = corosyncTime(line);
+    // The fencer's own completion (finalize_op) comes first. The controller's "Peer ... was
+    // terminated" is logged by its notification handler, which can run after the fencing
+    // callback has already initiated the starts (CI: vip4 initiated 40 ms before that line).
+    if (out.confirmed === undefined && (new RegExp(`Operation '\\w+' targeting ${target} by \\S+ for \\S+: OK`).test(line)
+      || new RegExp(`Peer ${target} was terminated \\(\\w+\\) by .*: OK`).test(line))) out.confirmed = corosyncTime(line);
   }
   return out;
 }

@@ -188,7 +188,13 @@ describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
       : await exec(spec, head, ['cibadmin', '--create', '--scope', 'configuration', '--xml-text', `<alerts>${alertXml()}</alerts>`]);
     expect(r.code, r.stderr).toBe(0);
     alertHead = head;
-    // the new parameter restarts snmpd: the tests below start from a running one
+    // The new parameter restarts snmpd: the tests below start from a running one. The cluster
+    // must have done the restart, not only scheduled it: a check that snmpd is started can still
+    // see the old one when the DC is busy (after a file that powered a head off and on, it first
+    // probes every resource on the returning head; CI saw snmpd stopped under the first test).
+    // crm_resource --wait computes the pending actions from the live CIB itself.
+    const settled = await exec(spec, head, ['crm_resource', '--wait', '--timeout=240s'], { timeoutMs: 270_000 });
+    expect(settled.code, `crm_resource --wait: ${settled.stderr}`).toBe(0);
     await waitFor('snmpd started again with trap_sink', 240_000, async () => ((await started(spec)).has('snmpd') ? true : undefined));
     await waitServices(spec, 240_000);
   }, 900_000);
