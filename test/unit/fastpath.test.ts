@@ -59,7 +59,11 @@ describe('the sh prologue', () => {
     // the prologue's key lines alone, then print the key
     const keyLines = prologue('tftpd', ['root', 'listen', 'unset_one']).split('\n').filter((l) => /^  k=/.test(l));
     const script = `${keyLines.join('\n')}\nprintf %s "$k"\n`;
-    const r = spawnSync('/bin/sh', ['-c', script], { encoding: 'utf8', env: { ...values, OCF_RESOURCE_INSTANCE: 'x:1' } });
+    const keyDir = tempDir('fastpath-key');
+    const file = join(keyDir, 'key.sh');
+    writeFileSync(file, script);
+    let r;
+    try { r = spawnSync('/bin/sh', [file], { encoding: 'utf8', env: { ...values, OCF_RESOURCE_INSTANCE: 'x:1' } }); } finally { rmSync(keyDir, { recursive: true, force: true }); }
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(recordKey(['root', 'listen', 'unset_one'], { ...values, OCF_RESOURCE_INSTANCE: 'x:1' }));
   });

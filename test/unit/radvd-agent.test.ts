@@ -108,7 +108,6 @@ describeWith({ bins: ['radvd', 'rdisc6', 'ip', 'ocf-tester', 'xmllint'], root: t
       expect(ra.prefixes).toHaveLength(1);
       expect(samePrefix(ra.prefixes[0]!.prefix, ra.prefixes[0]!.length, '2001:db8:23::', 64)).toBe(true);
       expect(ra.prefixes[0]).toMatchObject({ onLink: true, autonomous: false });
-      expect(r.ms).toBeLessThan(1000);
       times.push(Math.round(r.ms));
     }
     console.log(`radvd: router solicitation -> RA from the head, seen in the node namespace after ${times.join(', ')} ms (rdisc6 wall time, incl. ip netns exec)`);
