@@ -44,6 +44,8 @@ export interface AgentFigures {
   getMs: number;
   cpuUsPerVarbind: number;
   rssMiB: number;
+  /** RssAnon: the private part of RSS (heap, stacks); RssFile is the interpreter's text and libraries, shared with every process that maps them. */
+  anonMiB: number;
   idleOwnPct: number;
   idleChildrenPct: number;
   freshStopMs?: number;
@@ -60,7 +62,9 @@ function ticks(pid: number): { own: number; children: number } {
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return { own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
 }
-const rssMiB = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const statusMiB = (pid: number, field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const rssMiB = (pid: number): number => statusMiB(pid, 'VmRSS');
+const anonMiB = (pid: number): number => statusMiB(pid, 'RssAnon');
 
 /** The host PID of the process in a head whose command line contains `marker` (for /proc figures only, never to kill). */
 function findIn(spec: LabSpec, head: NodeName, marker: RegExp): number | undefined {
@@ -133,7 +137,7 @@ async function figuresFor(spec: LabSpec, name: string, pid: number, full: string
   if (n <= nSmall) throw new Error(`${name}: the full walk (${n}) is not longer than the small one (${nSmall})`);
   return {
     name, varbinds: n, usPerVarbind: ((best(tf) - best(ts)) * 1000) / (n - nSmall), getMs: median(tg),
-    cpuUsPerVarbind: (cpu / HZ) * 1e6 / (n * runs), rssMiB: rssMiB(pid), idleOwnPct: 0, idleChildrenPct: 0,
+    cpuUsPerVarbind: (cpu / HZ) * 1e6 / (n * runs), rssMiB: rssMiB(pid), anonMiB: anonMiB(pid), idleOwnPct: 0, idleChildrenPct: 0,
   };
 }
 
@@ -174,6 +178,7 @@ export async function benchSnmp(spec: LabSpec, runs: number, say: Say): Promise<
     ours.idleOwnPct = pct(i0[0]!.own, i1[0]!.own); ours.idleChildrenPct = pct(i0[0]!.children, i1[0]!.children);
     pcs.idleOwnPct = pct(i0[1]!.own, i1[1]!.own); pcs.idleChildrenPct = pct(i0[1]!.children, i1[1]!.children);
     ours.rssMiB = rssMiB(oursPid); pcs.rssMiB = rssMiB(pcsPid);
+    ours.anonMiB = anonMiB(oursPid); pcs.anonMiB = anonMiB(pcsPid);
 
     // freshness 1: a resource stopped
     const idx = await resourceIndex(spec, 'bench-d7');
@@ -242,6 +247,7 @@ export function printSnmpBench(r: SnmpBenchResult, say: Say): void {
   row('snmpget of one cell (ms, median)', o.getMs.toFixed(1), p.getMs.toFixed(1), ratio(o.getMs, p.getMs));
   row('subagent CPU per varbind (us)', o.cpuUsPerVarbind.toFixed(1), p.cpuUsPerVarbind.toFixed(1), ratio(o.cpuUsPerVarbind, p.cpuUsPerVarbind));
   row('RSS (MiB)', o.rssMiB.toFixed(1), p.rssMiB.toFixed(1), ratio(o.rssMiB, p.rssMiB));
+  row('... of it private (RssAnon, MiB)', o.anonMiB.toFixed(1), p.anonMiB.toFixed(1), ratio(o.anonMiB, p.anonMiB));
   row('idle CPU, own (% of a core)', o.idleOwnPct.toFixed(2), p.idleOwnPct.toFixed(2), ratio(o.idleOwnPct, p.idleOwnPct));
   row('idle CPU, children (%)', o.idleChildrenPct.toFixed(2), p.idleChildrenPct.toFixed(2), ratio(o.idleChildrenPct, p.idleChildrenPct));
   row('freshness: resource stopped', fmtMs(o.freshStopMs), fmtMs(p.freshStopMs), ratio(o.freshStopMs, p.freshStopMs));

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HaOscarAgent, FAST_POLL_MS } from '../../src/snmp/subagent';
+import { HaOscarAgent, FAST_POLL_MS, fullGc } from '../../src/snmp/subagent';
 import type { Runner } from '../../src/pacemaker/crm-mon';
 
 const fx = (p: string) => readFileSync(join(__dirname, '..', 'fixtures', p), 'utf8');
@@ -68,5 +68,38 @@ describe('refresh: the trigger, then an adaptive poll', () => {
     const reads = state.epochReads;
     await sleep(2_000);
     expect(state.epochReads).toBe(reads);
+  });
+});
+
+describe('memory: one full GC each time the cluster goes quiet', () => {
+  it('collects once when a fast window ends, again after the next change, never while quiet', async () => {
+    const { agent, poke } = setup({ pollMs: 600_000 });
+    let compactions = 0;
+    const real = agent.compact.bind(agent);
+    agent.compact = () => { compactions++; real(); };
+    await agent.start();
+    // the start-up read opens a 2 s window: no collection inside it
+    await sleep(1_000);
+    expect(compactions).toBe(0);
+    await until('the collection after the start-up window', () => compactions === 1, 4_000);
+    await sleep(1_500);
+    expect(compactions).toBe(1); // quiet: nothing more
+    poke();
+    await until('the collection after the next window', () => compactions === 2, 5_000);
+    await sleep(1_000);
+    expect(compactions).toBe(2);
+  });
+
+  it('the full GC is really there, and frees what nothing holds any more', () => {
+    const gc = fullGc();
+    expect(typeof gc).toBe('function');
+    gc!();
+    const base = process.memoryUsage().heapUsed;
+    let junk: number[][] | null = Array.from({ length: 200 }, () => Array.from({ length: 10_000 }, (_, i) => i + 0.5));
+    expect(process.memoryUsage().heapUsed - base).toBeGreaterThan(10 * 2 ** 20);
+    junk = null;
+    gc!();
+    expect(junk).toBeNull();
+    expect(process.memoryUsage().heapUsed - base).toBeLessThan(4 * 2 ** 20);
   });
 });
