@@ -1,5 +1,6 @@
 // corosync.conf from the description: one knet link per listed network,
-// crypto on, two_node quorum, and the nodelist.
+// crypto on, the nodelist, and quorum: two_node, or a quorum device (corosync-qdevice voting
+// through corosync-qnetd on a third host) when the description has quorum.device.
 import type { Description } from './describe';
 
 export function renderCorosync(d: Description, header?: string): string {
@@ -35,12 +36,33 @@ export function renderCorosync(d: Description, header?: string): string {
     });
     L.push('    }');
   }
+  L.push('}', '', 'quorum {', '    provider: corosync_votequorum');
+  const q = d.quorum.device;
+  if (!q) L.push('    two_node: 1');
+  else {
+    L.push(
+      // no two_node: the device's vote breaks the tie, and two_node would let both halves of a
+      // split keep quorum (it also implies wait_for_all, which the device makes unnecessary)
+      '    device {',
+      '        model: net',
+      // ffsplit needs exactly 1 vote; lms takes the default (number of nodes - 1, also 1 here)
+      ...(q.algorithm === 'ffsplit' ? ['        votes: 1'] : []),
+      '        net {',
+      `            host: ${q.host}`,
+      ...(q.port !== 5403 ? [`            port: ${q.port}`] : []),
+      `            algorithm: ${q.algorithm}`,
+      `            tie_breaker: ${q.tieBreaker}`,
+      `            tls: ${q.tls}`,
+      '        }',
+    );
+    if (q.heuristics) {
+      L.push('        heuristics {', `            mode: ${q.heuristics.mode}`);
+      for (const [name, cmd] of q.heuristics.exec) L.push(`            exec_${name}: ${cmd}`);
+      L.push('        }');
+    }
+    L.push('    }');
+  }
   L.push(
-    '}',
-    '',
-    'quorum {',
-    '    provider: corosync_votequorum',
-    '    two_node: 1',
     '}',
     '',
     'logging {',

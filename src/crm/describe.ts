@@ -59,6 +59,25 @@ export interface FenceDevice { head: string; index: number; method: string; para
 /** fence_heuristics_ping before every head's fence device (agents.ts HEURISTIC). */
 export interface Heuristics { ping: string[]; count: number; good: number; interval: number; timeout: number; maxfail: number }
 
+/**
+ * quorum.device: corosync-qdevice on both heads, voting through corosync-qnetd on a third host
+ * (corosync.conf `quorum { device { model: net ... } }`, docs/config.md "Quorum device").
+ */
+export interface QuorumDevice {
+  /** The qnetd host: an IP address or a DNS name, never a head. */
+  host: string;
+  port: number;
+  algorithm: 'ffsplit' | 'lms';
+  /** lowest, highest, or the nodeid of a head */
+  tieBreaker: string;
+  tls: 'on' | 'off' | 'required';
+  /** qdevice heuristics: commands run on each head (no shell); every one must succeed. */
+  heuristics?: { mode: 'sync' | 'on'; exec: [string, string][] };
+}
+
+/** How a qdevice heuristic pings one address (execv, so an absolute path; no shell). */
+export const QDEVICE_PING = ['/usr/bin/ping', '-q', '-n', '-c', '1', '-W', '1'];
+
 /** SNMP notifications through the alert agent alert_haoscar (one Pacemaker alert). */
 export interface SnmpNotifications {
   /** snmptrap: the alert agent sends to each recipient; subagent: queued for ha-oscar-snmp-agent (snmpd's trap sinks). */
@@ -89,6 +108,8 @@ export interface Description {
   };
   timings: { token: number; stickiness: number; migrationThreshold: number; failureTimeout: string };
   notifications: { snmp?: SnmpNotifications };
+  /** Without a device: corosync's two_node, as before. */
+  quorum: { device?: QuorumDevice };
 }
 
 export class DescriptionError extends Error {
@@ -254,7 +275,7 @@ export function parseDescription(text: string, source = 'description'): Descript
 
 export function validate(raw: unknown): Description {
   const c = new Ctx();
-  const top = c.obj(raw, '', ['cluster!', 'mode!', 'networks!', 'corosync!', 'heads!', 'sets!', 'services', 'health', 'fencing!', 'timings', 'notifications']);
+  const top = c.obj(raw, '', ['cluster!', 'mode!', 'networks!', 'corosync!', 'heads!', 'sets!', 'services', 'health', 'fencing!', 'timings', 'notifications', 'quorum']);
   if (!top) throw new DescriptionError(c.errors.map((e) => e.replace(/^: /, 'description: ')));
 
   // cluster
@@ -482,6 +503,13 @@ export function validate(raw: unknown): Description {
     }
   }
 
+  // quorum (before fencing: a quorum device changes the fencing delays' defaults)
+  const quorum: Description['quorum'] = {};
+  if (top.quorum !== undefined) {
+    const q = c.obj(top.quorum, 'quorum', ['device']);
+    if (q && q.device !== undefined && q.device !== null) quorum.device = quorumDevice(c, q.device, seen, heads);
+  }
+
   // fencing
   const fencing: Description['fencing'] = { enabled: false, devices: [] };
   if (top.fencing !== undefined) {
@@ -492,7 +520,8 @@ export function validate(raw: unknown): Description {
         if (typeof f.enabled !== 'boolean') c.err('fencing.enabled', 'must be true or false');
         else fencing.enabled = f.enabled;
       }
-      fencing.priorityDelay = '15s'; fencing.delayMax = '5s';
+      // With a quorum device only the quorate partition fences: no delay is needed (unless asked for).
+      if (!quorum.device) { fencing.priorityDelay = '15s'; fencing.delayMax = '5s'; }
       if (f.delay !== undefined) {
         const d = c.obj(f.delay, 'fencing.delay', ['priority', 'max']);
         if (d) {
@@ -505,7 +534,7 @@ export function validate(raw: unknown): Description {
         else c.err('fencing.action', `must be off or reboot: '${String(f.action)}'`);
       }
       if (f.timeout !== undefined) fencing.timeout = c.duration(f.timeout, 'fencing.timeout');
-      if (fencing.enabled && !fencing.priorityDelay && !fencing.delayMax) {
+      if (fencing.enabled && !quorum.device && !fencing.priorityDelay && !fencing.delayMax) {
         c.err('fencing.delay', 'at least one of priority or max must be set: without a delay both heads can shoot each other in a split brain');
       }
       const dv = f.devices === undefined ? {} : c.obj(f.devices, 'fencing.devices', headNames);
@@ -569,7 +598,7 @@ export function validate(raw: unknown): Description {
   if (c.errors.length) throw new DescriptionError(c.errors);
   return {
     cluster: { name: clusterName! }, mode, networks, corosync: { links, family: linkFamily, cipher, hash },
-    heads, sets, services, health, fencing, timings, notifications,
+    heads, sets, services, health, fencing, timings, notifications, quorum,
   };
 }
 
@@ -614,6 +643,88 @@ function routerAdverts(c: Ctx, v: unknown, path: string, net: Network, hasInterf
  * head, a VIP or a fence device, which a head cut from the compute nodes may still reach (its
  * own address and a VIP it holds always answer; the PDU sits on the management net).
  */
+/**
+ * quorum.device: { host, port, algorithm: ffsplit|lms, tie_breaker: lowest|highest|NODEID,
+ * tls: on|off|required, heuristics: { mode: sync|on, ping: [ADDR...], exec: { NAME: COMMAND } } }
+ */
+function quorumDevice(c: Ctx, v: unknown, seen: Map<string, string>, heads: Head[]): QuorumDevice | undefined {
+  const p = 'quorum.device';
+  const o = c.obj(v, p, ['host!', 'port', 'algorithm', 'tie_breaker', 'tls', 'heuristics']);
+  if (!o) return undefined;
+  const before = c.errors.length;
+  const host = c.str(o.host, `${p}.host`);
+  if (host !== undefined) {
+    const a = parseAddr(host);
+    if (!a && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(host)) c.err(`${p}.host`, `not an IP address or host name: '${host}'`);
+    const owner = a ? seen.get(a.text) : undefined;
+    if (owner) c.err(`${p}.host`, `${a!.text} is ${owner}: corosync-qnetd must run on a third machine, never on a head (a head that is down would take the tie-breaker with it)`);
+    if (heads.some((h) => h.name === host)) c.err(`${p}.host`, `'${host}' is a head: corosync-qnetd must run on a third machine`);
+  }
+  const port = c.int(o.port, `${p}.port`, 1, 65535) ?? 5403;
+  let algorithm: QuorumDevice['algorithm'] = 'ffsplit';
+  if (o.algorithm !== undefined) {
+    if (o.algorithm === 'ffsplit' || o.algorithm === 'lms') algorithm = o.algorithm;
+    else c.err(`${p}.algorithm`, `must be ffsplit or lms: '${String(o.algorithm)}'`);
+  }
+  let tieBreaker = 'lowest';
+  if (o.tie_breaker !== undefined) {
+    const t = String(o.tie_breaker);
+    if (t === 'lowest' || t === 'highest') tieBreaker = t;
+    else if (heads.some((h) => String(h.nodeid) === t)) tieBreaker = t;
+    else c.err(`${p}.tie_breaker`, `must be lowest, highest or the nodeid of a head (${heads.map((h) => `${h.name}: ${h.nodeid}`).join(', ')}): '${t}'`);
+  }
+  // YAML 1.2 reads on/off as strings; true/false are taken too
+  let tls: QuorumDevice['tls'] = 'on';
+  if (o.tls !== undefined) {
+    const t = o.tls === true ? 'on' : o.tls === false ? 'off' : o.tls;
+    if (t === 'on' || t === 'off' || t === 'required') tls = t;
+    else c.err(`${p}.tls`, `must be on, off or required: '${String(o.tls)}'`);
+  }
+  let heur: QuorumDevice['heuristics'];
+  if (o.heuristics !== undefined && o.heuristics !== null) {
+    const hp = `${p}.heuristics`;
+    const h = c.obj(o.heuristics, hp, ['mode', 'ping', 'exec']);
+    if (h) {
+      const hBefore = c.errors.length;
+      let mode: 'sync' | 'on' = 'sync';
+      if (h.mode !== undefined) {
+        if (h.mode === 'sync' || h.mode === 'on') mode = h.mode;
+        else c.err(`${hp}.mode`, `must be sync (at start and membership changes) or on (also every interval): '${String(h.mode)}'`);
+      }
+      const exec: [string, string][] = [];
+      const pings = typeof h.ping === 'string' ? [h.ping] : c.list(h.ping, `${hp}.ping`) ?? [];
+      pings.forEach((it, i) => {
+        const ip = Array.isArray(h.ping) ? `${hp}.ping[${i}]` : `${hp}.ping`;
+        const s = c.str(it, ip);
+        if (s === undefined) return;
+        const a = parseAddr(s);
+        if (!a) { c.err(ip, `not an IP address (the heuristic must not depend on DNS): '${s}'`); return; }
+        const owner = seen.get(a.text);
+        if (owner) { c.err(ip, `${a.text} is ${owner}: a head answers its own addresses and the VIPs it holds, so the heuristic would pass on a cut-off head`); return; }
+        exec.push([`ping${i}`, [...QDEVICE_PING, a.text].join(' ')]);
+      });
+      if (h.exec !== undefined) {
+        const e = c.obj(h.exec, `${hp}.exec`, Object.keys((h.exec && typeof h.exec === 'object') ? h.exec : {}));
+        for (const [name, cmd] of Object.entries(e ?? {})) {
+          const ep = `${hp}.exec.${name}`;
+          if (!/^[A-Za-z0-9_]{1,32}$/.test(name)) { c.err(ep, 'the name must be letters, digits or _ (it becomes the corosync key exec_NAME)'); continue; }
+          if (exec.some(([n]) => n === name)) { c.err(ep, `the name ${name} is taken by a ping heuristic`); continue; }
+          const s = c.str(cmd, ep);
+          if (s === undefined) continue;
+          if (!/^\/\S+/.test(s)) { c.err(ep, `must start with the command's absolute path (corosync-qdevice runs it with execv, no PATH search): '${s}'`); continue; }
+          if (/["'\\|&;<>$`(){}*?~]/.test(s)) { c.err(ep, `no quotes, backslashes or shell syntax: corosync-qdevice splits the words itself and runs no shell: '${s}'`); continue; }
+          exec.push([name, s.trim().split(/\s+/).join(' ')]);
+        }
+      }
+      if (exec.length === 0 && c.errors.length === hBefore) c.err(hp, 'give at least one ping address or exec command');
+      else if (exec.length > 32) c.err(hp, `corosync-qdevice runs at most 32 commands, got ${exec.length}`);
+      heur = { mode, exec };
+    }
+  }
+  if (c.errors.length > before || host === undefined) return undefined;
+  return { host: parseAddr(host)?.text ?? host, port, algorithm, tieBreaker, tls, heuristics: heur };
+}
+
 function heuristics(c: Ctx, v: unknown, seen: Map<string, string>, devices: FenceDevice[]): Heuristics | undefined {
   const p = 'fencing.heuristics';
   const o = c.obj(v, p, ['ping!', 'count', 'good', 'interval', 'timeout', 'maxfail']);

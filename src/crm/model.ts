@@ -97,6 +97,10 @@ export function buildConfig(d: Description): ClusterConfig {
   if (fencingOn && d.fencing.priorityDelay) cfg.properties.push(['priority-fencing-delay', d.fencing.priorityDelay]);
   if (fencingOn && d.fencing.action) cfg.properties.push(['stonith-action', d.fencing.action]);
   if (fencingOn && d.fencing.timeout) cfg.properties.push(['stonith-timeout', d.fencing.timeout]);
+  // With a quorum device the half of a split that loses the device's vote has no quorum and must
+  // give up the VIPs and services at once (stop, Pacemaker's default, written out because it is
+  // the point): freeze would keep a VIP answering from both heads, ignore would let it fence.
+  if (d.quorum.device) cfg.properties.push(['no-quorum-policy', 'stop']);
   if (d.health.raid) cfg.properties.push(['node-health-strategy', 'migrate-on-red']);
   cfg.rscDefaults.push(
     ['resource-stickiness', String(d.timings.stickiness)],

@@ -156,3 +156,54 @@ describe('bad descriptions get precise errors naming the field', () => {
     expect(() => parseDescription('cluster: {name: a}\ncluster: {name: b}\n', 'c.yaml')).toThrow(/^c\.yaml:2:1: YAML: .*[Mm]ap keys must be unique/);
   });
 });
+
+describe('quorum.device (corosync-qdevice through corosync-qnetd)', () => {
+  const withDevice = (dev: unknown, more?: (d: any) => void) => problems((d) => { d.quorum = { device: dev }; more?.(d); });
+  const load = (dev: unknown, more?: (d: any) => void) => {
+    const d = parse(labText); d.quorum = { device: dev }; more?.(d);
+    return parseDescription(stringify(d));
+  };
+  it('takes a device with the defaults: ffsplit, tie-breaker lowest, TLS on, port 5403, no delays', () => {
+    const d = load({ host: '2001:DB8:ff::50' }, (x) => { delete x.fencing.delay; });
+    expect(d.quorum.device).toEqual({ host: '2001:db8:ff::50', port: 5403, algorithm: 'ffsplit', tieBreaker: 'lowest', tls: 'on', heuristics: undefined });
+    expect(d.fencing.priorityDelay).toBeUndefined();
+    expect(d.fencing.delayMax).toBeUndefined();
+    // a delay the admin asks for is still kept
+    expect(load({ host: 'qnetd.example.org' }).fencing.priorityDelay).toBeDefined();
+    // true/false for TLS (YAML 1.1 habits), a head's nodeid as tie-breaker
+    expect(load({ host: 'qnetd', tls: false, tie_breaker: 2, algorithm: 'lms' }).quorum.device).toMatchObject({ tls: 'off', tieBreaker: '2', algorithm: 'lms' });
+  });
+  it('without a device, nothing changes: no quorum key, the delay defaults, the delay required', () => {
+    expect(parseDescription(labText).quorum).toEqual({});
+    expect(problems((d) => { d.fencing.delay = { priority: 0, max: 0 }; })).toEqual([expect.stringMatching(/^fencing\.delay: at least one of priority or max/)]);
+  });
+  it('refuses, one line each: a head as qnetd, bad algorithm, tie-breaker, TLS, port', () => {
+    const d = parse(labText);
+    const headAddr = Object.values(d.heads[0].addresses as Record<string, { ipv4?: string }>).find((a) => a.ipv4)!.ipv4!;
+    expect(withDevice({ host: headAddr })).toEqual([expect.stringMatching(new RegExp(`^quorum\\.device\\.host: ${headAddr.replace(/\./g, '\\.')} is .*never on a head`))]);
+    expect(withDevice({ host: d.heads[1].name })).toEqual([expect.stringMatching(/^quorum\.device\.host: '.*' is a head/)]);
+    expect(withDevice({ host: 'bad host!' })).toEqual([expect.stringMatching(/^quorum\.device\.host: not an IP address or host name/)]);
+    expect(withDevice({ host: '192.0.2.50', algorithm: '2nodelms' })).toEqual(['quorum.device.algorithm: must be ffsplit or lms: \'2nodelms\'']);
+    expect(withDevice({ host: '192.0.2.50', tie_breaker: 7 })).toEqual([expect.stringMatching(/^quorum\.device\.tie_breaker: must be lowest, highest or the nodeid of a head .*: '7'$/)]);
+    expect(withDevice({ host: '192.0.2.50', tls: 'maybe' })).toEqual(['quorum.device.tls: must be on, off or required: \'maybe\'']);
+    expect(withDevice({ host: '192.0.2.50', port: 0 })).toEqual(['quorum.device.port: must be between 1 and 65535']);
+    expect(withDevice({ host: '192.0.2.50', votes: 2 })).toEqual([expect.stringMatching(/^quorum\.device\.votes: unknown key/)]);
+    expect(withDevice(undefined, (x) => { x.quorum = { device: { port: 5403 } }; })).toEqual(['quorum.device.host: missing']);
+  });
+  it('heuristics: ping addresses become execv commands; exec commands without a shell', () => {
+    const d = load({ host: '192.0.2.50', heuristics: { mode: 'on', ping: ['203.0.113.250'], exec: { switch2: '/usr/local/bin/check-switch  2' } } });
+    expect(d.quorum.device!.heuristics).toEqual({
+      mode: 'on',
+      exec: [['ping0', '/usr/bin/ping -q -n -c 1 -W 1 203.0.113.250'], ['switch2', '/usr/local/bin/check-switch 2']],
+    });
+    const h = (heuristics: unknown) => withDevice({ host: '192.0.2.50', heuristics });
+    expect(h({ exec: { x: 'ping 203.0.113.250' } })).toEqual([expect.stringMatching(/^quorum\.device\.heuristics\.exec\.x: must start with the command's absolute path/)]);
+    expect(h({ exec: { x: '/bin/check | tee /tmp/y' } })).toEqual([expect.stringMatching(/^quorum\.device\.heuristics\.exec\.x: no quotes, backslashes or shell syntax/)]);
+    expect(h({ exec: { 'a-b': '/bin/true' } })).toEqual([expect.stringMatching(/^quorum\.device\.heuristics\.exec\.a-b: the name must be/)]);
+    expect(h({ ping: ['compute-switch'] })).toEqual([expect.stringMatching(/^quorum\.device\.heuristics\.ping\[0\]: not an IP address/)]);
+    expect(h({ mode: 'off', ping: ['203.0.113.250'] })).toEqual([expect.stringMatching(/^quorum\.device\.heuristics\.mode: must be sync/)]);
+    expect(h({ mode: 'sync' })).toEqual(['quorum.device.heuristics: give at least one ping address or exec command']);
+    const vip = parse(labText).sets[0].vips[0];
+    expect(h({ ping: [vip] })).toEqual([expect.stringMatching(/heuristic would pass on a cut-off head/)]);
+  });
+});

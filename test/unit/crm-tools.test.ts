@@ -131,5 +131,18 @@ describe('corosync.conf shape', () => {
     expect(c).toMatch(/two_node: 1/);
     expect(c).toMatch(/name: head1\n\s+nodeid: 1\n\s+ring0_addr: 2001:db8:b::11\n\s+ring1_addr: 2001:db8:a::11/);
     expect(c).toMatch(/ip_version: ipv6/);
+    expect(c).not.toMatch(/device/);
+  });
+  it('with quorum.device: a net-model device instead of two_node; votes 1 for ffsplit, the default for lms', () => {
+    const d = loadDescription(join(root, 'examples', 'active-standby-qdevice.yaml'));
+    const q = /quorum \{[^]*?\n\}\n/.exec(renderCorosync(d))![0];
+    expect(q).not.toMatch(/two_node/);
+    expect(q).toMatch(/device \{\n\s+model: net\n\s+votes: 1\n\s+net \{\n\s+host: 192\.0\.2\.50\n\s+algorithm: ffsplit\n\s+tie_breaker: lowest\n\s+tls: on\n\s+\}/);
+    expect(q).toMatch(/heuristics \{\n\s+mode: sync\n\s+exec_ping0: \/usr\/bin\/ping -q -n -c 1 -W 1 203\.0\.113\.250\n\s+\}/);
+    d.quorum.device = { ...d.quorum.device!, algorithm: 'lms', port: 5404, heuristics: undefined };
+    const l = renderCorosync(d);
+    expect(l).not.toMatch(/votes:/);
+    expect(l).toMatch(/port: 5404\n\s+algorithm: lms/);
+    expect(l).not.toMatch(/heuristics/);
   });
 });
