@@ -152,15 +152,21 @@ export class HaOscarAgent {
       }
       const now = Date.now();
       let slowChanged = false;
-      if (force || now - this.lastSlow >= (this.opts.slowPollMs ?? 10_000)) {
+      // corosync's links and the RAID arrays are read alongside the CIB epoch, not before it: on
+      // a triggered refresh they are not on the path from the alert to the MIB. (The epoch is
+      // still read before crm_mon, never with it: an epoch newer than the status it is stored
+      // with would hide the change in between until the next one.)
+      const slow = force || now - this.lastSlow >= (this.opts.slowPollMs ?? 10_000)
+        ? Promise.all([readCfgtool(this.run).catch(() => undefined), readMdstat(this.opts.mdstatPath).catch(() => undefined)])
+        : undefined;
+      const epoch = await readCibEpoch(this.run); // (slow never rejects: each read has its catch)
+      if (slow) {
         this.lastSlow = now;
-        this.cfgtool = await readCfgtool(this.run).catch(() => undefined);
-        this.raid = await readMdstat(this.opts.mdstatPath).catch(() => undefined);
+        [this.cfgtool, this.raid] = await slow;
         const key = JSON.stringify([this.cfgtool, this.raid]);
         slowChanged = key !== this.slowKey;
         this.slowKey = key;
       }
-      const epoch = await readCibEpoch(this.run);
       if (epoch !== this.epoch) this.fastUntil = Date.now() + (this.opts.fastWindowMs ?? FAST_WINDOW_MS);
       if (!force && !slowChanged && epoch === this.epoch) {
         this.mib.setScalarValue('haOscarClusterDataAge', Math.floor((Date.now() - this.snapshot.readAt) / 1000));
