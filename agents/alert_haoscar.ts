@@ -39,6 +39,7 @@ import { serviceFor } from '../src/pacemaker/oscar-services';
 import { parseLinkAttribute, type LinkStatus } from '../src/pacemaker/corosync';
 import { RAID_ATTR_PREFIX, RAID_HEALTH_ATTR } from '../src/pacemaker/mdstat';
 import { ALERT_STATE_DIR, FAILOVER_RECORD, SPOOL_DIR, TRIGGER_FILE } from '../src/snmp/paths';
+import { DESCRIBE_ENV, refreshPrologue, withPrologue } from '../src/ocf/fastpath';
 
 // HA-OSCAR-MIB OIDs (mib/HA-OSCAR-MIB.txt; test/unit/snmp-alert.test.ts checks them against it).
 const ROOT = '1.3.6.1.3.7460';
@@ -341,7 +342,10 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number
   return 0;
 }
 
-if (process.env.HA_OSCAR_BUNDLED === '1' || (typeof require !== 'undefined' && typeof module !== 'undefined' && require.main === module)) {
+if (process.env[DESCRIBE_ENV] === '1') {
+  // scripts/build.mjs asks for the file with its sh prologue (transport=refresh in sh)
+  process.stdout.write(withPrologue(refreshPrologue(TRIGGER_FILE), readFileSync(process.argv[1]!, 'utf8')));
+} else if (process.env.HA_OSCAR_BUNDLED === '1' || (typeof require !== 'undefined' && typeof module !== 'undefined' && require.main === module)) {
   main().then((code) => process.exit(code), (e) => {
     process.stderr.write(`alert_haoscar: ${(e as Error).message.split('\n')[0]}\n`);
     process.exit(1);

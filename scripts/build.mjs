@@ -119,7 +119,7 @@ export async function bundle(entry, outfile, { strict = false, lazy = true } = {
     define: { 'process.env.HA_OSCAR_BUNDLED': '"1"' },
     plugins: lazy ? [lazyDeps()] : [],
   });
-  if (basename(dirname(outfile)) === 'ocf') await addFastPath(tmp);
+  if (basename(dirname(outfile)) === 'ocf' || basename(outfile) === 'alert_haoscar') await addFastPath(tmp);
   chmodSync(tmp, 0o755);
   renameSync(tmp, outfile); // atomic: a running cluster never sees half a file
   return outfile;

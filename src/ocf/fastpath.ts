@@ -148,6 +148,45 @@ export function prologue(agent: string, params: string[]): string {
   return `${sh}\n`;
 }
 
+/**
+ * The alert agent's fast path (alert_haoscar, issue 20): with `transport=refresh` all the agent
+ * does is rename a new file over the subagent's trigger, so that the MIB shows a change at once.
+ * Pacemaker runs it for every event on the node (a failover makes dozens), and a Node start
+ * (~90 ms, more under load) was most of the time from the event to the subagent's re-read.
+ * sh does it in a few ms; anything else (another transport, a refresh_file with characters
+ * outside [A-Za-z0-9._/-], not an absolute path, no CRM_alert_kind) goes to node as before.
+ * The same semantics as the Node path (agents/alert_haoscar.ts pokeSubagent): skipped when the
+ * trigger's directory is missing, a failed write is ignored (the subagent still polls), exit 0.
+ */
+export function refreshPrologue(triggerDefault: string): string {
+  if (!/^\/[A-Za-z0-9._/-]+$/.test(triggerDefault)) throw new Error(`fast path: bad trigger path ${triggerDefault}`);
+  const sh = [
+    '#!/bin/sh',
+    '":" /*',
+    '# alert_haoscar: transport=refresh (only poke the SNMP subagent\'s trigger) is done here in sh;',
+    '# everything else runs the JavaScript below with node. See src/ocf/fastpath.ts (ha-oscar, issue 20).',
+    'if [ "${transport-}" = refresh ] && [ -n "${CRM_alert_kind-}" ]; then',
+    `  f=\${refresh_file:-${triggerDefault}}`,
+    '  case $f in',
+    "    *[!A-Za-z0-9._/-]*) ;;",
+    '    /?*)',
+    '      [ -d "${f%/*}/" ] || exit 0',
+    '      umask 002',
+    '      t="$f.tmp-$$"',
+    `      if printf '%s\\n' "$$" > "$t" 2>/dev/null && mv -f "$t" "$f" 2>/dev/null; then exit 0; fi`,
+    '      rm -f "$t" 2>/dev/null',
+    '      exit 0 ;;',
+    '  esac',
+    'fi',
+    'exec node "$0" "$@"',
+    `: <<'${JS_END}'`,
+    '*/',
+  ].join('\n');
+  const body = sh.slice(sh.indexOf('/*') + 2, sh.lastIndexOf('*/'));
+  if (body.includes('*/')) throw new Error('fast path: the sh prologue would close the JavaScript comment early');
+  return `${sh}\n`;
+}
+
 /** The last line of a fast-path agent: ends the sh here-document; a line comment for JavaScript. */
 export const JS_END = '//ha-oscar-js-end';
 

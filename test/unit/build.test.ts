@@ -25,7 +25,7 @@ describe('single-file builds', () => {
   });
   // OCF agents that declare their level-0 processes start with the sh fast path
   // (src/ocf/fastpath.ts), which ends in `exec node "$0" "$@"` inside a JavaScript comment
-  const fastPath = ['dhcpd', 'nfsserver', 'ntpd', 'radvd', 'snmpd', 'statesync', 'tftpd'].map((a) => join(root, 'dist/ocf', a));
+  const fastPath = [...['dhcpd', 'nfsserver', 'ntpd', 'radvd', 'snmpd', 'statesync', 'tftpd'].map((a) => join(root, 'dist/ocf', a)), join(root, 'dist/alert_haoscar')];
   it('each file starts with #!/usr/bin/env node (or the sh fast path), is mode 0755, and is not strict-mode', () => {
     for (const f of built()) {
       const text = readFileSync(f, 'utf8');

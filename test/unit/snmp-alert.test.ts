@@ -1,7 +1,7 @@
 // alert_haoscar: Pacemaker alert environment -> HA-OSCAR-MIB notifications, sent with snmptrap
 // to a real snmptrapd on loopback (IPv4 and IPv6), or queued for the subagent (AgentX).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, symlinkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { notificationsFor, MOVE_WINDOW_S, TRAPS, VARS, type RecordedService } from '../../agents/alert_haoscar';
@@ -9,7 +9,7 @@ import { TRAP, NOTIFY } from '../../src/snmp/mib-def';
 import { HaOscarAgent } from '../../src/snmp/subagent';
 import { FAILOVER_RECORD_MODE } from '../../src/snmp/paths';
 import { run } from '../../src/service/run';
-import { describeWith } from '../helpers/prereq';
+import { describeWith, which } from '../helpers/prereq';
 import { SnmpLab, waitFor, MIB_DIRS, COMMUNITY, repo } from '../fixtures/snmp/harness';
 
 const fresh = () => ({ services: {}, links: {}, raid: {} }) as any;
@@ -184,6 +184,31 @@ describeWith({ bins: ['snmptrap', 'snmptrapd', 'snmpd', 'snmptranslate'], packag
     expect(notPcmk.stderr).toBe('alert_haoscar: CRM_alert_kind is not set: this is a Pacemaker alert agent\n');
     const badTransport = await run(bin, [], { cleanEnv: true, env: { ...base(), transport: 'carrier-pigeon', CRM_alert_kind: 'node' } });
     expect(badTransport.stderr).toBe('alert_haoscar: transport must be snmptrap, subagent or refresh, not "carrier-pigeon"\n');
+  });
+
+  it('transport=refresh is done by the file\'s sh prologue, without node; anything it cannot do safely goes to node', async () => {
+    // a PATH with mv and rm only: had the prologue run `exec node`, the alert would fail (127)
+    const noNode = join(dir, 'bin-no-node');
+    mkdirSync(noNode, { recursive: true });
+    for (const b of ['mv', 'rm']) if (!existsSync(join(noNode, b))) symlinkSync(which(b)!, join(noNode, b));
+    const refresh = join(dir, 'run', 'refresh-sh');
+    const env = { refresh_file: refresh, transport: 'refresh', CRM_alert_kind: 'resource', CRM_alert_node: 'head1', PATH: noNode };
+    const r = await run(bin, [], { cleanEnv: true, env });
+    expect(r.code, r.stderr).toBe(0);
+    expect(statSync(refresh).mode & 0o777).toBe(0o664);
+    expect(readFileSync(refresh, 'utf8')).toMatch(/^\d{1,7}\n$/); // sh writes its PID (node: a 13-digit ms time)
+    expect(readdirSync(join(dir, 'run')).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    // the trigger's directory missing: nothing written, still 0 (as the Node path)
+    const gone = await run(bin, [], { cleanEnv: true, env: { ...env, refresh_file: join(dir, 'no-such-dir', 'refresh') } });
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
+    // not for sh: a path with a space, or no CRM_alert_kind -> node (missing here: 127)
+    expect((await run(bin, [], { cleanEnv: true, env: { ...env, refresh_file: join(dir, 'run', 'a b') } })).code).toBe(127);
+    expect((await run(bin, [], { cleanEnv: true, env: { ...env, CRM_alert_kind: '' } })).code).toBe(127);
+    // ... and node, when there, does the same job
+    const viaNode = await run(bin, [], { cleanEnv: true, env: { ...env, refresh_file: join(dir, 'run', 'a b'), PATH: process.env.PATH ?? '' } });
+    expect(viaNode.code, viaNode.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'run', 'a b'), 'utf8')).toMatch(/^\d{13}\n$/);
   });
 
   it('transport=refresh: no recipient needed, nothing sent or spooled, no state; only the refresh file is touched', async () => {
