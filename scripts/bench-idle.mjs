@@ -86,7 +86,7 @@ const nvpairs = (xml) => [...xml.matchAll(/<nvpair\b[^>]*>/g)].map((m) => [attr(
  */
 function perResource(head, base) {
   const mon = ex(head, ['crm_mon', '--output-as=xml']);
-  const here = new Set([...mon.matchAll(/<resource\b[^>]*>[^]*?<\/resource>|<resource\b[^>]*\/>/g)]
+  const here = new Set([...mon.matchAll(/<resource\b[^>]*\/>|<resource\b[^>]*[^/]>[^]*?<\/resource>/g)]
     .filter((m) => /\brole="Started"/.test(m[0]) && new RegExp(`<node name="${head}"`).test(m[0])).map((m) => attr(m[0], 'id')));
   const cib = ex(head, ['cibadmin', '--query', '--scope', 'resources']);
   const rows = [];
