@@ -8,9 +8,16 @@
 //      and every monitor runs Node (what every agent cost before the fast path);
 //   3. the fast path on again, plus the generator's level-10 monitors (src/crm/agents.ts) on every
 //      ha-oscar resource, over two level-10 intervals.
+//   4. the same lab switched to the bare resource-agents peer (`ha-oscar lab peer`, src/lab/peer.ts:
+//      the same IPaddr2 VIPs, ocf:heartbeat:dhcpd, ocf:heartbeat:anything for in.tftpd, chronyd
+//      and snmpd, the agents' advised 10 s monitors), side by side with 3.
 // Plus the CPU per action inside the active head: node -e 0, an empty sh script, IPaddr2 monitor,
-// and tftpd's recurring level-0 monitor (proven to be answered by sh: a node start is made to fail).
-// Needs root. Nothing goes through a shell; the lab is torn down at the end.
+// and tftpd's recurring level-0 monitor (proven to be answered by sh: a node start is made to fail);
+// and after 3 and 4, per resource on the active head and per recurring monitor in the CIB: its
+// CPU per action (run 10 times inside the head with the resource's parameters; an ha-oscar
+// level-0 monitor only when its sh fast path answers it), and what that costs at its interval,
+// % of one core, IPaddr2 separated out. Needs root. Nothing goes through a shell; the lab is torn
+// down at the end. BENCH_IDLE_PEER=0 leaves 4 out.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,6 +67,72 @@ console.log(JSON.stringify({ ms: (t() - a) * 10 / Number(n), codes: [...codes] }
 function perAction(head, argv, env, n = 20) {
   const r = JSON.parse(ex(head, ['node', '-e', MEASURE, String(n), JSON.stringify(env), ...argv]).trim());
   return r;
+}
+
+/** Seconds of a CIB interval ("10s", "2min", "120", "500ms"). */
+function seconds(v) {
+  const m = /^(\d+)\s*(ms|msec|s|sec|m|min|h|hr)?$/.exec(v.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  return { ms: n / 1000, msec: n / 1000, m: n * 60, min: n * 60, h: n * 3600, hr: n * 3600 }[m[2]] ?? n;
+}
+const attr = (tag, name) => new RegExp(`\\s${name}="([^"]*)"`).exec(tag)?.[1];
+const nvpairs = (xml) => [...xml.matchAll(/<nvpair\b[^>]*>/g)].map((m) => [attr(m[0], 'name'), attr(m[0], 'value')]);
+
+/**
+ * Per resource running on head (crm_mon) and per recurring monitor of it in the CIB: CPU per
+ * action, measured inside head with the resource's parameters, and its cost at its interval.
+ * Stonith devices are left out: fenced runs their monitors, not execd.
+ */
+function perResource(head, base) {
+  const mon = ex(head, ['crm_mon', '--output-as=xml']);
+  const here = new Set([...mon.matchAll(/<resource\b[^>]*\/>|<resource\b[^>]*[^/]>[^]*?<\/resource>/g)]
+    .filter((m) => /\brole="Started"/.test(m[0]) && new RegExp(`<node name="${head}"`).test(m[0])).map((m) => attr(m[0], 'id')));
+  const cib = ex(head, ['cibadmin', '--query', '--scope', 'resources']);
+  const rows = [];
+  for (const m of cib.matchAll(/<primitive\b[^>]*>[^]*?<\/primitive>/g)) {
+    const open = /<primitive\b[^>]*>/.exec(m[0])[0];
+    const id = attr(open, 'id');
+    if (attr(open, 'class') !== 'ocf' || !here.has(id)) continue;
+    const provider = attr(open, 'provider');
+    const type = attr(open, 'type');
+    const ia = /<instance_attributes\b[^>]*>([^]*?)<\/instance_attributes>/.exec(m[0].replace(/<operations>[^]*?<\/operations>/, ''));
+    const params = Object.fromEntries(nvpairs(ia?.[1] ?? '').map(([k, v]) => [`OCF_RESKEY_${k}`, v]));
+    for (const op of m[0].matchAll(/<op\b[^>]*?(?:\/>|>[^]*?<\/op>)/g)) {
+      const o = /<op\b[^>]*>/.exec(op[0])[0];
+      const interval = seconds(attr(o, 'interval') ?? '0');
+      if (attr(o, 'name') !== 'monitor' || !(interval > 0)) continue;
+      const level = nvpairs(op[0]).find(([k]) => k === 'OCF_CHECK_LEVEL')?.[1] ?? '0';
+      const env = { ...base, ...params, OCF_RESOURCE_INSTANCE: id, OCF_RESKEY_CRM_meta_interval: String(interval * 1000), OCF_CHECK_LEVEL: level };
+      const agent = `/usr/lib/ocf/resource.d/${provider}/${type}`;
+      let how = '';
+      let r;
+      if (provider === 'ha-oscar' && level === '0') {
+        // the sh fast path only: Node run with another environment would rewrite the monitor record
+        const viaSh = perAction(head, [agent, 'monitor'], { ...env, NODE_OPTIONS: '--require=/nonexistent/ha-oscar-bench.js' }, 3);
+        if (viaSh.codes.join() !== '0') { rows.push({ id, agent: `${provider}:${type}`, level, interval, ms: NaN, how: 'not answered by sh here: left out' }); continue; }
+        r = perAction(head, [agent, 'monitor'], { ...env, NODE_OPTIONS: '--require=/nonexistent/ha-oscar-bench.js' }, 10);
+        how = 'sh fast path';
+      } else {
+        r = perAction(head, [agent, 'monitor'], env, 10);
+        how = provider === 'ha-oscar' ? 'Node' : 'sh';
+      }
+      rows.push({ id, agent: `${provider}:${type}`, level, interval, ms: r.ms, pct: r.ms / (interval * 1000) * 100, how: `${how}, exit ${r.codes.join(',')}` });
+    }
+  }
+  return rows;
+}
+
+function printPerResource(what, rows, measured) {
+  console.log(`  ${what}: CPU per monitor, per resource on the active head (mean of 10 runs inside it)`);
+  for (const r of rows) {
+    console.log(`    ${r.id.padEnd(14)} ${r.agent.padEnd(22)} level ${r.level.padEnd(2)} every ${String(r.interval).padStart(3)} s ${Number.isNaN(r.ms) ? '      -' : r.ms.toFixed(1).padStart(7)} ms ${Number.isNaN(r.ms) ? '' : `-> ${r.pct.toFixed(3)} %`}  (${r.how})`);
+  }
+  const sum = (f) => rows.filter((r) => !Number.isNaN(r.ms) && f(r)).reduce((a, r) => a + r.pct, 0);
+  const ip = sum((r) => r.agent === 'heartbeat:IPaddr2');
+  const all = sum(() => true);
+  console.log(`    sum: ${all.toFixed(2)} % of one core (IPaddr2 ${ip.toFixed(2)} %, everything else ${(all - ip).toFixed(2)} %); measured over the idle run: ${measured.pct.toFixed(2)} %, load ${measured.load.toFixed(1)}`);
+  return { rows, sum: all, ipaddr2: ip, measured };
 }
 
 async function main() {
@@ -121,6 +194,22 @@ async function main() {
     show(`fast path + level 10 every ${LEVEL10_S} s (the generator's intervals)`, await idle(head, 2 * LEVEL10_S));
     const failed = exTry(head, ['crm_mon', '-1', '--output-as=xml']).stdout.match(/failed="true"/g)?.length ?? 0;
     if (failed) console.log(`  WARNING: ${failed} failed resource(s) during the run: the figures include recoveries`);
+    const ours = printPerResource('ha-oscar, the generator\'s intervals', perResource(head, base), rows[rows.length - 1][1]);
+
+    if (process.env.BENCH_IDLE_PEER !== '0') {
+      console.log('switching to the bare resource-agents peer (ha-oscar lab peer)');
+      lab(['peer'], { stdio: ['ignore', 'inherit', 'inherit'] });
+      const loc2 = ex('head1', ['crm_resource', '--locate', '--resource', 'vip4']);
+      const head2 = /running on: (head[12])/.exec(loc2)?.[1];
+      if (head2 !== head) throw new Error(`the VIPs moved to ${head2} during the switch`);
+      await sleep(40_000);
+      show('bare resource-agents peer (IPaddr2, dhcpd, anything x3; 10 s monitors)', await idle(head, IDLE_S));
+      const peer = printPerResource('the peer', perResource(head, base), rows[rows.length - 1][1]);
+      console.log('\nside by side, active head, % of one core (execd\'s children):');
+      console.log(`  ha-oscar (generator's intervals): ${ours.measured.pct.toFixed(2)} % measured (load ${ours.measured.load.toFixed(1)}); per-action sum ${ours.sum.toFixed(2)} %, of which IPaddr2 ${ours.ipaddr2.toFixed(2)} %, without IPaddr2 ${(ours.sum - ours.ipaddr2).toFixed(2)} %`);
+      console.log(`  bare resource-agents peer:        ${peer.measured.pct.toFixed(2)} % measured (load ${peer.measured.load.toFixed(1)}); per-action sum ${peer.sum.toFixed(2)} %, of which IPaddr2 ${peer.ipaddr2.toFixed(2)} %, without IPaddr2 ${(peer.sum - peer.ipaddr2).toFixed(2)} %`);
+      console.log(`  issue 25's target, <= 1.0 % on the active head: ${ours.measured.pct <= 1 ? 'met' : 'NOT met'} (${ours.measured.pct.toFixed(2)} %)`);
+    }
   } finally {
     try { lab(['down']); } catch (e) { console.error(`lab down: ${e.message}`); }
   }

@@ -13,12 +13,17 @@ const usage = `usage: ha-oscar lab <command> [--name LAB] [args]   (LAB defaults
   cable NODE A|B|M down|up          unplug / plug one of a node's cables (M: heads only)
   down                              tear everything down (only what the lab recorded)
   demo [--token MS]                 up, show, fail over the active head, bring it back, down
-  bench [--token MS] [--runs N]     failover benchmark (npm run bench:failover runs it for 1000 ms and the default)
+  peer [--print]                    switch the running lab to the bare resource-agents peer (src/lab/peer.ts:
+                                    IPaddr2, ocf:heartbeat:dhcpd, ocf:heartbeat:anything; the fencing kept);
+                                    --print: only print its crm configuration (no lab needed)
+  bench [--token MS] [--runs N] [--peer]
+                                    failover benchmark (npm run bench:failover runs it for 1000 ms and the default);
+                                    --peer: the same power-offs against the peer too, side by side
   bench-snmp [--runs N]             ha-oscar's SNMP subagent and pcs-snmp side by side (npm run bench:snmp)
   faults [--quick] [--runs N] [--token MS]
                                     fault battery under client load; writes docs/faults.md (npm run faults)`;
 
-interface Parsed { name: string; token?: number; config?: string; runs?: number; quick?: boolean; rest: string[] }
+interface Parsed { name: string; token?: number; config?: string; runs?: number; quick?: boolean; peer?: boolean; print?: boolean; rest: string[] }
 
 function parse(argv: string[]): Parsed {
   const p: Parsed = { name: process.env.HA_OSCAR_LAB ?? 'hao', rest: [] };
@@ -41,6 +46,8 @@ function parse(argv: string[]): Parsed {
       p.runs = Number(v);
     } else if (a === '--config') p.config = val();
     else if (a === '--quick') p.quick = true;
+    else if (a === '--peer') p.peer = true;
+    else if (a === '--print') p.print = true;
     else if (a.startsWith('--') && a !== '--help') throw new Error(`unknown option ${a}`);
     else p.rest.push(a);
   }
@@ -74,6 +81,20 @@ async function withTeardownOnSignal(name: string, fn: () => Promise<number>): Pr
     process.off('SIGINT', onSig);
     process.off('SIGTERM', onSig);
   }
+}
+
+/**
+ * A measurement on a lab (bench, bench-snmp, faults): run under withTeardownOnSignal, then
+ * report (print; its exit code, 0 by default) and write the result as JSON to
+ * $HA_OSCAR_BENCH_JSON when that is set.
+ */
+async function measured<R>(name: string, measure: () => Promise<R>, report: (r: R) => number | void): Promise<number> {
+  return withTeardownOnSignal(name, async () => {
+    const r = await measure();
+    const code = report(r) ?? 0;
+    if (process.env.HA_OSCAR_BENCH_JSON) writeFileAtomic(process.env.HA_OSCAR_BENCH_JSON, JSON.stringify(r, null, 2) + '\n', { mkdir: true });
+    return code;
+  });
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -172,35 +193,31 @@ export async function main(argv: string[]): Promise<number> {
       const spec = makeSpec(p.name, { token: p.token });
       return withTeardownOnSignal(spec.name, () => demo(spec, say));
     }
+    case 'peer': {
+      const { loadPeer, peerCrm } = await import('../lab/peer');
+      if (p.print) { process.stdout.write(peerCrm()); return 0; }
+      const spec = lab.loadSpec(p.name);
+      say(`switching lab '${spec.name}' to the bare resource-agents peer`);
+      await loadPeer(spec, say);
+      return 0;
+    }
     case 'bench': {
-      // Used by scripts/bench-failover.mjs. --runs N (default 10); HA_OSCAR_BENCH_JSON=FILE writes the figures.
+      // Used by scripts/bench-failover.mjs. --runs N (default 10); --peer; HA_OSCAR_BENCH_JSON=FILE writes the figures.
       const { bench, printBench } = await import('../lab/bench');
-      const runs = p.runs ?? 10;
       const spec = makeSpec(p.name, { token: p.token });
-      return withTeardownOnSignal(spec.name, async () => {
-        const r = await bench(spec, runs, say);
-        printBench(r, say);
-        if (process.env.HA_OSCAR_BENCH_JSON) writeFileAtomic(process.env.HA_OSCAR_BENCH_JSON, JSON.stringify(r, null, 2) + '\n', { mkdir: true });
-        return 0;
-      });
+      return measured(spec.name, () => bench(spec, p.runs ?? 10, say, { peer: p.peer === true }), (r) => printBench(r, say));
     }
     case 'bench-snmp': {
       // Used by scripts/bench-snmp.mjs: ha-oscar's subagent and pcs-snmp under one snmpd (src/lab/bench-snmp.ts).
       const { benchSnmp, printSnmpBench } = await import('../lab/bench-snmp');
       const spec = makeSpec(p.name, { token: p.token });
-      return withTeardownOnSignal(spec.name, async () => {
-        const r = await benchSnmp(spec, p.runs ?? 9, say);
-        printSnmpBench(r, say);
-        if (process.env.HA_OSCAR_BENCH_JSON) writeFileAtomic(process.env.HA_OSCAR_BENCH_JSON, JSON.stringify(r, null, 2) + '\n', { mkdir: true });
-        return 0;
-      });
+      return measured(spec.name, () => benchSnmp(spec, p.runs ?? 9, say), (r) => printSnmpBench(r, say));
     }
     case 'faults': {
       // Used by scripts/faults.mjs (npm run faults): src/lab/faults.ts; --runs N: power-off rounds (default 20, --quick 1).
       const { faults, faultsMarkdown } = await import('../lab/faults');
       const spec = makeSpec(p.name, { token: p.token });
-      return withTeardownOnSignal(spec.name, async () => {
-        const r = await faults(spec, { quick: p.quick === true, rounds: p.runs, say });
+      return measured(spec.name, () => faults(spec, { quick: p.quick === true, rounds: p.runs, say }), (r) => {
         const md = faultsMarkdown(r);
         writeFileAtomic(join(spec.repo, 'docs', 'faults.md'), md);
         say(`\n${md}\nwritten to docs/faults.md; wall time ${r.wallS} s`);

@@ -27,7 +27,7 @@ function rset(s: ResourceSet): string {
   return s.sequential ? s.ids.join(' ') : `( ${s.ids.join(' ')} )`;
 }
 
-function constraint(c: Constraint): string {
+export function constraint(c: Constraint): string {
   switch (c.kind) {
     case 'colocation': return `colocation ${c.id} ${score(c.score)}: ${c.sets.map(rset).join(' ')}`;
     case 'order': return `order ${c.id} ${c.orderKind}: ${c.sets.map(rset).join(' ')}`;

@@ -112,13 +112,14 @@ export async function firstAnswer(spec: LabSpec, c: ClientCheck, t0: number, tim
   return undefined;
 }
 
-export async function measureFailover(spec: LabSpec, opts: { say?: Say; timeoutMs?: number } = {}): Promise<Timeline> {
+/** opts.checks: what the client waits for (default: the lab's own checks; the peer's, src/lab/peer.ts). */
+export async function measureFailover(spec: LabSpec, opts: { say?: Say; timeoutMs?: number; checks?: ClientCheck[] } = {}): Promise<Timeline> {
   const active = await whereIs(spec, 'vip4');
   if (!active) throw new Error('the VIPs run nowhere: cannot measure a failover');
   const survivor: NodeName = active === 'head1' ? 'head2' : 'head1';
   const off = logOffset(spec, survivor);
   const pmOff = sizeOf(pacemakerLog(spec, survivor));
-  const checks = labChecks(spec);
+  const checks = opts.checks ?? labChecks(spec);
   opts.say?.(`power-off of the active head ${active}`);
   const t0 = await powerOff(spec, active);
   const timeoutMs = opts.timeoutMs ?? 60_000;

@@ -246,11 +246,12 @@ export async function runChecks(lab: LabSpec | string, checks?: ClientCheck[]): 
   return Promise.all(cs.map(async (c) => ({ name: c.name, ok: (await exec(spec, 'client', c.argv, { timeoutMs: c.timeoutMs ?? 10_000 })).code === 0 })));
 }
 
-export async function waitServices(lab: LabSpec | string, timeoutMs = 90_000): Promise<void> {
+/** Until every check answers from the client (checks: the lab's own, or another configuration's). */
+export async function waitServices(lab: LabSpec | string, timeoutMs = 90_000, checks?: ClientCheck[]): Promise<void> {
   const spec = specOf(lab);
   const until = Date.now() + timeoutMs;
   for (;;) {
-    const rs = await runChecks(spec);
+    const rs = await runChecks(spec, checks);
     const bad = rs.filter((r) => !r.ok).map((r) => r.name);
     if (bad.length === 0) return;
     checkAbort();
@@ -439,12 +440,21 @@ export async function clearConfig(lab: LabSpec | string, timeoutMs = 180_000): P
   await cib(['--delete', '--xml-text', '<meta_attributes id="fence-priority"/>'], true);
   // `config apply`'s marker: what it listed is gone (a stale one would let a later apply remove the lab's own objects)
   await cib(['--delete', '--xml-text', `<tag id="${MARKER_TAG}"/>`], true);
+  await waitInactive(spec, head, () => false, timeoutMs);
+}
+
+/**
+ * Until crm_mon on head shows no active resource but those keep() accepts (deleted resources
+ * stopped as orphans). A failed orphan is cleaned up (crm_resource --cleanup) every 15 s, see
+ * clearConfig.
+ */
+export async function waitInactive(spec: LabSpec, head: NodeName, keep: (id: string) => boolean, timeoutMs = 180_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   let left: string[] = [];
   let cleaned = Date.now();
   for (;;) {
     try {
-      const rs = (await crmMon(spec, head, 15_000)).resources;
+      const rs = (await crmMon(spec, head, 15_000)).resources.filter((r) => !keep(r.id));
       left = rs.filter((r) => r.active).map((r) => r.id);
       if (left.length === 0) return;
       const failed = [...new Set(rs.filter((r) => r.failed).map((r) => r.id))];

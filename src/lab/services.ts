@@ -4,6 +4,8 @@
 // Adding a service (dhcpd, tftpd, ntpd, nfsserver...) is one entry here.
 import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Constraint, Op, Primitive } from '../crm/model';
+import { constraint, primitive } from '../crm/render-crm';
 import { writeFileAtomic } from '../service/atomic';
 import type { LabSpec } from './spec';
 import { HEADS, LAB_SHARED, MIBDIR, VIP4, VIP6, nodeDir, sharedDir } from './spec';
@@ -49,7 +51,8 @@ export const LAB_DIR = '/var/lib/ha-oscar/lab';
  * right for a head of its own; the lab's heads share 2 cores with the tests and other labs, and
  * at load 17 starts of tftpd and dhcpd timed out at 20 s after a failover, which (start failures
  * being fatal) sent every service back to the head that had just been fenced and rebooted. */
-const LAB_START_STOP = 'op start timeout=60s interval=0 op stop timeout=60s interval=0';
+export const LAB_START_STOP_OPS: Op[] = [{ name: 'start', interval: '0s', timeout: '60s' }, { name: 'stop', interval: '0s', timeout: '60s' }];
+const LAB_START_STOP = LAB_START_STOP_OPS.map((o) => `op ${o.name} timeout=${o.timeout} interval=${o.interval}`).join(' ');
 /** snmpd's AgentX master socket in the heads (their /run is per node). */
 export const AGENTX_SOCKET = '/run/ha-oscar/agentx';
 const hostLabDir = (spec: LabSpec, head: (typeof HEADS)[number]): string => join(nodeDir(spec, head), 'var-lib-ha-oscar', 'lab');
@@ -66,17 +69,28 @@ const pingCheck = (name: string, vip: string): ClientCheck => ({
   waitArgv: ['ping', '-n', '-q', '-c', '1', '-i', '0.05', '-w', '60', vip],
 });
 
+/** The lab's two VIPs on net A (also the bare resource-agents peer's, src/lab/peer.ts). */
+export const LAB_VIPS: Primitive[] = [
+  // arp_bg: gratuitous ARP / unsolicited NA in the background, so start returns at once
+  { id: 'vip4', agent: 'ocf:heartbeat:IPaddr2', params: [['ip', VIP4], ['cidr_netmask', '24'], ['nic', 'eth0'], ['arp_bg', 'true']], meta: [], ops: [{ name: 'monitor', interval: '10s', timeout: '20s' }] },
+  // nodad: the moved IPv6 VIP is usable at once instead of after ~2 s of DAD
+  { id: 'vip6', agent: 'ocf:heartbeat:IPaddr2', params: [['ip', VIP6], ['cidr_netmask', '64'], ['nic', 'eth0'], ['nodad', 'true'], ['arp_bg', 'true']], meta: [], ops: [{ name: 'monitor', interval: '10s', timeout: '20s' }] },
+];
+const one = (id: string) => ({ ids: [id], sequential: true });
+/** The VIPs stay together. */
+export const VIP_COLOCATION: Constraint = { kind: 'colocation', id: 'vip6-with-vip4', score: 'INFINITY', sets: [one('vip6'), one('vip4')] };
+/** A service resource runs with the VIPs and starts after both (services start in parallel). */
+export const withVips = (id: string): Constraint[] => [
+  { kind: 'colocation', id: `${id}-with-vips`, score: 'INFINITY', sets: [one(id), one('vip4')] },
+  { kind: 'order', id: `vip4-then-${id}`, orderKind: 'Mandatory', sets: [one('vip4'), one(id)] },
+  { kind: 'order', id: `vip6-then-${id}`, orderKind: 'Mandatory', sets: [one('vip6'), one(id)] },
+];
+
 export const LAB_SERVICES: LabService[] = [
   {
     id: 'vips',
     missing: () => '',
-    crm: () => [
-      // arp_bg: gratuitous ARP / unsolicited NA in the background, so start returns at once
-      `primitive vip4 ocf:heartbeat:IPaddr2 params ip=${VIP4} cidr_netmask=24 nic=eth0 arp_bg=true op monitor interval=10s timeout=20s`,
-      // nodad: the moved IPv6 VIP is usable at once instead of after ~2 s of DAD
-      `primitive vip6 ocf:heartbeat:IPaddr2 params ip=${VIP6} cidr_netmask=64 nic=eth0 nodad=true arp_bg=true op monitor interval=10s timeout=20s`,
-      'colocation vip6-with-vip4 inf: vip6 vip4',
-    ].join('\n'),
+    crm: () => [...LAB_VIPS.map((p) => primitive(p)), constraint(VIP_COLOCATION)].join('\n'),
     members: ['vip4', 'vip6'],
     checks: () => [pingCheck('vip v4', VIP4), pingCheck('vip v6', VIP6)],
   },
@@ -148,7 +162,7 @@ LAB_SERVICES.push(
   },
 );
 
-const TFTP_PROBE = '.ha-oscar-tftp-probe';
+export const TFTP_PROBE = '.ha-oscar-tftp-probe';
 /** The dhcpd instances' state_dir (leases), on the shared storage. */
 export const DHCP_STATE = { 4: `${LAB_SHARED}/dhcp4`, 6: `${LAB_SHARED}/dhcp6` } as const;
 const NFS_STATE = `${LAB_SHARED}/nfs-state`;
@@ -248,13 +262,18 @@ export function writeServiceFiles(spec: LabSpec): void {
       mkdirSync(join(sharedDir(spec), name), { recursive: true });
       chmodSync(join(sharedDir(spec), name), mode); // exact mode, whatever the umask
     }
-    const files = s.files?.(spec) ?? {};
-    for (const head of HEADS) {
-      const dir = hostLabDir(spec, head);
-      for (const [name, text] of Object.entries(files)) {
-        if (name.endsWith('/')) mkdirSync(join(dir, name), { recursive: true, mode: 0o755 });
-        else writeFileAtomic(join(dir, name), text, { mode: 0o644, mkdir: true });
-      }
+    writeHeadFiles(spec, s.files?.(spec) ?? {});
+  }
+}
+
+/** Write files into each head's own copy of LAB_DIR (keys as LabService.files: relative names,
+ * a key ending in '/' is a directory). */
+export function writeHeadFiles(spec: LabSpec, files: Record<string, string>): void {
+  for (const head of HEADS) {
+    const dir = hostLabDir(spec, head);
+    for (const [name, text] of Object.entries(files)) {
+      if (name.endsWith('/')) mkdirSync(join(dir, name), { recursive: true, mode: 0o755 });
+      else writeFileAtomic(join(dir, name), text, { mode: 0o644, mkdir: true });
     }
   }
 }
@@ -272,9 +291,7 @@ export function labCrmConfig(spec: LabSpec): string {
   const out = svcs.map((s) => s.crm(spec));
   for (const s of svcs) {
     if (s.id === 'vips') continue;
-    for (const m of s.members) {
-      out.push(`colocation ${m}-with-vips inf: ${m} vip4`, `order vip4-then-${m} Mandatory: vip4 ${m}`, `order vip6-then-${m} Mandatory: vip6 ${m}`);
-    }
+    for (const m of s.members) out.push(...withVips(m).map(constraint));
   }
   return out.join('\n') + '\n';
 }
