@@ -15,10 +15,11 @@ const usage = `usage: ha-oscar lab <command> [--name LAB] [args]   (LAB defaults
   demo [--token MS]                 up, show, fail over the active head, bring it back, down
   bench [--token MS] [--runs N]     failover benchmark (npm run bench:failover runs it for 1000 ms and the default)
   bench-snmp [--runs N]             ha-oscar's SNMP subagent and pcs-snmp side by side (npm run bench:snmp)
-  faults [--quick] [--runs N] [--token MS]
-                                    fault battery under client load; writes docs/faults.md (npm run faults)`;
+  faults [--quick] [--runs N] [--token MS] [--only REGEX]
+                                    fault battery under client load; writes docs/faults.md (npm run faults);
+                                    --only: just the faults whose name matches (out/faults-only.md)`;
 
-interface Parsed { name: string; token?: number; config?: string; runs?: number; quick?: boolean; rest: string[] }
+interface Parsed { name: string; token?: number; config?: string; runs?: number; quick?: boolean; only?: RegExp; rest: string[] }
 
 function parse(argv: string[]): Parsed {
   const p: Parsed = { name: process.env.HA_OSCAR_LAB ?? 'hao', rest: [] };
@@ -39,6 +40,9 @@ function parse(argv: string[]): Parsed {
       const v = val();
       if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`--runs: '${v}' is not a positive number`);
       p.runs = Number(v);
+    } else if (a === '--only') {
+      const v = val();
+      try { p.only = new RegExp(v, 'i'); } catch { throw new Error(`--only: '${v}' is not a regular expression`); }
     } else if (a === '--config') p.config = val();
     else if (a === '--quick') p.quick = true;
     else if (a.startsWith('--') && a !== '--help') throw new Error(`unknown option ${a}`);
@@ -200,10 +204,11 @@ export async function main(argv: string[]): Promise<number> {
       const { faults, faultsMarkdown } = await import('../lab/faults');
       const spec = makeSpec(p.name, { token: p.token });
       return withTeardownOnSignal(spec.name, async () => {
-        const r = await faults(spec, { quick: p.quick === true, rounds: p.runs, say });
+        const r = await faults(spec, { quick: p.quick === true, rounds: p.runs, say, only: p.only });
         const md = faultsMarkdown(r);
-        writeFileAtomic(join(spec.repo, 'docs', 'faults.md'), md);
-        say(`\n${md}\nwritten to docs/faults.md; wall time ${r.wallS} s`);
+        const to = p.only ? join('out', 'faults-only.md') : join('docs', 'faults.md'); // a subset never overwrites the table
+        writeFileAtomic(join(spec.repo, to), md, { mkdir: true });
+        say(`\n${md}\nwritten to ${to}; wall time ${r.wallS} s`);
         return r.rows.some((x) => x.failures.length) ? 1 : 0;
       });
     }

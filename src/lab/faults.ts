@@ -5,7 +5,7 @@
 // was lost, and the outcome. What must hold in every fault (a broken one is a FAILURE row):
 // 0 acknowledged NFS writes lost, never two MACs answering for one VIP, never both heads fenced,
 // no DHCP address bound to two clients. Writes one table (markdown) to docs/faults.md.
-import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../service/atomic';
@@ -28,7 +28,7 @@ export interface FaultRow {
   /** Invariants broken during this fault (empty: all held). */
   failures: string[];
 }
-export interface FaultsResult { date: string; load: string; token: string; commit: string; quick: boolean; wallS: number; rows: FaultRow[]; perService: { name: string; median?: number; max?: number; n: number }[] }
+export interface FaultsResult { date: string; load: string; token: string; commit: string; quick: boolean; only?: string; wallS: number; rows: FaultRow[]; perService: { name: string; median?: number; max?: number; n: number }[] }
 
 const s = (ms: number | undefined): string => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`);
 const other = (h: NodeName): NodeName => (h === 'head1' ? 'head2' : 'head1');
@@ -167,6 +167,17 @@ export const DAEMONS: { proc: string; rscs: string[]; checks: string }[] = [
   { proc: 'rpcbind', rscs: ['nfsserver'], checks: 'nfs' },
 ];
 
+/** Head-local faults (section d), by name. */
+const HEAD_FAULTS = ['in.tftpd binary unusable', 'pacemaker-controld SIGKILL', 'corosync SIGKILL'] as const;
+
+/** Every fault's name, in the battery's order: what `--only REGEX` is matched against. */
+export const FAULT_NAMES: string[] = [
+  'power-off',
+  ...DAEMONS.flatMap((d) => [`${d.proc} SIGKILL`, `${d.proc} SIGSTOP`]),
+  'split brain active', 'split brain passive',
+  ...HEAD_FAULTS,
+];
+
 /** Level-10 monitors (a real protocol exchange) next to the lab's level-0 ones, for the resources above. */
 async function addDeepMonitors(spec: LabSpec): Promise<void> {
   const rscs = new Set(DAEMONS.flatMap((d) => d.rscs));
@@ -232,13 +243,29 @@ async function locate(spec: LabSpec, rsc: string, timeoutMs: number): Promise<No
   }
 }
 
-export interface FaultsOptions { quick: boolean; say: Say; rounds?: number }
+/** A subset run (--only) keeps each head's pacemaker log (the lab's state goes at down) in out/faults-only/. */
+function keepLogs(spec: LabSpec, say: Say): void {
+  const dir = join(spec.repo, 'out', 'faults-only');
+  mkdirSync(dir, { recursive: true });
+  for (const h of HEADS) {
+    try { copyFileSync(pacemakerLog(spec, h), join(dir, `${h}-pacemaker.log`)); } catch (e) { say(`  (no pacemaker log of ${h}: ${(e as NodeJS.ErrnoException).code ?? e})`); }
+  }
+  say(`  the heads' pacemaker logs: ${dir}`);
+}
+
+export interface FaultsOptions {
+  quick: boolean; say: Say; rounds?: number;
+  /** Run only the faults whose name (FAULT_NAMES) matches. */
+  only?: RegExp;
+}
 
 export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<FaultsResult> {
   const { say } = opts;
   const wall0 = Date.now();
   const rows: FaultRow[] = [];
   const loads: number[] = [];
+  const want = (name: string): boolean => !opts.only || opts.only.test(name);
+  if (!FAULT_NAMES.some(want)) throw new Error(`--only ${opts.only}: matches none of: ${FAULT_NAMES.join(', ')}`);
   const miss = missingPrereqs(LOAD_BINS);
   if (miss) throw new Error(miss);
   await down(spec.name);
@@ -272,7 +299,7 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
     };
 
     // (a) NodeFlap: power-off of the active head, again and again (services alternate heads)
-    const rounds = opts.rounds ?? (opts.quick ? 1 : 20);
+    const rounds = want('power-off') ? opts.rounds ?? (opts.quick ? 1 : 20) : 0;
     const tls: Timeline[] = [];
     const f0 = Date.now();
     for (let i = 1; i <= rounds; i++) {
@@ -287,7 +314,7 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
     const det = stat('d', tls.map((t) => t.membershipMs));
     const all = stat('a', tls.map(allAnswer));
     const mm = (x: typeof det): string => (rounds > 1 ? `median ${s(x.median)}, max ${s(x.max)}` : s(x.median));
-    row(`power-off of the active head (NodeFlap) x${rounds}`, f0, {
+    if (rounds) row(`power-off of the active head (NodeFlap) x${rounds}`, f0, {
       detected: `${mm(det)} (corosync membership)`, answers: `${mm(all)} (every service)${all.missed ? `, ${all.missed} never` : ''}`,
       outcome: `moved to the peer ${tls.filter((t) => t.newActive === t.survivor).length}/${rounds}; head back on and rejoined each time`,
     }, tls.filter((t) => t.newActive !== t.survivor).map((t) => `services not on the survivor after ${t.active} was powered off`));
@@ -296,6 +323,7 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
     const checks = labChecks(spec);
     for (const d of DAEMONS) {
       for (const sig of ['KILL', 'STOP'] as const) {
+        if (!want(`${d.proc} SIG${sig}`)) continue;
         const active = await locate(spec, d.rscs[0]!, 60_000);
         const skip = (why: string): void => { rows.push({ fault: `${d.proc} SIG${sig}`, lost: '', outcome: `not run: ${why}`, failures: [] }); say(`  ${d.proc} SIG${sig}: not run: ${why}`); };
         if (!active) { skip(`${d.rscs[0]} runs nowhere`); continue; }
@@ -329,6 +357,7 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
 
     // (c) split brain: both inter-head links (nets A and B) of one head cut, the PDU (net M) still reachable
     for (const which of ['active', 'passive'] as const) {
+      if (!want(`split brain ${which}`)) continue;
       const active = (await whereIs(spec, 'vip4'))!;
       const cut = which === 'active' ? active : other(active);
       const peer = other(cut);
@@ -360,7 +389,8 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
 
     // (d) head-local faults on the active head
     const allRscs = DAEMONS.flatMap((d) => d.rscs);
-    const headFault = async (label: string, inject: (active: NodeName) => Promise<void>, restore?: (active: NodeName) => Promise<void>): Promise<void> => {
+    const headFault = async (name: (typeof HEAD_FAULTS)[number], label: string, inject: (active: NodeName) => Promise<void>, restore?: (active: NodeName) => Promise<void>): Promise<void> => {
+      if (!want(name)) return;
       const active = (await whereIs(spec, 'vip4'))!;
       const peer = other(active);
       const coro = logOffset(spec, peer);
@@ -395,19 +425,20 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
       for (const p of ps.stdout.split(/\s+/).filter((x) => /^\d+$/.test(x))) await exec(spec, h, ['kill', '-s', 'KILL', p]);
     };
     // the daemon binary gone: /dev/null bound over it in the head's own mount namespace, then the daemon killed
-    await headFault('in.tftpd binary unusable (/dev/null over /usr/sbin/in.tftpd) and in.tftpd killed',
+    await headFault('in.tftpd binary unusable', 'in.tftpd binary unusable (/dev/null over /usr/sbin/in.tftpd) and in.tftpd killed',
       async (h) => { await exec(spec, h, ['mount', '--bind', '/dev/null', '/usr/sbin/in.tftpd']); await killAll('in.tftpd')(h); },
       async (h) => { await exec(spec, h, ['umount', '/usr/sbin/in.tftpd']); });
-    await headFault('pacemaker-controld SIGKILL', killAll('pacemaker-controld'));
-    await headFault('corosync SIGKILL', killAll('corosync'));
+    await headFault('pacemaker-controld SIGKILL', 'pacemaker-controld SIGKILL', killAll('pacemaker-controld'));
+    await headFault('corosync SIGKILL', 'corosync SIGKILL', killAll('corosync'));
   } finally {
     await load.stop();
+    if (opts.only) keepLogs(spec, say);
     await down(spec.name);
   }
   const git = await run('git', ['-C', spec.repo, 'rev-parse', 'HEAD'], { timeoutMs: 10_000 });
   const commit = git.code === 0 ? git.stdout.trim() : 'unknown';
   return {
-    date: new Date().toISOString(), token: spec.token ? `${spec.token} ms` : 'corosync default', commit, quick: opts.quick,
+    date: new Date().toISOString(), token: spec.token ? `${spec.token} ms` : 'corosync default', commit, quick: opts.quick, only: opts.only ? String(opts.only) : undefined,
     load: `${Math.min(...loads).toFixed(1)}..${Math.max(...loads).toFixed(1)} (1-min average at each fault's end) on ${cpus().length} CPUs`,
     wallS: Math.round((Date.now() - wall0) / 1000), rows, perService,
   };
@@ -428,6 +459,7 @@ export function faultsMarkdown(r: FaultsResult): string {
     'no DHCP address bound to two clients.',
     '',
     `- date: ${r.date}${r.quick ? ' (--quick: one round of each fault)' : ''}`,
+    ...(r.only ? [`- subset: --only ${r.only} (${r.rows.length} of ${FAULT_NAMES.length} faults)`] : []),
     `- load: ${r.load}`,
     `- token: ${r.token}`,
     `- commit: ${r.commit}`,
@@ -437,8 +469,7 @@ export function faultsMarkdown(r: FaultsResult): string {
     '|---|---|---|---|---|',
     ...r.rows.map((x) => `| ${cell(x.fault)} | ${cell(x.detected)} | ${cell(x.answers)} | ${cell(x.lost)} | ${x.failures.length ? `**FAILURE**: ${cell(x.failures.join('; '))}; ` : ''}${cell(x.outcome)} |`),
     '',
-    `Power-off, per service (time until it answers from the client): ${r.perService.map((p) => `${p.name} ${p.n > 1 ? `median ${s(p.median)} max ${s(p.max)}` : s(p.median)}`).join('; ')}.`,
-    '',
+    ...(r.perService.length ? [`Power-off, per service (time until it answers from the client): ${r.perService.map((p) => `${p.name} ${p.n > 1 ? `median ${s(p.median)} max ${s(p.max)}` : s(p.median)}`).join('; ')}.`, ''] : []),
   ];
   return out.join('\n');
 }
