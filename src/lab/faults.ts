@@ -15,7 +15,7 @@ import { corosyncEvents, corosyncTime, logOffset, measureFailover, pacemakerFenc
 import { pduEvents } from './fence';
 import { cable, down, exec, initOf, missingPrereqs, powerOn, up, waitOnline, whereIs, type Say } from './lab';
 import { sleep } from './procs';
-import { labChecks, labCrmConfig, NFS_EXPORT, type ClientCheck } from './services';
+import { hostLabDir, labChecks, labCrmConfig, NFS_EXPORT, type ClientCheck } from './services';
 import { HEADS, VIP4, VIP6, nodeDir, sharedDir, type LabSpec, type NodeName } from './spec';
 
 /** One row of the table. Times in ms from the fault. */
@@ -168,7 +168,7 @@ export const DAEMONS: { proc: string; rscs: string[]; checks: string }[] = [
 ];
 
 /** Head-local faults (section d), by name. */
-const HEAD_FAULTS = ['in.tftpd binary unusable', 'pacemaker-controld SIGKILL', 'corosync SIGKILL'] as const;
+const HEAD_FAULTS = ['in.tftpd binary unusable', 'corrupt generated config', 'pacemaker-controld SIGKILL', 'corosync SIGKILL'] as const;
 
 /** Every fault's name, in the battery's order: what `--only REGEX` is matched against. */
 export const FAULT_NAMES: string[] = [
@@ -188,16 +188,16 @@ async function addDeepMonitors(spec: LabSpec): Promise<void> {
   if (r.code !== 0) throw new Error(`adding level-10 monitors: ${(r.stderr || r.stdout).trim()}`);
 }
 
-/** First non-ok monitor result for one of rscs in a head's pacemaker log after an offset (epoch ms). */
-function monitorFailure(spec: LabSpec, node: NodeName, rscs: string[], fromOffset: number): { at?: number; what?: string } {
+/** First non-ok result of an operation `op` (monitor, start) for one of rscs in a head's pacemaker log after an offset (epoch ms). */
+function monitorFailure(spec: LabSpec, node: NodeName, rscs: string[], fromOffset: number, op = 'monitor'): { at?: number; what?: string } {
   let text = '';
   try { text = readFileSync(pacemakerLog(spec, node)).subarray(fromOffset).toString('utf8'); } catch { return {}; }
   for (const line of text.split('\n')) {
-    const m = /Result of monitor operation for (\S+) on \S+: (.*)/.exec(line);
-    if (m && rscs.includes(m[1]!) && !/^(ok|Cancelled)\b/.test(m[2]!)) return { at: corosyncTime(line), what: `${m[1]}: ${m[2]!.replace(/\s*\|.*$/, '').trim()}` };
+    const m = /Result of (\S+) operation for (\S+) on \S+: (.*)/.exec(line);
+    if (m && m[1] === op && rscs.includes(m[2]!) && !/^(ok|Cancelled)\b/.test(m[3]!)) return { at: corosyncTime(line), what: `${m[2]}: ${op === 'monitor' ? '' : `${op} `}${m[3]!.replace(/\s*\|.*$/, '').trim()}` };
     // a hung daemon can hang the monitor itself: the controller logs its time-out, no result line
-    const t = /rsc_op \d+: (\S+)_monitor_(\d+) on \S+ timed out/.exec(line);
-    if (t && rscs.includes(t[1]!)) return { at: corosyncTime(line), what: `${t[1]}: monitor (interval ${Number(t[2]) / 1000} s) timed out` };
+    const t = /rsc_op \d+: (\S+)_(\S+?)_(\d+) on \S+ timed out/.exec(line);
+    if (t && t[2] === op && rscs.includes(t[1]!)) return { at: corosyncTime(line), what: `${t[1]}: ${op}${op === 'monitor' ? ` (interval ${Number(t[3]) / 1000} s)` : ''} timed out` };
   }
   return {};
 }
@@ -389,7 +389,8 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
 
     // (d) head-local faults on the active head
     const allRscs = DAEMONS.flatMap((d) => d.rscs);
-    const headFault = async (name: (typeof HEAD_FAULTS)[number], label: string, inject: (active: NodeName) => Promise<void>, restore?: (active: NodeName) => Promise<void>): Promise<void> => {
+    /** rsc: the resource the fault is aimed at (outcome: where it runs, or why it runs nowhere); else the services (vip4). */
+    const headFault = async (name: (typeof HEAD_FAULTS)[number], label: string, inject: (active: NodeName) => Promise<void>, restore?: (active: NodeName) => Promise<void>, rsc?: string): Promise<void> => {
       if (!want(name)) return;
       const active = (await whereIs(spec, 'vip4'))!;
       const peer = other(active);
@@ -406,14 +407,16 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
         ...HEADS.map((h): [number | undefined, string] => { const f = monitorFailure(spec, h, allRscs, offs[h]!); return [f.at, f.what ?? '']; }),
       ];
       const first = cands.filter((c): c is [number, string] => c[0] !== undefined).sort((a, b) => a[0] - b[0])[0];
-      const where = await locate(spec, 'vip4', 30_000);
+      const where = await locate(spec, rsc ?? 'vip4', 30_000);
+      const why = rsc && !where ? HEADS.map((h) => monitorFailure(spec, h, [rsc], offs[h]!, 'start')).find((f) => f.what)?.what : undefined;
       if (restore && initOf(spec, active)) await restore(active);
       const extra: string[] = [];
       if (HEADS.every((h) => !initOf(spec, h))) extra.push('no head left');
       row(`${label} on the active head (${active})`, t0, {
         detected: first ? `${s(first[0] - t0)} (${first[1]})` : 'not detected',
         answers: answers === undefined ? 'not within 150 s' : answers === 0 ? 'never stopped' : s(answers),
-        outcome: `${where === active ? `services stayed on ${active}` : where ? `moved to the peer ${where}` : 'services run nowhere'}${fenced.length ? `; fenced: ${fenced.join(', ')}` : ''}`,
+        outcome: `${rsc ? (where === active ? `${rsc} repaired in place on ${active}` : where ? `${rsc} moved to the peer ${where}` : `${rsc} runs nowhere: ${why ?? 'no failed start in the log'}`)
+          : where === active ? `services stayed on ${active}` : where ? `moved to the peer ${where}` : 'services run nowhere'}${fenced.length ? `; fenced: ${fenced.join(', ')}` : ''}`,
       }, extra);
       for (const h of HEADS) if (!initOf(spec, h)) await powerOn(spec, h);
       await waitOnline(spec, HEADS, 180_000);
@@ -428,6 +431,17 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
     await headFault('in.tftpd binary unusable', 'in.tftpd binary unusable (/dev/null over /usr/sbin/in.tftpd) and in.tftpd killed',
       async (h) => { await exec(spec, h, ['mount', '--bind', '/dev/null', '/usr/sbin/in.tftpd']); await killAll('in.tftpd')(h); },
       async (h) => { await exec(spec, h, ['umount', '/usr/sbin/in.tftpd']); });
+    // a corrupt generated config file: the lab's dhcpd.conf on the active head cut in half with garbage after it, then dhcpd4 killed (start must read it)
+    let conf = '';
+    const confOf = (h: NodeName): string => join(hostLabDir(spec, h), 'dhcpd.conf');
+    await headFault('corrupt generated config', 'dhcpd.conf corrupt (cut in half, garbage appended) and dhcpd4 killed',
+      async (h) => {
+        conf = readFileSync(confOf(h), 'utf8');
+        writeFileAtomic(confOf(h), `${conf.slice(0, conf.length >> 1)}\n}} { not a dhcpd.conf\n`);
+        const ps = await exec(spec, h, ['ps', '-C', 'dhcpd', '-o', 'pid=,args=']);
+        for (const l of ps.stdout.split('\n').filter((x) => /\/dhcpd\.conf\b/.test(x))) await exec(spec, h, ['kill', '-s', 'KILL', l.trim().split(/\s+/)[0]!]);
+      },
+      async (h) => { if (conf) writeFileAtomic(confOf(h), conf); }, 'dhcpd4');
     await headFault('pacemaker-controld SIGKILL', 'pacemaker-controld SIGKILL', killAll('pacemaker-controld'));
     await headFault('corosync SIGKILL', 'corosync SIGKILL', killAll('corosync'));
   } finally {

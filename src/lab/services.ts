@@ -52,7 +52,7 @@ export const LAB_DIR = '/var/lib/ha-oscar/lab';
 const LAB_START_STOP = 'op start timeout=60s interval=0 op stop timeout=60s interval=0';
 /** snmpd's AgentX master socket in the heads (their /run is per node). */
 export const AGENTX_SOCKET = '/run/ha-oscar/agentx';
-const hostLabDir = (spec: LabSpec, head: (typeof HEADS)[number]): string => join(nodeDir(spec, head), 'var-lib-ha-oscar', 'lab');
+export const hostLabDir = (spec: LabSpec, head: (typeof HEADS)[number]): string => join(nodeDir(spec, head), 'var-lib-ha-oscar', 'lab');
 // (entries: LAB_SERVICES below; more are pushed after the helpers they use)
 
 const agent = (spec: LabSpec, name: string): string => join(spec.repo, 'dist', 'ocf', name);
