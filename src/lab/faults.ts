@@ -15,7 +15,7 @@ import { corosyncEvents, corosyncTime, logOffset, measureFailover, pacemakerFenc
 import { pduEvents } from './fence';
 import { cable, down, exec, initOf, missingPrereqs, powerOn, up, waitOnline, whereIs, type Say } from './lab';
 import { sleep } from './procs';
-import { hostLabDir, labChecks, labCrmConfig, NFS_EXPORT, type ClientCheck } from './services';
+import { DHCP_STATE, hostLabDir, labChecks, labCrmConfig, NFS_EXPORT, type ClientCheck } from './services';
 import { HEADS, VIP4, VIP6, nodeDir, sharedDir, type LabSpec, type NodeName } from './spec';
 
 /** One row of the table. Times in ms from the fault. */
@@ -168,7 +168,7 @@ export const DAEMONS: { proc: string; rscs: string[]; checks: string }[] = [
 ];
 
 /** Head-local faults (section d), by name. */
-const HEAD_FAULTS = ['in.tftpd binary unusable', 'corrupt generated config', 'pacemaker-controld SIGKILL', 'corosync SIGKILL'] as const;
+const HEAD_FAULTS = ['in.tftpd binary unusable', 'state directory full', 'corrupt generated config', 'pacemaker-controld SIGKILL', 'corosync SIGKILL'] as const;
 
 /** Every fault's name, in the battery's order: what `--only REGEX` is matched against. */
 export const FAULT_NAMES: string[] = [
@@ -431,6 +431,36 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
     await headFault('in.tftpd binary unusable', 'in.tftpd binary unusable (/dev/null over /usr/sbin/in.tftpd) and in.tftpd killed',
       async (h) => { await exec(spec, h, ['mount', '--bind', '/dev/null', '/usr/sbin/in.tftpd']); await killAll('in.tftpd')(h); },
       async (h) => { await exec(spec, h, ['umount', '/usr/sbin/in.tftpd']); });
+    // dhcpd4's state directory full: in the active head's own mount namespace, a 256 KiB tmpfs holding a copy of the
+    // directory, filled up, bound over it; then dhcpd4 killed (its start must write the lease file there)
+    const FULL = '/run/ha-oscar-faults-full';
+    let tFull = 0;
+    const killDhcpd4 = async (h: NodeName): Promise<void> => {
+      const ps = await exec(spec, h, ['ps', '-C', 'dhcpd', '-o', 'pid=,args=']);
+      for (const l of ps.stdout.split('\n').filter((x) => /\/dhcpd\.conf\b/.test(x))) await exec(spec, h, ['kill', '-s', 'KILL', l.trim().split(/\s+/)[0]!]);
+    };
+    await headFault('state directory full', `dhcpd4's state directory (${DHCP_STATE[4]}) full (a 256 KiB tmpfs, filled) and dhcpd4 killed`,
+      async (h) => {
+        for (const argv of [['mkdir', '-p', FULL], ['mount', '-t', 'tmpfs', '-o', 'size=256k,mode=0755', 'faults-full', FULL],
+          ['cp', '-a', `${DHCP_STATE[4]}/.`, FULL], ['mount', '--bind', FULL, DHCP_STATE[4]]]) {
+          const r = await exec(spec, h, argv);
+          if (r.code !== 0) throw new Error(`state directory full: ${argv.join(' ')}: ${(r.stderr || r.stdout).trim()}`);
+        }
+        await exec(spec, h, ['dd', 'if=/dev/zero', `of=${FULL}/filler`, 'bs=4k']); // ends at ENOSPC
+        const df = await exec(spec, h, ['df', '--output=avail', '-B1', FULL]);
+        say(`  state directory full: ${df.stdout.trim().split('\n').pop()} bytes left on the tmpfs`);
+        tFull = Date.now();
+        await killDhcpd4(h);
+      },
+      async (h) => {
+        // what dhcpd4 did meanwhile: v4 leases granted to the client, and the state directory's files
+        const v4 = load.leases.filter((l) => l.fam === 4 && l.t >= tFull);
+        const ls = await exec(spec, h, ['ls', '-l', '--time-style=+%T', DHCP_STATE[4]]);
+        say(`  state directory full: ${v4.filter((l) => l.address).length}/${v4.length} v4 leases granted while full; ${ls.stdout.trim().split('\n').join(' | ')}`);
+        await exec(spec, h, ['umount', '-l', DHCP_STATE[4]]);
+        await exec(spec, h, ['umount', '-l', FULL]);
+        await killDhcpd4(h); // one started on the tmpfs would keep writing its leases there: restarted on the real directory
+      }, 'dhcpd4');
     // a corrupt generated config file: the lab's dhcpd.conf on the active head cut in half with garbage after it, then dhcpd4 killed (start must read it)
     let conf = '';
     const confOf = (h: NodeName): string => join(hostLabDir(spec, h), 'dhcpd.conf');
