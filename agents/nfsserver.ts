@@ -123,13 +123,37 @@ const probeContent = (c: Ctx) => `ha-oscar nfs probe for ${c.instance}\n`;
 
 // ---- shared helpers ----
 
-/** rpcbind answering on loopback; start it (never stopped by us) when allowed. */
+const portmapAnswers = async (timeoutMs: number): Promise<boolean> => (await rpcNull('127.0.0.1', 111, PROG.PORTMAP, 2, { timeoutMs })).ok;
+
+/**
+ * The rpcbind this resource started (recorded pid) is alive but does not answer on loopback,
+ * twice (hung: SIGSTOPped, wedged): kill it (SIGTERM, then SIGKILL: a stopped process only
+ * dies of SIGKILL). While it holds port 111 no new rpcbind can bind it, and every daemon that
+ * registers or unregisters with it (ganesha's start and stop, rpc.nfsd, mountd) blocks in the
+ * call. Returns true when it killed one; throws when it would not die. An rpcbind started by
+ * someone else is left alone.
+ */
+async function killHungRpcbind(c: Ctx): Promise<boolean> {
+  const exe = which('rpcbind', c.env);
+  const pidfile = paths(c).pid('rpcbind');
+  const pid = exe ? runningPid(pidfile, exe) : undefined;
+  if (!exe || pid === undefined) return false;
+  if (await portmapAnswers(1000) || await portmapAnswers(2000)) return false;
+  c.log.warn(`rpcbind (pid ${pid}, started by this resource) does not answer on 127.0.0.1:111: killing it`);
+  await stopDaemon(pidfile, exe, 3000);
+  return true;
+}
+
+/** rpcbind answering on loopback; start it (never stopped by us, unless hung) when allowed. */
 async function ensureRpcbind(c: Ctx): Promise<void> {
-  if ((await rpcNull('127.0.0.1', 111, PROG.PORTMAP, 2, { timeoutMs: 1000 })).ok) return;
+  if (await portmapAnswers(1000)) return;
   if (!c.params.rpcbind) fail(OCF.ERR_GENERIC, 'no portmapper answers on 127.0.0.1:111: start rpcbind (or set rpcbind=true)');
   const exe = which('rpcbind', c.env);
   if (!exe) fail(OCF.ERR_INSTALLED, 'rpcbind is not installed and no portmapper is running (apt-get install rpcbind)');
   const f = paths(c);
+  let killed = false;
+  try { killed = await killHungRpcbind(c); } catch (e) { fail(OCF.ERR_GENERIC, `hung rpcbind: ${(e as Error).message}`); }
+  if (!killed && await portmapAnswers(1000)) return; // slow, not hung
   try {
     const pid = await startDaemon(
       { argv: [exe, '-f', '-w'], pidfile: f.pid('rpcbind'), logfile: `${f.run}/rpcbind.log` },
@@ -433,6 +457,8 @@ export default defineAgent({
 
   async stop(c) {
     const f = paths(c);
+    // a hung rpcbind of ours first: the daemons' unregistration at exit would wait on it
+    if (c.params.rpcbind) await killHungRpcbind(c).catch((e: Error) => c.log.warn(`hung rpcbind: ${e.message}`));
     if (c.params.server === 'ganesha') {
       await stopDaemon(f.pid('ganesha'), '/usr/bin/ganesha.nfsd', c.remaining());
     } else {

@@ -20,10 +20,11 @@ const usage = `usage: ha-oscar lab <command> [--name LAB] [args]   (LAB defaults
                                     failover benchmark (npm run bench:failover runs it for 1000 ms and the default);
                                     --peer: the same power-offs against the peer too, side by side
   bench-snmp [--runs N]             ha-oscar's SNMP subagent and pcs-snmp side by side (npm run bench:snmp)
-  faults [--quick] [--runs N] [--token MS]
-                                    fault battery under client load; writes docs/faults.md (npm run faults)`;
+  faults [--quick] [--runs N] [--token MS] [--only REGEX]
+                                    fault battery under client load; writes docs/faults.md (npm run faults);
+                                    --only: just the faults whose name matches (out/faults-only.md)`;
 
-interface Parsed { name: string; token?: number; config?: string; runs?: number; quick?: boolean; peer?: boolean; print?: boolean; rest: string[] }
+interface Parsed { name: string; token?: number; config?: string; runs?: number; quick?: boolean; only?: RegExp; peer?: boolean; print?: boolean; rest: string[] }
 
 function parse(argv: string[]): Parsed {
   const p: Parsed = { name: process.env.HA_OSCAR_LAB ?? 'hao', rest: [] };
@@ -44,6 +45,9 @@ function parse(argv: string[]): Parsed {
       const v = val();
       if (!/^\d+$/.test(v) || Number(v) < 1) throw new Error(`--runs: '${v}' is not a positive number`);
       p.runs = Number(v);
+    } else if (a === '--only') {
+      const v = val();
+      try { p.only = new RegExp(v, 'i'); } catch { throw new Error(`--only: '${v}' is not a regular expression`); }
     } else if (a === '--config') p.config = val();
     else if (a === '--quick') p.quick = true;
     else if (a === '--peer') p.peer = true;
@@ -217,10 +221,11 @@ export async function main(argv: string[]): Promise<number> {
       // Used by scripts/faults.mjs (npm run faults): src/lab/faults.ts; --runs N: power-off rounds (default 20, --quick 1).
       const { faults, faultsMarkdown } = await import('../lab/faults');
       const spec = makeSpec(p.name, { token: p.token });
-      return measured(spec.name, () => faults(spec, { quick: p.quick === true, rounds: p.runs, say }), (r) => {
+      return measured(spec.name, () => faults(spec, { quick: p.quick === true, rounds: p.runs, say, only: p.only }), (r) => {
         const md = faultsMarkdown(r);
-        writeFileAtomic(join(spec.repo, 'docs', 'faults.md'), md);
-        say(`\n${md}\nwritten to docs/faults.md; wall time ${r.wallS} s`);
+        const to = p.only ? join('out', 'faults-only.md') : join('docs', 'faults.md'); // a subset never overwrites the table
+        writeFileAtomic(join(spec.repo, to), md, { mkdir: true });
+        say(`\n${md}\nwritten to ${to}; wall time ${r.wallS} s`);
         return r.rows.some((x) => x.failures.length) ? 1 : 0;
       });
     }

@@ -5,7 +5,7 @@
 // was lost, and the outcome. What must hold in every fault (a broken one is a FAILURE row):
 // 0 acknowledged NFS writes lost, never two MACs answering for one VIP, never both heads fenced,
 // no DHCP address bound to two clients. Writes one table (markdown) to docs/faults.md.
-import { chmodSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../service/atomic';
@@ -15,7 +15,7 @@ import { corosyncEvents, corosyncTime, logOffset, measureFailover, pacemakerFenc
 import { pduEvents } from './fence';
 import { cable, down, exec, initOf, missingPrereqs, powerOn, up, waitOnline, whereIs, type Say } from './lab';
 import { sleep } from './procs';
-import { labChecks, labCrmConfig, NFS_EXPORT, type ClientCheck } from './services';
+import { DHCP_STATE, hostLabDir, labChecks, labCrmConfig, NFS_EXPORT, type ClientCheck } from './services';
 import { HEADS, VIP4, VIP6, nodeDir, sharedDir, type LabSpec, type NodeName } from './spec';
 
 /** One row of the table. Times in ms from the fault. */
@@ -28,7 +28,7 @@ export interface FaultRow {
   /** Invariants broken during this fault (empty: all held). */
   failures: string[];
 }
-export interface FaultsResult { date: string; load: string; token: string; commit: string; quick: boolean; wallS: number; rows: FaultRow[]; perService: { name: string; median?: number; max?: number; n: number }[] }
+export interface FaultsResult { date: string; load: string; token: string; commit: string; quick: boolean; only?: string; wallS: number; rows: FaultRow[]; perService: { name: string; median?: number; max?: number; n: number }[] }
 
 const s = (ms: number | undefined): string => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`);
 const other = (h: NodeName): NodeName => (h === 'head1' ? 'head2' : 'head1');
@@ -167,6 +167,17 @@ export const DAEMONS: { proc: string; rscs: string[]; checks: string }[] = [
   { proc: 'rpcbind', rscs: ['nfsserver'], checks: 'nfs' },
 ];
 
+/** Head-local faults (section d), by name. */
+const HEAD_FAULTS = ['in.tftpd binary unusable', 'state directory full', 'corrupt generated config', 'pacemaker-controld SIGKILL', 'corosync SIGKILL'] as const;
+
+/** Every fault's name, in the battery's order: what `--only REGEX` is matched against. */
+export const FAULT_NAMES: string[] = [
+  'power-off',
+  ...DAEMONS.flatMap((d) => [`${d.proc} SIGKILL`, `${d.proc} SIGSTOP`]),
+  'split brain active', 'split brain passive',
+  ...HEAD_FAULTS,
+];
+
 /** Level-10 monitors (a real protocol exchange) next to the lab's level-0 ones, for the resources above. */
 async function addDeepMonitors(spec: LabSpec): Promise<void> {
   const rscs = new Set(DAEMONS.flatMap((d) => d.rscs));
@@ -177,16 +188,16 @@ async function addDeepMonitors(spec: LabSpec): Promise<void> {
   if (r.code !== 0) throw new Error(`adding level-10 monitors: ${(r.stderr || r.stdout).trim()}`);
 }
 
-/** First non-ok monitor result for one of rscs in a head's pacemaker log after an offset (epoch ms). */
-function monitorFailure(spec: LabSpec, node: NodeName, rscs: string[], fromOffset: number): { at?: number; what?: string } {
+/** First non-ok result of an operation `op` (monitor, start) for one of rscs in a head's pacemaker log after an offset (epoch ms). */
+function monitorFailure(spec: LabSpec, node: NodeName, rscs: string[], fromOffset: number, op = 'monitor'): { at?: number; what?: string } {
   let text = '';
   try { text = readFileSync(pacemakerLog(spec, node)).subarray(fromOffset).toString('utf8'); } catch { return {}; }
   for (const line of text.split('\n')) {
-    const m = /Result of monitor operation for (\S+) on \S+: (.*)/.exec(line);
-    if (m && rscs.includes(m[1]!) && !/^(ok|Cancelled)\b/.test(m[2]!)) return { at: corosyncTime(line), what: `${m[1]}: ${m[2]!.replace(/\s*\|.*$/, '').trim()}` };
+    const m = /Result of (\S+) operation for (\S+) on \S+: (.*)/.exec(line);
+    if (m && m[1] === op && rscs.includes(m[2]!) && !/^(ok|Cancelled)\b/.test(m[3]!)) return { at: corosyncTime(line), what: `${m[2]}: ${op === 'monitor' ? '' : `${op} `}${m[3]!.replace(/\s*\|.*$/, '').trim()}` };
     // a hung daemon can hang the monitor itself: the controller logs its time-out, no result line
-    const t = /rsc_op \d+: (\S+)_monitor_(\d+) on \S+ timed out/.exec(line);
-    if (t && rscs.includes(t[1]!)) return { at: corosyncTime(line), what: `${t[1]}: monitor (interval ${Number(t[2]) / 1000} s) timed out` };
+    const t = /rsc_op \d+: (\S+)_(\S+?)_(\d+) on \S+ timed out/.exec(line);
+    if (t && t[2] === op && rscs.includes(t[1]!)) return { at: corosyncTime(line), what: `${t[1]}: ${op}${op === 'monitor' ? ` (interval ${Number(t[3]) / 1000} s)` : ''} timed out` };
   }
   return {};
 }
@@ -232,13 +243,29 @@ async function locate(spec: LabSpec, rsc: string, timeoutMs: number): Promise<No
   }
 }
 
-export interface FaultsOptions { quick: boolean; say: Say; rounds?: number }
+/** A subset run (--only) keeps each head's pacemaker log (the lab's state goes at down) in out/faults-only/. */
+function keepLogs(spec: LabSpec, say: Say): void {
+  const dir = join(spec.repo, 'out', 'faults-only');
+  mkdirSync(dir, { recursive: true });
+  for (const h of HEADS) {
+    try { copyFileSync(pacemakerLog(spec, h), join(dir, `${h}-pacemaker.log`)); } catch (e) { say(`  (no pacemaker log of ${h}: ${(e as NodeJS.ErrnoException).code ?? e})`); }
+  }
+  say(`  the heads' pacemaker logs: ${dir}`);
+}
+
+export interface FaultsOptions {
+  quick: boolean; say: Say; rounds?: number;
+  /** Run only the faults whose name (FAULT_NAMES) matches. */
+  only?: RegExp;
+}
 
 export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<FaultsResult> {
   const { say } = opts;
   const wall0 = Date.now();
   const rows: FaultRow[] = [];
   const loads: number[] = [];
+  const want = (name: string): boolean => !opts.only || opts.only.test(name);
+  if (!FAULT_NAMES.some(want)) throw new Error(`--only ${opts.only}: matches none of: ${FAULT_NAMES.join(', ')}`);
   const miss = missingPrereqs(LOAD_BINS);
   if (miss) throw new Error(miss);
   await down(spec.name);
@@ -272,7 +299,7 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
     };
 
     // (a) NodeFlap: power-off of the active head, again and again (services alternate heads)
-    const rounds = opts.rounds ?? (opts.quick ? 1 : 20);
+    const rounds = want('power-off') ? opts.rounds ?? (opts.quick ? 1 : 20) : 0;
     const tls: Timeline[] = [];
     const f0 = Date.now();
     for (let i = 1; i <= rounds; i++) {
@@ -287,7 +314,7 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
     const det = stat('d', tls.map((t) => t.membershipMs));
     const all = stat('a', tls.map(allAnswer));
     const mm = (x: typeof det): string => (rounds > 1 ? `median ${s(x.median)}, max ${s(x.max)}` : s(x.median));
-    row(`power-off of the active head (NodeFlap) x${rounds}`, f0, {
+    if (rounds) row(`power-off of the active head (NodeFlap) x${rounds}`, f0, {
       detected: `${mm(det)} (corosync membership)`, answers: `${mm(all)} (every service)${all.missed ? `, ${all.missed} never` : ''}`,
       outcome: `moved to the peer ${tls.filter((t) => t.newActive === t.survivor).length}/${rounds}; head back on and rejoined each time`,
     }, tls.filter((t) => t.newActive !== t.survivor).map((t) => `services not on the survivor after ${t.active} was powered off`));
@@ -296,6 +323,7 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
     const checks = labChecks(spec);
     for (const d of DAEMONS) {
       for (const sig of ['KILL', 'STOP'] as const) {
+        if (!want(`${d.proc} SIG${sig}`)) continue;
         const active = await locate(spec, d.rscs[0]!, 60_000);
         const skip = (why: string): void => { rows.push({ fault: `${d.proc} SIG${sig}`, lost: '', outcome: `not run: ${why}`, failures: [] }); say(`  ${d.proc} SIG${sig}: not run: ${why}`); };
         if (!active) { skip(`${d.rscs[0]} runs nowhere`); continue; }
@@ -329,6 +357,7 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
 
     // (c) split brain: both inter-head links (nets A and B) of one head cut, the PDU (net M) still reachable
     for (const which of ['active', 'passive'] as const) {
+      if (!want(`split brain ${which}`)) continue;
       const active = (await whereIs(spec, 'vip4'))!;
       const cut = which === 'active' ? active : other(active);
       const peer = other(cut);
@@ -360,7 +389,9 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
 
     // (d) head-local faults on the active head
     const allRscs = DAEMONS.flatMap((d) => d.rscs);
-    const headFault = async (label: string, inject: (active: NodeName) => Promise<void>, restore?: (active: NodeName) => Promise<void>): Promise<void> => {
+    /** rsc: the resource the fault is aimed at (outcome: where it runs, or why it runs nowhere); else the services (vip4). */
+    const headFault = async (name: (typeof HEAD_FAULTS)[number], label: string, inject: (active: NodeName) => Promise<void>, restore?: (active: NodeName) => Promise<void>, rsc?: string): Promise<void> => {
+      if (!want(name)) return;
       const active = (await whereIs(spec, 'vip4'))!;
       const peer = other(active);
       const coro = logOffset(spec, peer);
@@ -376,14 +407,16 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
         ...HEADS.map((h): [number | undefined, string] => { const f = monitorFailure(spec, h, allRscs, offs[h]!); return [f.at, f.what ?? '']; }),
       ];
       const first = cands.filter((c): c is [number, string] => c[0] !== undefined).sort((a, b) => a[0] - b[0])[0];
-      const where = await locate(spec, 'vip4', 30_000);
+      const where = await locate(spec, rsc ?? 'vip4', 30_000);
+      const why = rsc && !where ? HEADS.map((h) => monitorFailure(spec, h, [rsc], offs[h]!, 'start')).find((f) => f.what)?.what : undefined;
       if (restore && initOf(spec, active)) await restore(active);
       const extra: string[] = [];
       if (HEADS.every((h) => !initOf(spec, h))) extra.push('no head left');
       row(`${label} on the active head (${active})`, t0, {
         detected: first ? `${s(first[0] - t0)} (${first[1]})` : 'not detected',
         answers: answers === undefined ? 'not within 150 s' : answers === 0 ? 'never stopped' : s(answers),
-        outcome: `${where === active ? `services stayed on ${active}` : where ? `moved to the peer ${where}` : 'services run nowhere'}${fenced.length ? `; fenced: ${fenced.join(', ')}` : ''}`,
+        outcome: `${rsc ? (where === active ? `${rsc} repaired in place on ${active}` : where ? `${rsc} moved to the peer ${where}` : `${rsc} runs nowhere: ${why ?? 'no failed start in the log'}`)
+          : where === active ? `services stayed on ${active}` : where ? `moved to the peer ${where}` : 'services run nowhere'}${fenced.length ? `; fenced: ${fenced.join(', ')}` : ''}`,
       }, extra);
       for (const h of HEADS) if (!initOf(spec, h)) await powerOn(spec, h);
       await waitOnline(spec, HEADS, 180_000);
@@ -395,19 +428,61 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
       for (const p of ps.stdout.split(/\s+/).filter((x) => /^\d+$/.test(x))) await exec(spec, h, ['kill', '-s', 'KILL', p]);
     };
     // the daemon binary gone: /dev/null bound over it in the head's own mount namespace, then the daemon killed
-    await headFault('in.tftpd binary unusable (/dev/null over /usr/sbin/in.tftpd) and in.tftpd killed',
+    await headFault('in.tftpd binary unusable', 'in.tftpd binary unusable (/dev/null over /usr/sbin/in.tftpd) and in.tftpd killed',
       async (h) => { await exec(spec, h, ['mount', '--bind', '/dev/null', '/usr/sbin/in.tftpd']); await killAll('in.tftpd')(h); },
       async (h) => { await exec(spec, h, ['umount', '/usr/sbin/in.tftpd']); });
-    await headFault('pacemaker-controld SIGKILL', killAll('pacemaker-controld'));
-    await headFault('corosync SIGKILL', killAll('corosync'));
+    // dhcpd4's state directory full: in the active head's own mount namespace, a 256 KiB tmpfs holding a copy of the
+    // directory, filled up, bound over it; then dhcpd4 killed (its start must write the lease file there)
+    const FULL = '/run/ha-oscar-faults-full';
+    let tFull = 0;
+    const killDhcpd4 = async (h: NodeName): Promise<void> => {
+      const ps = await exec(spec, h, ['ps', '-C', 'dhcpd', '-o', 'pid=,args=']);
+      for (const l of ps.stdout.split('\n').filter((x) => /\/dhcpd\.conf\b/.test(x))) await exec(spec, h, ['kill', '-s', 'KILL', l.trim().split(/\s+/)[0]!]);
+    };
+    await headFault('state directory full', `dhcpd4's state directory (${DHCP_STATE[4]}) full (a 256 KiB tmpfs, filled) and dhcpd4 killed`,
+      async (h) => {
+        for (const argv of [['mkdir', '-p', FULL], ['mount', '-t', 'tmpfs', '-o', 'size=256k,mode=0755', 'faults-full', FULL],
+          ['cp', '-a', `${DHCP_STATE[4]}/.`, FULL], ['mount', '--bind', FULL, DHCP_STATE[4]]]) {
+          const r = await exec(spec, h, argv);
+          if (r.code !== 0) throw new Error(`state directory full: ${argv.join(' ')}: ${(r.stderr || r.stdout).trim()}`);
+        }
+        await exec(spec, h, ['dd', 'if=/dev/zero', `of=${FULL}/filler`, 'bs=4k']); // ends at ENOSPC
+        const df = await exec(spec, h, ['df', '--output=avail', '-B1', FULL]);
+        say(`  state directory full: ${df.stdout.trim().split('\n').pop()} bytes left on the tmpfs`);
+        tFull = Date.now();
+        await killDhcpd4(h);
+      },
+      async (h) => {
+        // what dhcpd4 did meanwhile: v4 leases granted to the client, and the state directory's files
+        const v4 = load.leases.filter((l) => l.fam === 4 && l.t >= tFull);
+        const ls = await exec(spec, h, ['ls', '-l', '--time-style=+%T', DHCP_STATE[4]]);
+        say(`  state directory full: ${v4.filter((l) => l.address).length}/${v4.length} v4 leases granted while full; ${ls.stdout.trim().split('\n').join(' | ')}`);
+        await exec(spec, h, ['umount', '-l', DHCP_STATE[4]]);
+        await exec(spec, h, ['umount', '-l', FULL]);
+        await killDhcpd4(h); // one started on the tmpfs would keep writing its leases there: restarted on the real directory
+      }, 'dhcpd4');
+    // a corrupt generated config file: the lab's dhcpd.conf on the active head cut in half with garbage after it, then dhcpd4 killed (start must read it)
+    let conf = '';
+    const confOf = (h: NodeName): string => join(hostLabDir(spec, h), 'dhcpd.conf');
+    await headFault('corrupt generated config', 'dhcpd.conf corrupt (cut in half, garbage appended) and dhcpd4 killed',
+      async (h) => {
+        conf = readFileSync(confOf(h), 'utf8');
+        writeFileAtomic(confOf(h), `${conf.slice(0, conf.length >> 1)}\n}} { not a dhcpd.conf\n`);
+        const ps = await exec(spec, h, ['ps', '-C', 'dhcpd', '-o', 'pid=,args=']);
+        for (const l of ps.stdout.split('\n').filter((x) => /\/dhcpd\.conf\b/.test(x))) await exec(spec, h, ['kill', '-s', 'KILL', l.trim().split(/\s+/)[0]!]);
+      },
+      async (h) => { if (conf) writeFileAtomic(confOf(h), conf); }, 'dhcpd4');
+    await headFault('pacemaker-controld SIGKILL', 'pacemaker-controld SIGKILL', killAll('pacemaker-controld'));
+    await headFault('corosync SIGKILL', 'corosync SIGKILL', killAll('corosync'));
   } finally {
     await load.stop();
+    if (opts.only) keepLogs(spec, say);
     await down(spec.name);
   }
   const git = await run('git', ['-C', spec.repo, 'rev-parse', 'HEAD'], { timeoutMs: 10_000 });
   const commit = git.code === 0 ? git.stdout.trim() : 'unknown';
   return {
-    date: new Date().toISOString(), token: spec.token ? `${spec.token} ms` : 'corosync default', commit, quick: opts.quick,
+    date: new Date().toISOString(), token: spec.token ? `${spec.token} ms` : 'corosync default', commit, quick: opts.quick, only: opts.only ? String(opts.only) : undefined,
     load: `${Math.min(...loads).toFixed(1)}..${Math.max(...loads).toFixed(1)} (1-min average at each fault's end) on ${cpus().length} CPUs`,
     wallS: Math.round((Date.now() - wall0) / 1000), rows, perService,
   };
@@ -428,6 +503,7 @@ export function faultsMarkdown(r: FaultsResult): string {
     'no DHCP address bound to two clients.',
     '',
     `- date: ${r.date}${r.quick ? ' (--quick: one round of each fault)' : ''}`,
+    ...(r.only ? [`- subset: --only ${r.only} (${r.rows.length} of ${FAULT_NAMES.length} faults)`] : []),
     `- load: ${r.load}`,
     `- token: ${r.token}`,
     `- commit: ${r.commit}`,
@@ -437,8 +513,7 @@ export function faultsMarkdown(r: FaultsResult): string {
     '|---|---|---|---|---|',
     ...r.rows.map((x) => `| ${cell(x.fault)} | ${cell(x.detected)} | ${cell(x.answers)} | ${cell(x.lost)} | ${x.failures.length ? `**FAILURE**: ${cell(x.failures.join('; '))}; ` : ''}${cell(x.outcome)} |`),
     '',
-    `Power-off, per service (time until it answers from the client): ${r.perService.map((p) => `${p.name} ${p.n > 1 ? `median ${s(p.median)} max ${s(p.max)}` : s(p.median)}`).join('; ')}.`,
-    '',
+    ...(r.perService.length ? [`Power-off, per service (time until it answers from the client): ${r.perService.map((p) => `${p.name} ${p.n > 1 ? `median ${s(p.median)} max ${s(p.max)}` : s(p.median)}`).join('; ')}.`, ''] : []),
   ];
   return out.join('\n');
 }

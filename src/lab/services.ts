@@ -55,7 +55,7 @@ export const LAB_START_STOP_OPS: Op[] = [{ name: 'start', interval: '0s', timeou
 const LAB_START_STOP = LAB_START_STOP_OPS.map((o) => `op ${o.name} timeout=${o.timeout} interval=${o.interval}`).join(' ');
 /** snmpd's AgentX master socket in the heads (their /run is per node). */
 export const AGENTX_SOCKET = '/run/ha-oscar/agentx';
-const hostLabDir = (spec: LabSpec, head: (typeof HEADS)[number]): string => join(nodeDir(spec, head), 'var-lib-ha-oscar', 'lab');
+export const hostLabDir = (spec: LabSpec, head: (typeof HEADS)[number]): string => join(nodeDir(spec, head), 'var-lib-ha-oscar', 'lab');
 // (entries: LAB_SERVICES below; more are pushed after the helpers they use)
 
 const agent = (spec: LabSpec, name: string): string => join(spec.repo, 'dist', 'ocf', name);

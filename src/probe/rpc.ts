@@ -116,7 +116,7 @@ export function rpcCall(address: string, port: number, prog: number, vers: numbe
       cleanup();
       resolve({ ...r, ms: Date.now() - t0 });
     };
-    const timer = setTimeout(() => finish({ ok: false, error: `no ${transport.toUpperCase()} reply within ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(() => finish({ ok: false, error: `no ${transport.toUpperCase()} reply within ${Math.round(timeoutMs)} ms` }), timeoutMs);
     const onReply = (record: Buffer) => {
       try { finish(decodeReply(record, xid)); } catch (e) { finish({ ok: false, error: errText(e) }); }
     };

@@ -180,6 +180,31 @@ describeWith(need, 'nfsserver (ganesha, real)', () => {
     await until(() => { const m = act('monitor', { OCF_CHECK_LEVEL: '20', OCF_RESKEY_CRM_meta_interval: '10000' }); return { ok: m.code === 0, error: m.reasons[0] }; }, 20_000);
   }, 90_000);
 
+  it('a hung rpcbind (SIGSTOP): level 10 fails, stop kills it and returns, start runs a new one (issue 21)', () => {
+    const rb = pidOf('rpcbind')!;
+    const g = pidOf('ganesha');
+    expect(alive(rb) && alive(g)).toBe(true);
+    process.kill(rb, 'SIGSTOP');
+    try {
+      const m = act('monitor', { OCF_CHECK_LEVEL: '10', OCF_RESKEY_CRM_meta_interval: '10000', OCF_RESKEY_CRM_meta_timeout: '6000' });
+      expect(m.code, m.stderr).toBe(1);
+      expect(m.reasons[0]).toMatch(/mountd: portmapper on (192\.0\.2\.9|\[2001:db8:9::9\]):111: no TCP reply within \d+ ms/);
+      // before the fix, ganesha's stop waited on its unregistration until the stop time-out's
+      // SIGKILL, and start took the stopped rpcbind for a running one: not ready, start failed
+      const st = act('stop', { OCF_RESKEY_CRM_meta_timeout: '20000' });
+      expect(st.code, st.stderr).toBe(0);
+      expect(st.stderr).toMatch(new RegExp(`rpcbind \\(pid ${rb}, started by this resource\\) does not answer`));
+      expect(alive(rb)).toBe(false);
+      expect(alive(g)).toBe(false);
+      const s = act('start', { OCF_RESKEY_CRM_meta_timeout: '20000' });
+      expect(s.code, s.stderr).toBe(0);
+      expect(pidOf('rpcbind')).not.toBe(rb);
+      expect(alive(pidOf('rpcbind'))).toBe(true);
+      const m2 = act('monitor', { OCF_CHECK_LEVEL: '10', OCF_RESKEY_CRM_meta_interval: '10000' });
+      expect(m2.code, m2.stderr).toBe(0);
+    } finally { if (alive(rb)) process.kill(rb, 'SIGKILL'); }
+  }, 90_000);
+
   for (const grace of ['5', '15']) {
     it(`restart with grace_time=${grace}: time until the client reads again (v3, v4)`, async () => {
       expect(act('stop').code).toBe(0);
