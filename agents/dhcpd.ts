@@ -10,10 +10,12 @@ import { oneLine } from '../src/ocf/log';
 import { startDaemon, stopDaemon, daemonState, logTail, runningPid } from '../src/service/daemon';
 import { boundSockets } from '../src/service/proc';
 import { writeFileAtomic } from '../src/service/atomic';
+import { roomProblem } from '../src/service/space';
 import { run } from '../src/service/run';
 import { dhcpInform, macFor } from '../src/probe/dhcp';
 import { readFileSync, existsSync, mkdirSync, accessSync, constants, rmSync, readdirSync } from 'node:fs';
 import { networkInterfaces, hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { version } from '../package.json';
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$/;
@@ -178,7 +180,7 @@ export default defineAgent({
   name: 'dhcpd',
   version,
   shortdesc: 'DHCP server (ISC dhcpd v4/v6, Kea v4) for PXE boot',
-  longdesc: 'Runs ISC dhcpd (DHCPv4, or DHCPv6 with family=6) or Kea DHCPv4 in the foreground as a cluster resource on the compute-node network. The configuration is checked with the server\'s own test mode before every start. Leases live in state_dir, which must move with the service (shared storage or a synced directory). Level 10 monitors do a real DHCP exchange from the node (DHCPINFORM from the VIP, or a DHCPv6 Information-request).',
+  longdesc: 'Runs ISC dhcpd (DHCPv4, or DHCPv6 with family=6) or Kea DHCPv4 in the foreground as a cluster resource on the compute-node network. The configuration is checked with the server\'s own test mode before every start. Leases live in state_dir, which must move with the service (shared storage or a synced directory). Level 10 monitors do a real DHCP exchange from the node (DHCPINFORM from the VIP, or a DHCPv6 Information-request), and check that the lease file\'s directory has room to rewrite it (twice its size, at least 64 KiB): a server that cannot record its leases fails the monitor, and start refuses to run it there, so the service moves to the peer.',
   params,
   needsRoot: true,
   binaries: (pr) => [pr.server === 'kea' ? 'kea-dhcp4' : 'dhcpd'],
@@ -218,6 +220,9 @@ export default defineAgent({
     if (daemonState(f.pidfile, exe).state === 'running') return OCF.SUCCESS;
     mkdirSync(f.state, { recursive: true, mode: 0o750 });
     mkdirSync(f.rundir, { recursive: true, mode: 0o755 });
+    // a server that cannot record its leases must not run here: the peer can (src/service/space.ts)
+    const full = roomProblem(dirname(f.leasefile), f.leasefile);
+    if (full) fail(OCF.ERR_GENERIC, full);
     let argv: string[];
     let env: Record<string, string> | undefined;
     if (c.params.server === 'kea') {
@@ -267,6 +272,10 @@ export default defineAgent({
     if (c.checkLevel >= 10) {
       const why = await answering(c, Math.min(3000, Math.max(500, c.remaining() / 3)));
       if (why) fail(OCF.ERR_GENERIC, why);
+      // it answers, but grants leases it cannot write: fail, so that start (which refuses a full
+      // directory) moves the service to the peer
+      const full = roomProblem(dirname(f.leasefile), f.leasefile);
+      if (full) fail(OCF.ERR_GENERIC, full);
     }
     return OCF.SUCCESS;
   },

@@ -180,6 +180,38 @@ describeWith({ bins: ['dhcpd', 'kea-dhcp4', 'ip', 'ocf-tester', 'xmllint'], root
     expect(nsAgent('monitor', isc4(), mon(10)).code).toBe(0);
   });
 
+  it('ISC v4: a full state_dir (leases it could not record) fails level 10 and start, with the reason; with room again it starts', () => {
+    // dhcpd keeps granting leases it cannot write: after a takeover the peer would not know them
+    const small = join(dir, 'small-state');
+    run('mkdir', ['-p', small]);
+    run('mount', ['-t', 'tmpfs', '-o', 'size=256k,mode=0750', 'dv5-small', small]);
+    const full = isc4({ state_dir: small, pidfile: join(dir, 'run', 'full4.pid') });
+    try {
+      expect(nsAgent('stop', isc4()).code).toBe(0);
+      const s = nsAgent('start', full);
+      expect(s.code, s.stderr).toBe(0);
+      expect(nsAgent('monitor', full, mon(10)).code).toBe(0);
+      try { writeFileSync(join(small, 'filler'), Buffer.alloc(512 * 1024)); } catch (e) { expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC'); }
+      const m = nsAgent('monitor', full, mon(10));
+      expect(m.code).toBe(1);
+      expect(m.reasons[0]).toMatch(new RegExp(`^${small.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is full: \\d+ KiB free, 64 KiB needed .*: leases could not be recorded$`));
+      expect(nsAgent('monitor', full, mon(0)).code).toBe(0); // level 0: the process only
+      expect(nsAgent('stop', full).code).toBe(0);
+      const refused = nsAgent('start', full);
+      expect(refused.code).toBe(1);
+      expect(refused.reasons[0]).toMatch(/ is full: .*leases could not be recorded$/);
+      expect(nsAgent('monitor', full).code).toBe(7); // nothing was started
+      rmSync(join(small, 'filler'));
+      expect(nsAgent('start', full).code).toBe(0);
+      expect(nsAgent('monitor', full, mon(10)).code).toBe(0);
+    } finally {
+      nsAgent('stop', full);
+      spawnSync('umount', [small]);
+    }
+    const again = nsAgent('start', isc4());
+    expect(again.code, again.stderr).toBe(0);
+  });
+
   it('broken configs give OCF_ERR_CONFIGURED with the server\'s own message, and nothing starts', () => {
     const v = nsAgent('validate-all', isc4({ config: fx('isc4-broken.conf') }));
     expect(v.code).toBe(6);
