@@ -6,6 +6,7 @@
 // node: DHCPINFORM broadcast on the interface from the VIP (v4, answer must carry server
 // identifier = server_id), INFORMATION-REQUEST to ff02::1:2 on the interface (v6).
 import { defineAgent, p, fail, OCF, splitList, checkAbsolutePath, isIPv4, isIPv6, type Context } from '../src/ocf/agent';
+import type { OcfCode } from '../src/ocf/codes';
 import { oneLine } from '../src/ocf/log';
 import { startDaemon, stopDaemon, daemonState, logTail, runningPid } from '../src/service/daemon';
 import { boundSockets } from '../src/service/proc';
@@ -27,7 +28,7 @@ const params = {
   config: p.string({
     required: true, check: checkAbsolutePath,
     shortdesc: 'Server configuration file (dhcpd.conf, dhcpd6.conf or kea-dhcp4.conf)',
-    longdesc: 'Checked with the server\'s own test mode (dhcpd -t -cf, kea-dhcp4 -t) in validate-all and before every start. For Kea the agent writes a derived copy into state_dir with interfaces bound to interface/server_id and the lease file set to leasefile.',
+    longdesc: 'Checked with the server\'s own test mode (dhcpd -t -cf, kea-dhcp4 -t) in validate-all and before every start. A file missing or broken on this node gives OCF_ERR_INSTALLED (the service can still run on the peer, whose copy may be good), not OCF_ERR_CONFIGURED (which would stop it on every node). For Kea the agent writes a derived copy into state_dir with interfaces bound to interface/server_id and the lease file set to leasefile.',
   }),
   interface: p.string({
     required: true, uniqueGroup: 'listen',
@@ -81,13 +82,18 @@ function serverMessage(out: string): string {
   return oneLine(first, 300);
 }
 
-async function configTest(c: Ctx, exe: string, file: string): Promise<void> {
+/**
+ * The server's own test mode on `file`. `code`: OCF_ERR_INSTALLED for the admin's config file,
+ * which lives on each node (a copy broken on this node must let the peer run the service:
+ * ERR_CONFIGURED would stop it on every node); ERR_CONFIGURED for what the parameters made.
+ */
+async function configTest(c: Ctx, exe: string, file: string, code: OcfCode = OCF.ERR_INSTALLED): Promise<void> {
   const argv = c.params.server === 'kea' ? ['-t', file] : [...(c.params.family === '6' ? ['-6'] : []), '-t', '-cf', file];
   const r = await run(exe, argv, { timeoutMs: Math.max(2000, Math.min(15000, c.remaining() - 1000)), cleanEnv: true });
   if (r.timedOut) fail(OCF.ERR_GENERIC, `${exeName(c)} config test of ${file} timed out`);
   if (r.code !== 0) {
     const m = serverMessage(`${r.stdout}\n${r.stderr}`);
-    fail(OCF.ERR_CONFIGURED, m.includes(file) ? m : `${file}: ${m}`);
+    fail(code, m.includes(file) ? m : `${file}: ${m}`);
   }
 }
 
@@ -196,7 +202,8 @@ export default defineAgent({
     if (pr.family === '4' && pr.server_id && !isIPv4(pr.server_id)) fail(OCF.ERR_CONFIGURED, `server_id ${pr.server_id} must be an IPv4 address (the VIP) for family 4`);
     if (pr.family === '6' && pr.server_id && isIPv4(pr.server_id)) fail(OCF.ERR_CONFIGURED, `server_id ${pr.server_id} must be an IPv6 address or a DUID for family 6`);
     if (pr.server === 'kea' && !pr.server_id) fail(OCF.ERR_CONFIGURED, 'server=kea needs server_id (the VIP): Kea is bound to interface/VIP');
-    try { accessSync(pr.config, constants.R_OK); } catch { fail(OCF.ERR_CONFIGURED, `config file ${pr.config} does not exist or is not readable`); }
+    // the config file is this node's (ERR_INSTALLED: the peer may still run the service)
+    try { accessSync(pr.config, constants.R_OK); } catch { fail(OCF.ERR_INSTALLED, `config file ${pr.config} does not exist or is not readable on this node`); }
     const missing = ifaces(c).filter((i) => !existsSync(`/sys/class/net/${i}`));
     if (missing.length) fail(OCF.ERR_INSTALLED, `interface ${missing.join(', ')} does not exist on this node`);
     const exe = c.bin(exeName(c));
@@ -208,7 +215,7 @@ export default defineAgent({
       mkdirSync(f.rundir, { recursive: true, mode: 0o755 });
       const tmp = `${f.rundir}/kea-dhcp4.check.json`;
       writeFileAtomic(tmp, keaDerived(c), { mode: 0o640 });
-      await configTest(c, exe, tmp);
+      await configTest(c, exe, tmp, OCF.ERR_CONFIGURED); // the admin's file passed: the parameters broke it
     } else {
       await configTest(c, exe, pr.config);
     }

@@ -212,15 +212,18 @@ describeWith({ bins: ['dhcpd', 'kea-dhcp4', 'ip', 'ocf-tester', 'xmllint'], root
     expect(again.code, again.stderr).toBe(0);
   });
 
-  it('broken configs give OCF_ERR_CONFIGURED with the server\'s own message, and nothing starts', () => {
+  it('a config file broken or missing on this node gives OCF_ERR_INSTALLED (the peer may run it) with the server\'s own message, and nothing starts', () => {
     const v = nsAgent('validate-all', isc4({ config: fx('isc4-broken.conf') }));
-    expect(v.code).toBe(6);
+    expect(v.code).toBe(5);
     expect(v.reasons).toEqual([`${fx('isc4-broken.conf')} line 3: semicolon expected.`]);
     const s = nsAgent('start', isc4({ config: fx('isc4-broken.conf'), pidfile: join(dir, 'run', 'broken.pid') }));
-    expect(s.code).toBe(6);
+    expect(s.code).toBe(5);
     expect(existsSync(join(dir, 'run', 'broken.pid'))).toBe(false);
+    const gone = nsAgent('start', isc4({ config: join(dir, 'no-such.conf'), pidfile: join(dir, 'run', 'broken.pid') }));
+    expect(gone.code).toBe(5);
+    expect(gone.reasons).toEqual([`config file ${join(dir, 'no-such.conf')} does not exist or is not readable on this node`]);
     const k = nsAgent('validate-all', kea4({ config: fx('kea4-broken.json') }));
-    expect(k.code).toBe(6);
+    expect(k.code).toBe(5);
     expect(k.reasons[0]).toMatch(/^Syntax check failed with: .*kea4-broken\.json:1\.\d+(-\d+)?: syntax error/);
     expect(nsAgent('validate-all', isc4({ interface: 'dv5-nosuch' })).code).toBe(5);
     expect(nsAgent('validate-all', kea4({ family: '6' })).reasons).toEqual(['server=kea supports family 4 only (use server=isc for DHCPv6)']);
