@@ -33,13 +33,14 @@ const gz = (text) => gzipSync(Buffer.from(text), { level: 9 }); // no name, mtim
 
 /** What the packages install: [path in the package, source, mode]. */
 function payload(unitDir) {
-  const need = ['fence_haoscar', 'ha-oscar', 'ha-oscar-snmp-agent', 'alert_haoscar'];
+  const need = ['fence_haoscar', 'fence_haoscar_delay', 'ha-oscar', 'ha-oscar-snmp-agent', 'alert_haoscar'];
   const missing = need.filter((f) => !existsSync(join(dist, f)));
   if (!existsSync(join(dist, 'ocf'))) missing.push('ocf/');
   if (missing.length) die(`dist/ lacks ${missing.join(', ')}: run npm run build`);
   const items = [];
   for (const a of readdirSync(join(dist, 'ocf')).sort()) items.push([`usr/lib/ocf/resource.d/ha-oscar/${a}`, join(dist, 'ocf', a), 0o755]);
   items.push(['usr/sbin/fence_haoscar', join(dist, 'fence_haoscar'), 0o755]);
+  items.push(['usr/sbin/fence_haoscar_delay', join(dist, 'fence_haoscar_delay'), 0o755]);
   items.push(['usr/sbin/ha-oscar', join(dist, 'ha-oscar'), 0o755]);
   items.push(['usr/sbin/ha-oscar-snmp-agent', join(dist, 'ha-oscar-snmp-agent'), 0o755]);
   items.push(['usr/share/pacemaker/alerts/alert_haoscar', join(dist, 'alert_haoscar'), 0o755]);
@@ -48,7 +49,7 @@ function payload(unitDir) {
   for (const e of readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.yaml')).sort()) {
     items.push([`usr/share/doc/ha-oscar/examples/${e}`, join(root, 'examples', e), 0o644]);
   }
-  for (const m of ['ha-oscar.8', 'fence_haoscar.8', 'ha-oscar-snmp-agent.8']) {
+  for (const m of ['ha-oscar.8', 'fence_haoscar.8', 'fence_haoscar_delay.8', 'ha-oscar-snmp-agent.8']) {
     items.push([`usr/share/man/man8/${m}.gz`, gz(readFileSync(join(root, 'packaging/man', m), 'utf8').replaceAll('@VERSION@', version)), 0o644]);
   }
   return items;

@@ -293,6 +293,19 @@ export const HEURISTIC = {
 };
 
 /**
+ * The split-brain delay, only when the head to be fenced still answers (src/fence/delay.ts,
+ * agents/fence_haoscar_delay.ts): one pseudo device, allowed on both heads, in every head's
+ * fencing level after the heuristic and before the PDU or IPMI device. It replaces Pacemaker's
+ * priority-fencing-delay and pcmk_delay_max (fencing.delay.when: always keeps those).
+ */
+export const DELAY = {
+  agent: 'stonith:fence_haoscar_delay',
+  id: 'fence-delay',
+  params: { peers: 'peers', priority: 'priority_delay', tie: 'tie_delay_max' },
+  monitor: { interval: '60s', timeout: '30s' },
+};
+
+/**
  * The Pacemaker alert for alert_haoscar (agents/alert_haoscar.ts, docs/snmp.md): one alert,
  * instance attributes named as the agent reads them. Secrets never appear here: snmptrap reads
  * the community or SNMPv3 keys from snmp.conf in snmp_conf_dir.

@@ -100,6 +100,13 @@ export interface Description {
   health: { link?: Record<string, string>; raid?: Record<string, string> };
   fencing: {
     enabled: boolean; priorityDelay?: string; delayMax?: string; devices: FenceDevice[];
+    /**
+     * When the split-brain delays apply. peer-answers (default): only when the head to be
+     * fenced still answers ping on one of its addresses, through the pseudo device
+     * fence_haoscar_delay (agents.ts DELAY); always: Pacemaker's own priority-fencing-delay and
+     * pcmk_delay_max, which also wait before fencing a head that has lost power.
+     */
+    delayWhen: 'peer-answers' | 'always';
     /** stonith-action: what fencing does to a head (Pacemaker's default: reboot). */
     action?: 'off' | 'reboot';
     /** stonith-timeout */
@@ -122,6 +129,14 @@ const NAME_RE = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/;
 const HOST_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 const IFACE_RE = /^[A-Za-z0-9_.:-]{1,15}$/;
 const DURATION_RE = /^(\d+)(ms|s|sec|m|min|h|hr)?$/;
+const DURATION_S: Record<string, number> = { s: 1, sec: 1, m: 60, min: 60, h: 3600, hr: 3600 };
+
+/** Seconds of a description duration (15s, 500ms, 2min; a bare number is seconds); 0 when unset. */
+export function durationS(v: string | undefined): number {
+  const m = v === undefined ? null : DURATION_RE.exec(v);
+  if (!m) return 0;
+  return m[2] === 'ms' ? Number(m[1]) / 1000 : Number(m[1]) * DURATION_S[m[2] ?? 's']!;
+}
 
 type Obj = Record<string, unknown>;
 
@@ -511,7 +526,7 @@ export function validate(raw: unknown): Description {
   }
 
   // fencing
-  const fencing: Description['fencing'] = { enabled: false, devices: [] };
+  const fencing: Description['fencing'] = { enabled: false, devices: [], delayWhen: 'peer-answers' };
   if (top.fencing !== undefined) {
     const f = c.obj(top.fencing, 'fencing', ['enabled', 'delay', 'devices', 'action', 'timeout', 'heuristics']);
     if (f) {
@@ -523,8 +538,12 @@ export function validate(raw: unknown): Description {
       // With a quorum device only the quorate partition fences: no delay is needed (unless asked for).
       if (!quorum.device) { fencing.priorityDelay = '15s'; fencing.delayMax = '5s'; }
       if (f.delay !== undefined) {
-        const d = c.obj(f.delay, 'fencing.delay', ['priority', 'max']);
+        const d = c.obj(f.delay, 'fencing.delay', ['priority', 'max', 'when']);
         if (d) {
+          if (d.when !== undefined) {
+            if (d.when === 'peer-answers' || d.when === 'always') fencing.delayWhen = d.when;
+            else c.err('fencing.delay.when', `must be peer-answers or always: '${String(d.when)}'`);
+          }
           if (d.priority !== undefined) fencing.priorityDelay = d.priority === 0 ? undefined : c.duration(d.priority, 'fencing.delay.priority');
           if (d.max !== undefined) fencing.delayMax = d.max === 0 ? undefined : c.duration(d.max, 'fencing.delay.max');
         }

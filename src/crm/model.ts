@@ -1,7 +1,7 @@
 // From a validated Description to the Pacemaker configuration, as a small
 // intermediate model that both renderers (crm syntax, CIB XML) print.
-import { FENCE, HEALTH, HEURISTIC, RA, SERVICES, SNMP_ALERT, VIP, type DefaultCtx, type Monitor, type Timeouts } from './agents';
-import type { Description, Heuristics, ServiceSet } from './describe';
+import { DELAY, FENCE, HEALTH, HEURISTIC, RA, SERVICES, SNMP_ALERT, VIP, type DefaultCtx, type Monitor, type Timeouts } from './agents';
+import { durationS, type Description, type Head, type Heuristics, type ServiceSet } from './describe';
 
 /** An operation; depth becomes the op's OCF_CHECK_LEVEL. */
 export interface Op { name: string; interval: string; timeout: string; depth?: number }
@@ -90,11 +90,14 @@ export function buildConfig(d: Description): ClusterConfig {
     properties: [], rscDefaults: [], primitives: [], clones: [], constraints: [], fencingLevels: [], alerts: [],
   };
   const fencingOn = d.fencing.enabled && d.fencing.devices.length > 0;
-  const prioMeta: [string, string][] = fencingOn && d.fencing.priorityDelay ? [['priority', SERVICE_PRIORITY]] : [];
+  // Pacemaker's own split-brain delays only with fencing.delay.when=always; otherwise the
+  // fence_haoscar_delay device decides at fencing time (delayDevice below)
+  const pcmkDelays = fencingOn && d.fencing.delayWhen === 'always';
+  const prioMeta: [string, string][] = pcmkDelays && d.fencing.priorityDelay ? [['priority', SERVICE_PRIORITY]] : [];
 
   // properties and defaults
   cfg.properties.push(['stonith-enabled', fencingOn ? 'true' : 'false']);
-  if (fencingOn && d.fencing.priorityDelay) cfg.properties.push(['priority-fencing-delay', d.fencing.priorityDelay]);
+  if (pcmkDelays && d.fencing.priorityDelay) cfg.properties.push(['priority-fencing-delay', d.fencing.priorityDelay]);
   if (fencingOn && d.fencing.action) cfg.properties.push(['stonith-action', d.fencing.action]);
   if (fencingOn && d.fencing.timeout) cfg.properties.push(['stonith-timeout', d.fencing.timeout]);
   // With a quorum device the half of a split that loses the device's vote has no quorum and must
@@ -191,7 +194,7 @@ export function buildConfig(d: Description): ClusterConfig {
       for (const [k, v] of Object.entries(dev.params)) if (k !== hostMapKey) params.push([keys[k].param, v]);
       if (hostMapKey) params.push(['pcmk_host_map', `${dev.head}:${dev.params[hostMapKey]}`]);
       else params.push(['pcmk_host_list', dev.head]);
-      if (d.fencing.delayMax) params.push(['pcmk_delay_max', d.fencing.delayMax]);
+      if (pcmkDelays && d.fencing.delayMax) params.push(['pcmk_delay_max', d.fencing.delayMax]);
       const meta: [string, string][] = d.health.raid ? [['allow-unhealthy-nodes', 'true']] : [];
       cfg.primitives.push({ id, agent: FENCE.agent, params, meta, ops: [mon(FENCE.monitor)] });
       // a device never runs on the head it fences
@@ -199,10 +202,13 @@ export function buildConfig(d: Description): ClusterConfig {
       byHead.set(dev.head, [...(byHead.get(dev.head) ?? []), id]);
     }
     const h = d.fencing.heuristics;
-    if (h) cfg.primitives.push(heuristicDevice(h, d.health.raid ? [['allow-unhealthy-nodes', 'true']] : []));
+    const unhealthyOk: [string, string][] = d.health.raid ? [['allow-unhealthy-nodes', 'true']] : [];
+    if (h) cfg.primitives.push(heuristicDevice(h, unhealthyOk));
+    const delay = pcmkDelays ? undefined : delayDevice(d.heads, d.fencing, unhealthyOk);
+    if (delay) cfg.primitives.push(delay);
     // Several devices for one head (dual power supplies): all of them, as one level; with the
-    // heuristic, every head's level starts with it.
-    for (const [head, ids] of byHead) if (h || ids.length > 1) cfg.fencingLevels.push(...fencingLevels(head, ids, h));
+    // heuristic and the delay device, every head's level starts with them.
+    for (const [head, ids] of byHead) if (h || delay || ids.length > 1) cfg.fencingLevels.push(...fencingLevels(head, ids, h, !!delay));
   }
 
   // SNMP notifications: node and resource events, and the health monitors' attributes
@@ -249,9 +255,28 @@ export function heuristicDevice(h: Heuristics, meta: [string, string][] = []): P
   return { id: HEURISTIC.id, agent: HEURISTIC.agent, params, meta, ops: [mon(HEURISTIC.monitor)] };
 }
 
-/** A head's fencing level 1: the heuristic first (when there is one), then its devices. */
-export function fencingLevels(head: string, deviceIds: string[], h?: Heuristics): FencingLevel[] {
-  return [{ target: head, index: 1, devices: [...(h ? [HEURISTIC.id] : []), ...deviceIds] }];
+/**
+ * The split-brain delay device (agents.ts DELAY, src/fence/delay.ts): every head with every
+ * address it has on every network of the description, fencing.delay.priority as
+ * priority_delay, fencing.delay.max as tie_delay_max. Undefined when both delays are off.
+ * Also what the lab loads (src/lab/fence.ts).
+ */
+export function delayDevice(heads: Head[], f: Pick<Description['fencing'], 'priorityDelay' | 'delayMax'>, meta: [string, string][] = []): Primitive | undefined {
+  const prio = durationS(f.priorityDelay);
+  const tie = durationS(f.delayMax);
+  if (!prio && !tie) return undefined;
+  const addrs = (hd: Head): string[] => Object.values(hd.addresses).flatMap((byFam) => Object.values(byFam).map((a) => a.text));
+  const P = DELAY.params;
+  const params: [string, string][] = [
+    [P.peers, heads.map((hd) => `${hd.name}=${addrs(hd).join(',')}`).join(';')], [P.priority, String(prio)], [P.tie, String(tie)],
+    ['pcmk_host_list', heads.map((hd) => hd.name).join(' ')],
+  ];
+  return { id: DELAY.id, agent: DELAY.agent, params, meta, ops: [mon(DELAY.monitor)] };
+}
+
+/** A head's fencing level 1: the heuristic first (when there is one), the delay device, then its devices. */
+export function fencingLevels(head: string, deviceIds: string[], h?: Heuristics, delay = false): FencingLevel[] {
+  return [{ target: head, index: 1, devices: [...(h ? [HEURISTIC.id] : []), ...(delay ? [DELAY.id] : []), ...deviceIds] }];
 }
 
 /** Fencing levels grouped by target (first-seen order), each target's levels by index: crmsh's order. */

@@ -74,6 +74,13 @@ export interface AgentDef {
   validate(opts: Options): string[];
   /** Connect (lazily loads heavy modules). */
   backend(opts: Options, log: Logger): Promise<Backend>;
+  /**
+   * A pseudo device (like fence-agents' fence_heuristics_ping) that switches no power: it does
+   * every action itself, after the common option handling, instead of a backend.
+   */
+  pseudo?(action: Action, opts: Options, log: Logger, io: Io): Promise<number>;
+  /** Seconds added to the run's watchdog (a pseudo device's own waits). */
+  extraBudgetS?(opts: Options): number;
 }
 
 export interface Io {
@@ -193,7 +200,7 @@ export async function runAgent(def: AgentDef, argv: readonly string[], io: Io): 
     }
     if (action === 'validate-all') return EC.OK;
 
-    return await withWatchdog(opts, log, () => doAction(def, action as Action, opts, log, io));
+    return await withWatchdog(opts, log, def.extraBudgetS?.(opts) ?? 0, () => doAction(def, action as Action, opts, log, io));
   } catch (e) {
     if (e instanceof UsageError) {
       log.error(e.message);
@@ -225,9 +232,9 @@ async function resolveScripts(def: AgentDef, opts: Options, log: Logger): Promis
   }
 }
 
-async function withWatchdog(opts: Options, log: Logger, work: () => Promise<number>): Promise<number> {
+async function withWatchdog(opts: Options, log: Logger, extraS: number, work: () => Promise<number>): Promise<number> {
   const budget = seconds(opts, 'delay') + 2 * (seconds(opts, 'power_wait') + seconds(opts, 'power_timeout', 20))
-    + 6 * seconds(opts, 'login_timeout', 5) + 10;
+    + 6 * seconds(opts, 'login_timeout', 5) + 10 + extraS;
   let timer: NodeJS.Timeout | undefined;
   const dog = new Promise<number>((resolve) => {
     timer = setTimeout(() => {
@@ -247,6 +254,7 @@ async function doAction(def: AgentDef, action: Action, opts: Options, log: Logge
     log.info(`Delay ${opts.delay} second(s) before logging in to the fence device`);
     await sleep(seconds(opts, 'delay') * 1000);
   }
+  if (def.pseudo) return def.pseudo(action, opts, log, io);
   const backend = await def.backend(opts, log);
   try {
     return await act(backend, action, opts, log, io);

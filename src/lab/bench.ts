@@ -3,6 +3,7 @@ import { cpus, loadavg } from 'node:os';
 import { cable, down, exec, powerOn, up, waitOnline, waitServices, whereIs, type Say } from './lab';
 import { corosyncEvents, logOffset, measureFailover, type Timeline } from './failover';
 import { loadPeer, peerChecks } from './peer';
+import { PEER_SILENT } from '../fence/delay';
 import { sleep } from './procs';
 import type { ClientCheck } from './services';
 import { HEADS, VIP4, type LabSpec, type NetName, type NodeName } from './spec';
@@ -177,7 +178,12 @@ function printRuns(r: RunsResult, token: string, say: Say, label: string): void 
   const after = r.stats.find((s) => s.name === 'all services, after fenced')?.median;
   if (det !== undefined && req !== undefined && fenced !== undefined && after !== undefined) {
     say(`  where the time goes (medians): detection ${fmtS(det)}, until fencing is requested ${fmtS(req - det)}, ` +
-      `fencing (priority-fencing-delay + the PDU) ${fmtS(fenced - req)}, fenced -> every service answers ${fmtS(after)}`);
+      `fencing (heuristic + fence_haoscar_delay + the PDU) ${fmtS(fenced - req)}, fenced -> every service answers ${fmtS(after)}`);
   }
+  const noDelay = r.runs.filter((t) => t.fenceDelay?.includes(PEER_SILENT)).length;
+  const other = r.runs.filter((t) => t.fenceDelay && !t.fenceDelay.includes(PEER_SILENT)).map((t) => t.fenceDelay!);
+  const missing = r.runs.length - noDelay - other.length;
+  say(`  fence_haoscar_delay: the dead head answered nowhere, no delay, in ${noDelay} of ${r.runs.length} power-offs` +
+    (other.length ? `; otherwise: ${[...new Set(other)].join(' | ')}` : '') + (missing ? `; ${missing} without its line in the log` : ''));
   if (r.load.length) say(`  machine load (1-min average) at the power-offs: ${Math.min(...r.load).toFixed(1)}..${Math.max(...r.load).toFixed(1)} on ${cpus().length} CPUs`);
 }

@@ -22,10 +22,13 @@ export interface Timeline {
   /** Where the VIPs went (should be the survivor). */
   newActive?: NodeName;
   /** From the survivor's pacemaker log (ms since power-off): its controller asked for the dead
-   * head to be fenced / the fencer confirmed it. Between the two: priority-fencing-delay and the
-   * fence action itself; nothing may start before the confirmation. */
+   * head to be fenced / the fencer confirmed it. Between the two: the fencing level
+   * (fence_heuristics_ping, fence_haoscar_delay, the PDU); nothing may start before the
+   * confirmation. */
   fenceRequestedMs?: number;
   fencedMs?: number;
+  /** fence_haoscar_delay's reason, as the survivor's fencer logged it (why it waited or not). */
+  fenceDelay?: string;
 }
 
 const corosyncLog = (spec: LabSpec, node: NodeName): string => join(nodeDir(spec, node), 'var-log', 'corosync', 'corosync.log');
@@ -49,9 +52,9 @@ export function pacemakerStarts(spec: LabSpec, node: NodeName, fromOffset: numbe
 }
 
 /** The survivor's fencing of a node in its pacemaker log after a byte offset (epoch ms). */
-export function pacemakerFencing(spec: LabSpec, node: NodeName, target: NodeName, fromOffset: number): { requested?: number; confirmed?: number } {
+export function pacemakerFencing(spec: LabSpec, node: NodeName, target: NodeName, fromOffset: number): { requested?: number; confirmed?: number; delay?: string } {
   const f = pacemakerLog(spec, node);
-  const out: { requested?: number; confirmed?: number } = {};
+  const out: { requested?: number; confirmed?: number; delay?: string } = {};
   if (!existsSync(f)) return out;
   const text = readFileSync(f).subarray(fromOffset).toString('utf8');
   for (const line of text.split('\n')) {
@@ -61,6 +64,9 @@ export function pacemakerFencing(spec: LabSpec, node: NodeName, target: NodeName
     // callback has already initiated the starts (CI: vip4 initiated 40 ms before that line).
     if (out.confirmed === undefined && (new RegExp(`Operation '\\w+' targeting ${target} by \\S+ for \\S+: OK`).test(line)
       || new RegExp(`Peer ${target} was terminated \\(\\w+\\) by .*: OK`).test(line))) out.confirmed = corosyncTime(line);
+    // pacemaker-fenced logs an agent's stderr: "fence_haoscar_delay[PID] stderr: [ WARNING: <why> ]"
+    const d = out.delay === undefined ? new RegExp(`fence_haoscar_delay\\[\\d+\\] stderr: \\[ WARNING: (${target} .*?) \\]`).exec(line) : null;
+    if (d) out.delay = d[1];
   }
   return out;
 }
@@ -140,6 +146,7 @@ export async function measureFailover(spec: LabSpec, opts: { say?: Say; timeoutM
     starts,
     fenceRequestedMs: fence.requested !== undefined ? fence.requested - t0 : undefined,
     fencedMs: fence.confirmed !== undefined ? fence.confirmed - t0 : undefined,
+    fenceDelay: fence.delay,
   };
 }
 
@@ -150,7 +157,7 @@ export function printTimeline(t: Timeline, say: Say): void {
   const ev: [number | undefined, string][] = [
     [t.tokenLostMs, 'corosync: token lost (a processor failed)'],
     [t.membershipMs, `corosync: new membership without ${t.active}`],
-    [t.fenceRequestedMs, `pacemaker: fencing of ${t.active} requested (priority-fencing-delay runs from here)`],
+    [t.fenceRequestedMs, `pacemaker: fencing of ${t.active} requested`],
     [t.fencedMs, `pacemaker: ${t.active} fenced (confirmed; starts may begin)`],
   ];
   for (const r of t.starts) ev.push([r.initiatedMs, `pacemaker: start of ${r.rsc} begins`], [r.doneMs, `pacemaker: ${r.rsc} started`]);
@@ -158,4 +165,5 @@ export function printTimeline(t: Timeline, say: Say): void {
   ev.sort((a, b) => (a[0] ?? Infinity) - (b[0] ?? Infinity));
   for (const [ms, what] of ev) say(`  ${fmt(ms)}  ${what}`);
   say(`  services now on: ${t.newActive ?? 'unknown'}`);
+  if (t.fenceDelay) say(`  fence_haoscar_delay: ${t.fenceDelay}`);
 }

@@ -6,20 +6,22 @@
 // (in-process: `lab: <name>` in its config) and reads each outlet's state from the lab's
 // records, so a head powered off or on by `lab power-off/-on` reads the same on the PDU.
 // The heads fence each other through it with stonith:fence_haoscar (method=snmp), each level
-// led by fence_heuristics_ping pinging the client on net A: a head cut from the compute nodes'
-// net fences nobody, so its peer wins the race.
+// led by fence_heuristics_ping pinging the client on net A (a head cut from the compute nodes'
+// net fences nobody, so its peer wins the race), then fence_haoscar_delay (the split-brain
+// delay, only while the head to be fenced still answers ping).
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../service/atomic';
 import { runOk } from '../service/run';
 import { record, sleep, spawnDetached } from './procs';
-import { fencingLevels, heuristicDevice } from '../crm/model';
+import { delayDevice, fencingLevels, heuristicDevice } from '../crm/model';
 import { HEURISTIC } from '../crm/agents';
-import type { Heuristics } from '../crm/describe';
+import type { Head, Heuristics } from '../crm/describe';
+import { parseAddr } from '../crm/ip';
 import { fencingTopology, primitive } from '../crm/render-crm';
-import type { LabSpec, NodeName } from './spec';
-import { NET, addr4, bridgeOf, netnsOf } from './spec';
+import type { LabSpec, NetName, NodeName } from './spec';
+import { NET, NETS, addr4, addr6, bridgeOf, netnsOf, nodeId } from './spec';
 import type { LabState } from './state';
 import { writeState } from './state';
 
@@ -49,8 +51,20 @@ export const PDU_OUTLETS: readonly NodeName[] = ['head1', 'head2'];
  * firmware and boot take longer still.
  */
 export const PDU_BOOT_DELAY_MS = 30_000;
-/** Delay of fencing against the head that runs more resources (it keeps them in a split brain). */
+/**
+ * Delay of fencing against the head that runs more resources while it still answers ping (it
+ * keeps them in a split brain): fence_haoscar_delay's priority_delay, as fencing.delay.priority
+ * in examples/lab*.yaml. A head that answers on none of its addresses is fenced at once.
+ */
 export const PRIORITY_FENCING_DELAY_S = 5;
+
+/** The heads with every address they have (nets A, B and M), as the description generator sees them. */
+export function labHeads(): Head[] {
+  return PDU_OUTLETS.map((h) => ({
+    name: h, nodeid: nodeId(h),
+    addresses: Object.fromEntries(NETS.map((n: NetName) => [n.toLowerCase(), { ipv4: parseAddr(addr4(h, n))!, ipv6: parseAddr(addr6(h, n))! }])),
+  }));
+}
 
 export const pduBin = (spec: LabSpec): string => join(spec.repo, 'dist', 'ha-oscar-lab-pdu');
 export const fenceBin = (spec: LabSpec): string => join(spec.repo, 'dist', 'fence_haoscar');
@@ -113,9 +127,11 @@ export function pduEvents(spec: LabSpec): PduLogLine[] {
  * The heads' stonith devices: fence-<head> fences <head> through its outlet (over net M) and
  * may not run on <head>; fence-heuristic (fence_heuristics_ping, the description generator's
  * own primitive) leads each head's fencing level, so a head that cannot ping the client fences
- * nobody. Split brain: priority-fencing-delay delays fencing of the head whose resources weigh
- * more (every resource has priority 1), so the active head wins a pure heartbeat split and
- * keeps the services; a head cut from net A loses even when it is the active one.
+ * nobody; then fence-delay (fence_haoscar_delay, the generator's own primitive): in a split
+ * brain, where the target still answers ping on net M, fencing of the head that runs more
+ * resources waits 5 s, so the active head wins a pure heartbeat split and keeps the services;
+ * a head cut from net A loses even when it is the active one. A powered-off head answers
+ * nowhere and is fenced at once.
  * stonith-action=off: a fenced head stays off until `lab power-on` (as after `lab power-off`).
  */
 export function labFenceCrm(spec: LabSpec): string {
@@ -128,12 +144,12 @@ export function labFenceCrm(spec: LabSpec): string {
     lines.push(`location fence-${h}-not-on-self fence-${h} -inf: ${h}`);
   });
   lines.push(primitive(heuristicDevice(LAB_HEURISTICS)));
-  lines.push(fencingTopology(PDU_OUTLETS.flatMap((h) => fencingLevels(h, [`fence-${h}`], LAB_HEURISTICS))));
-  lines.push('rsc_defaults fence-priority: priority=1');
+  lines.push(primitive(delayDevice(labHeads(), { priorityDelay: `${PRIORITY_FENCING_DELAY_S}s` })!));
+  lines.push(fencingTopology(PDU_OUTLETS.flatMap((h) => fencingLevels(h, [`fence-${h}`], LAB_HEURISTICS, true))));
   return lines.join('\n') + '\n';
 }
 
 /** Cluster properties set (crm_attribute, cib-bootstrap-options) after the devices are loaded. */
 export const FENCE_PROPS: Record<string, string> = {
-  'stonith-action': 'off', 'priority-fencing-delay': `${PRIORITY_FENCING_DELAY_S}s`, 'stonith-timeout': '90s', 'stonith-enabled': 'true',
+  'stonith-action': 'off', 'stonith-timeout': '90s', 'stonith-enabled': 'true',
 };

@@ -4,7 +4,7 @@
 //     directories on /usr, /etc and /var, where dpkg will install it (step 4)
 //  2. bind-mounts the per-node directories over /etc/corosync, /var/lib/pacemaker, ...
 //  3. heads without a .deb: binds dist/ocf over /usr/lib/ocf/resource.d/ha-oscar (next to the
-//     host's providers) and dist/fence_haoscar as /usr/sbin/fence_haoscar (overlay, this node only)
+//     host's providers) and dist/fence_haoscar{,_delay} in /usr/sbin (overlay, this node only)
 //  4. fresh tmpfs on /run and /dev/shm (libqb ring buffers); heads with a .deb: dpkg -i; hostname
 //  5. heads: corosync -f, wait for corosync-cfgtool -s, then pacemakerd, then what the
 //     subagent's systemd unit would start (ha-oscar-snmp-agent --master AGENTX_SOCKET), as its
@@ -20,6 +20,9 @@ import { AGENTX_SOCKET } from './services';
 import { sleep } from './procs';
 import type { LabSpec, NodeName } from './spec';
 import { HEADS, LAB_ROOT, checkName, nodeDir, parseNode } from './spec';
+
+/** Our fence agents, as built in dist/ and installed in /usr/sbin by the packages. */
+export const FENCE_AGENTS = ['fence_haoscar', 'fence_haoscar_delay'] as const;
 
 const log = (msg: string): void => { console.log(`${new Date().toISOString()} ${msg}`); };
 
@@ -51,14 +54,17 @@ export async function nodeInit(labName: string, nodeArg: string, bootDelayMs = 0
     mkdirSync(join(ocf, 'ha-oscar'), { recursive: true });
     await mount(['--bind', dist, join(ocf, 'ha-oscar')]);
     await mount(['--rbind', ocf, '/usr/lib/ocf/resource.d']);
-    // fence_haoscar where pacemaker-fenced looks for agents (/usr/sbin), in this node only:
-    // a per-node copy of dist/fence_haoscar in a read-only overlay over the host's /usr/sbin.
-    const fence = join(spec.repo, 'dist', 'fence_haoscar');
-    if (existsSync(fence)) {
+    // The fence agents (fence_haoscar, fence_haoscar_delay) where pacemaker-fenced looks for
+    // them (/usr/sbin), in this node only: per-node copies of dist/fence_* in a read-only
+    // overlay over the host's /usr/sbin.
+    const fences = FENCE_AGENTS.filter((f) => existsSync(join(spec.repo, 'dist', f)));
+    if (fences.length) {
       const sbin = join(d, 'sbin');
       mkdirSync(sbin, { recursive: true });
-      copyFileSync(fence, join(sbin, 'fence_haoscar'));
-      chmodSync(join(sbin, 'fence_haoscar'), 0o755);
+      for (const f of fences) {
+        copyFileSync(join(spec.repo, 'dist', f), join(sbin, f));
+        chmodSync(join(sbin, f), 0o755);
+      }
       await mount(['-t', 'overlay', `${spec.name}-sbin`, '-o', `lowerdir=${sbin}:/usr/sbin`, '/usr/sbin']);
     }
   }

@@ -5,6 +5,7 @@ import { cable, crmMon, exec, loadSpec, powerOn, runChecks, waitOnline, whereIs 
 import { corosyncEvents, logOffset, measureFailover } from '../../src/lab/failover';
 import { HEADS, type LabSpec, type NodeName } from '../../src/lab/spec';
 import { sleep } from '../../src/lab/procs';
+import { PEER_SILENT } from '../../src/fence/delay';
 
 const need = { root: true, bins: ['corosync', 'pacemakerd', 'crm', 'tini', 'nsenter', 'snmpget'], packages: ['corosync', 'pacemaker', 'crmsh', 'tini', 'util-linux', 'snmp'] };
 
@@ -76,7 +77,10 @@ describeWith(need, 'lab cluster', () => {
       const services = t.starts.filter((s) => !s.rsc.startsWith('fence-'));
       expect(services.map((s) => s.rsc)).toContain('vip4');
       for (const s of services) expect(s.initiatedMs!, `${s.rsc} start began after the fencing`).toBeGreaterThanOrEqual(t.fencedMs!);
-      console.log(`failover: membership ${t.membershipMs} ms; fencing requested ${t.fenceRequestedMs} ms, confirmed ${t.fencedMs} ms; ${t.checks.map((c) => `${c.name} ${c.ms} ms`).join(', ')}`);
+      console.log(`failover: membership ${t.membershipMs} ms; fencing requested ${t.fenceRequestedMs} ms, confirmed ${t.fencedMs} ms; ${t.checks.map((c) => `${c.name} ${c.ms} ms`).join(', ')}; fence_haoscar_delay: ${t.fenceDelay}`);
+      // a dead head answers on none of its six addresses: fence_haoscar_delay let the fencing go
+      // on at once (the split-brain delay is for a head that still answers, fence.test.ts)
+      expect(t.fenceDelay, 'fence_haoscar_delay\'s reason in the survivor\'s log').toMatch(new RegExp(`^${t.active} ${PEER_SILENT}: .*; no delay`));
     } finally {
       await powerOn(spec, t.active); // the next files need both heads, whatever failed above
     }

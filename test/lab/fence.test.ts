@@ -1,5 +1,6 @@
 // Fencing in the lab: the heads fence each other with stonith:fence_haoscar through the lab
-// PDU on the management net M, each level led by fence_heuristics_ping (src/lab/fence.ts).
+// PDU on the management net M, each level led by fence_heuristics_ping, then the split-brain
+// delay fence_haoscar_delay (src/lab/fence.ts).
 // Leaves the lab healthy: both heads online, cables in.
 import { describe, expect, inject, it } from 'vitest';
 import { cable, crmMon, exec, initOf, isPoweredOn, loadSpec, powerOn, waitOnline, waitServices, whereIs } from '../../src/lab/lab';
@@ -94,6 +95,8 @@ describe('lab fencing (fence_haoscar through the lab PDU)', () => {
     expect(r.lost4, `IPv4 pings lost: ${r.lost4} of ${r.sent4}`).toBeLessThanOrEqual(Math.ceil(r.sent4 * 0.05));
     expect(r.lost6, `IPv6 pings lost: ${r.lost6} of ${r.sent6}`).toBeLessThanOrEqual(Math.ceil(r.sent6 * 0.05));
     expect([...r.macs]).toEqual([r.macOf.get(r.active)]);
+    // the active head saw its peer still answering on M and, running more, fenced it without delay
+    expect(r.survivorLog).toMatch(new RegExp(`fence_haoscar_delay\\[\\d+\\] stderr: \\[ WARNING: ${r.victim} answers on [^;]*203\\.0\\.113\\.1[12][^;]*; ${r.victim} runs \\d+ resource\\(s\\), ${r.active} \\d+: no delay`));
     expect(await whereIs(r.spec, 'vip4')).toBe(r.active);
     expect(await whereIs(r.spec, 'vip6')).toBe(r.active);
     await restore(r);
@@ -106,9 +109,10 @@ describe('lab fencing (fence_haoscar through the lab PDU)', () => {
     // the cut active head tried to fence its peer and fence_heuristics_ping stopped it
     expect(r.victimFenceLog.filter((l) => /fence-heuristic/.test(l)).length, r.victimFenceLog.join('\n')).toBeGreaterThan(0);
     expect(r.victimFenceLog.some((l) => /fence-heuristic.*(returned|error|fail)|heuristics_ping.*(ERROR|Failed)/i.test(l)), r.victimFenceLog.join('\n')).toBe(true);
-    // ... and the survivor waited the priority delay before its own (successful) fencing, heuristic first
+    // ... and the survivor, seeing the cut head still answer on M and run more, waited the
+    // priority delay (fence_haoscar_delay) before its own (successful) fencing
     expect(r.tFenced).toBeGreaterThanOrEqual(PRIORITY_FENCING_DELAY_S * 1000);
-    expect(r.survivorLog).toContain(`Delaying 'off' action targeting ${r.victim} using fence-heuristic for ${PRIORITY_FENCING_DELAY_S}s`);
+    expect(r.survivorLog).toMatch(new RegExp(`fence_haoscar_delay\\[\\d+\\] stderr: \\[ WARNING: ${r.victim} answers on [^;]*203\\.0\\.113\\.1[12][^;]*; ${r.victim} runs \\d+ resource\\(s\\), ${r.survivor} \\d+: priority_delay ${PRIORITY_FENCING_DELAY_S} s`));
     expect(r.survivorLog).toMatch(new RegExp(`Operation 'off' targeting ${r.victim} by ${r.survivor} for .*: OK`));
     expect(r.tVip).toBeDefined();
     // the services end up on the former passive head

@@ -7,11 +7,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { parseDescription, DescriptionError, type Description } from '../../src/crm/describe';
-import { buildConfig } from '../../src/crm/model';
+import { parseDescription, DescriptionError, durationS, type Description } from '../../src/crm/describe';
+import { buildConfig, delayDevice } from '../../src/crm/model';
 import { renderCrm } from '../../src/crm/render-crm';
 import { HEADS, NET, VIP4, VIP6, addr4, addr6 } from '../../src/lab/spec';
-import { LAB_HEURISTICS, PDU_ADDR, PDU_OUTLETS, PRIORITY_FENCING_DELAY_S, FENCE_PROPS, labFenceCrm } from '../../src/lab/fence';
+import { LAB_HEURISTICS, PDU_ADDR, PDU_OUTLETS, PRIORITY_FENCING_DELAY_S, FENCE_PROPS, labFenceCrm, labHeads } from '../../src/lab/fence';
 import { AGENTX_SOCKET, DHCP_STATE, LAB_DIR, NFS_EXPORT } from '../../src/lab/services';
 import { LAB_SHARED } from '../../src/lab/spec';
 
@@ -84,7 +84,19 @@ describe('the lab descriptions describe the lab (src/lab)', () => {
         expect(props.get('stonith-enabled')).toBe(FENCE_PROPS['stonith-enabled']);
         expect(props.get('stonith-action')).toBe(FENCE_PROPS['stonith-action']);
         expect(props.get('stonith-timeout')).toBe(FENCE_PROPS['stonith-timeout']);
-        expect(props.get('priority-fencing-delay')).toBe(`${PRIORITY_FENCING_DELAY_S}s`);
+        // the split-brain delay is fence_haoscar_delay's, only when the target still answers
+        expect(props.has('priority-fencing-delay')).toBe(false);
+        expect(devs.every((p) => !new Map(p.params).has('pcmk_delay_max'))).toBe(true);
+        const delay = cfg.primitives.find((p) => p.agent === 'stonith:fence_haoscar_delay')!;
+        expect(delay.id).toBe('fence-delay');
+        const dp = new Map(delay.params);
+        expect(dp.get('priority_delay')).toBe(String(PRIORITY_FENCING_DELAY_S));
+        expect(dp.get('tie_delay_max')).toBe(String(durationS(d.fencing.delayMax)));
+        expect(dp.get('pcmk_host_list')).toBe('head1 head2');
+        // every address of each head, on A, B and M: the lab's own heads exactly
+        expect(dp.get('peers')).toBe(PDU_OUTLETS.map((h) => `${h}=${(['A', 'B', 'M'] as const).flatMap((n) => [addr4(h, n), addr6(h, n)]).join(',')}`).join(';'));
+        // active-standby: exactly what the lab loads itself (labFenceCrm)
+        if (f === 'lab.yaml') expect(delay).toEqual(delayDevice(labHeads(), { priorityDelay: `${PRIORITY_FENCING_DELAY_S}s` }));
       });
       it('the fencing heuristic is the lab\'s own (ping the client), first in each head\'s level', () => {
         expect(d.fencing.heuristics).toEqual(LAB_HEURISTICS);
@@ -92,7 +104,7 @@ describe('the lab descriptions describe the lab (src/lab)', () => {
         expect(h.id).toBe('fence-heuristic');
         expect(new Map(h.params).get('ping_targets')).toBe(addr4('client', 'A'));
         expect(cfg.constraints.some((c) => c.kind === 'location' && c.rsc === h.id)).toBe(false); // usable on both heads
-        expect(cfg.fencingLevels).toEqual(PDU_OUTLETS.map((x) => ({ target: x, index: 1, devices: ['fence-heuristic', `fence-${x}`] })));
+        expect(cfg.fencingLevels).toEqual(PDU_OUTLETS.map((x) => ({ target: x, index: 1, devices: ['fence-heuristic', 'fence-delay', `fence-${x}`] })));
       });
       it('link health on eth0, pinging the client (never a head); no RAID (the lab has no md devices)', () => {
         expect(d.health.link).toMatchObject({ interfaces: 'eth0', targets: `${addr4('client', 'A')} ${addr6('client', 'A')}` });
@@ -177,16 +189,18 @@ describe('fencing.heuristics (fence_heuristics_ping)', () => {
       ['ping_interval', '1'], ['ping_timeout', '1'], ['ping_maxfail', '0'], ['pcmk_host_argument', 'none']]));
     const all = edited(base, (x) => { x.fencing.heuristics = { ping: ['192.0.2.20', '192.0.2.21'], count: 5, good: 4, interval: 2, timeout: 3, maxfail: 1 }; });
     expect(crmOf(all)).toContain('primitive fence-heuristic stonith:fence_heuristics_ping \\\n\tparams ping_targets=192.0.2.20,192.0.2.21 ping_count=5 ping_good_count=4 ping_interval=2 ping_timeout=3 ping_maxfail=1 pcmk_host_argument=none');
-    expect(crmOf(all)).toContain('fencing_topology head1: fence-heuristic,fence-head1 head2: fence-heuristic,fence-head2');
+    expect(crmOf(all)).toContain('fencing_topology head1: fence-heuristic,fence-delay,fence-head1 head2: fence-heuristic,fence-delay,fence-head2');
   });
-  it('without heuristics: no heuristic device, no levels (one device per head)', () => {
+  it('without heuristics: no heuristic device; the levels hold the delay device, or nothing with delay.when=always (one device per head)', () => {
     const cfg = buildConfig(edited(base, (x) => { delete x.fencing.heuristics; }));
     expect(cfg.primitives.some((p) => p.id === 'fence-heuristic')).toBe(false);
-    expect(cfg.fencingLevels).toEqual([]);
+    expect(cfg.fencingLevels.map((l) => l.devices)).toEqual([['fence-delay', 'fence-head1'], ['fence-delay', 'fence-head2']]);
+    const always = buildConfig(edited(base, (x) => { delete x.fencing.heuristics; x.fencing.delay.when = 'always'; }));
+    expect(always.fencingLevels).toEqual([]);
   });
   it('two devices for a head and a heuristic: one level, the heuristic first', () => {
     const cfg = buildConfig(edited(base, (x) => { x.fencing.devices.head1 = [x.fencing.devices.head1, { ...x.fencing.devices.head1, ip: '203.0.113.251' }]; }));
-    expect(cfg.fencingLevels.find((l) => l.target === 'head1')!.devices).toEqual(['fence-heuristic', 'fence-head1', 'fence-head1-2']);
+    expect(cfg.fencingLevels.find((l) => l.target === 'head1')!.devices).toEqual(['fence-heuristic', 'fence-delay', 'fence-head1', 'fence-head1-2']);
   });
   it('every bad value: one line naming the key', () => {
     const bad = (h: unknown) => problems(base, (x) => { x.fencing.heuristics = h; });
@@ -215,9 +229,38 @@ describe('fencing.heuristics (fence_heuristics_ping)', () => {
       writeFileSync(join(dir, 'pdu.community'), 'c0ffee\n');
       const lab = labFenceCrm({ name: 'x', repo: root, stateDir: dir });
       expect(lab).toContain(heur);
-      expect(lab).toContain('fencing_topology head1: fence-heuristic,fence-head1 head2: fence-heuristic,fence-head2');
+      expect(lab).toContain('fencing_topology head1: fence-heuristic,fence-delay,fence-head1 head2: fence-heuristic,fence-delay,fence-head2');
       expect(lab).toContain(`ip=${PDU_ADDR.v4}`);
     } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+});
+
+describe('fencing.delay: the split-brain delays, only while the target still answers (fence_haoscar_delay)', () => {
+  const base = 'lab.yaml';
+  it('default (when: peer-answers): one fence-delay device with every head address; no priority-fencing-delay, pcmk_delay_max or priority meta', () => {
+    const cfg = buildConfig(edited(base, (x) => { delete x.fencing.delay; }));
+    expect(cfg.properties.some(([k]) => k === 'priority-fencing-delay')).toBe(false);
+    expect(cfg.primitives.some((p) => new Map(p.params).has('pcmk_delay_max') || p.meta.some(([k]) => k === 'priority'))).toBe(false);
+    const dp = new Map(cfg.primitives.find((p) => p.id === 'fence-delay')!.params);
+    // the generator's defaults: priority 15s, max 5s
+    expect([dp.get('priority_delay'), dp.get('tie_delay_max')]).toEqual(['15', '5']);
+    expect(dp.get('peers')).toBe('head1=192.0.2.11,2001:db8:a::11,198.51.100.11,2001:db8:b::11,203.0.113.11,2001:db8:c::11;' +
+      'head2=192.0.2.12,2001:db8:a::12,198.51.100.12,2001:db8:b::12,203.0.113.12,2001:db8:c::12');
+    expect(cfg.constraints.some((c) => c.kind === 'location' && c.rsc === 'fence-delay')).toBe(false); // usable on both heads
+    const ms = buildConfig(edited(base, (x) => { x.fencing.delay = { priority: '1500ms', max: '1min' }; }));
+    const mp = new Map(ms.primitives.find((p) => p.id === 'fence-delay')!.params);
+    expect([mp.get('priority_delay'), mp.get('tie_delay_max')]).toEqual(['1.5', '60']);
+  });
+  it('when: always: Pacemaker\'s own priority-fencing-delay, pcmk_delay_max and priority=10 on the services, no fence-delay', () => {
+    const cfg = buildConfig(edited(base, (x) => { x.fencing.delay = { priority: '15s', max: '5s', when: 'always' }; }));
+    expect(new Map(cfg.properties).get('priority-fencing-delay')).toBe('15s');
+    expect(new Map(cfg.primitives.find((p) => p.id === 'fence-head1')!.params).get('pcmk_delay_max')).toBe('5s');
+    expect(new Map(cfg.primitives.find((p) => p.id === 'dhcpd4')!.meta).get('priority')).toBe('10');
+    expect(cfg.primitives.some((p) => p.id === 'fence-delay')).toBe(false);
+    expect(cfg.fencingLevels.map((l) => l.devices)).toEqual([['fence-heuristic', 'fence-head1'], ['fence-heuristic', 'fence-head2']]);
+  });
+  it('a bad when: one line naming the key', () => {
+    expect(problems(base, (x) => { x.fencing.delay.when = 'sometimes'; })).toEqual(["fencing.delay.when: must be peer-answers or always: 'sometimes'"]);
   });
 });
 

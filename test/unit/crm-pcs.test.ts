@@ -150,7 +150,7 @@ describe('config pcs: the comparator sees what matters', () => {
   const breaks: [string, (s: string) => string][] = [
     ['a param dropped', (s) => s.replace(/\n *<nvpair name="nic" value="eth0" id="vip-boot-ipv4-instance_attributes-nic"\/>/, '')],
     ['a param value', (s) => s.replace('value="192.0.2.100" id="vip-boot-ipv4-instance_attributes-ip"', 'value="192.0.2.99" id="vip-boot-ipv4-instance_attributes-ip"')],
-    ['a meta attribute dropped', (s) => s.replace(/\n *<nvpair name="priority" value="10" id="dhcpd4-meta_attributes-priority"\/>/, '')],
+    ['a meta attribute dropped', (s) => s.replace(/\n *<nvpair name="interleave" value="true" id="radvd-a-clone-meta_attributes-interleave"\/>/, '')],
     ['an op timeout', (s) => s.replace('<op name="stop" interval="0s" timeout="20s" id="dhcpd4-stop-0s"/>', '<op name="stop" interval="0s" timeout="21s" id="dhcpd4-stop-0s"/>')],
     ['an op depth', (s) => s.replace('<nvpair name="OCF_CHECK_LEVEL" value="10" id="tftpd-monitor-120s-instance_attributes-OCF_CHECK_LEVEL"/>', '<nvpair name="OCF_CHECK_LEVEL" value="20" id="tftpd-monitor-120s-instance_attributes-OCF_CHECK_LEVEL"/>')],
     ['a resource id', (s) => s.replace('<primitive id="tftpd" ', '<primitive id="tftpd2" ')],
@@ -159,7 +159,7 @@ describe('config pcs: the comparator sees what matters', () => {
     ['refs in a set reordered', (s) => s.replace(/(<resource_ref id="vip-data-ipv4"\/>)(\s*)(<resource_ref id="vip-data-ipv6"\/>)/, '$3$2$1')],
     ['a constraint id', (s) => s.replace('id="prefer-boot"', 'id="location-vip-boot-ipv4-head1-50"')],
     ['a rule score', (s) => s.replace('<rule score="-INFINITY" id="health-link-data-rule">', '<rule score="-1000" id="health-link-data-rule">')],
-    ['a fencing level', (s) => s.replace('devices="fence-heuristic,fence-head2"', 'devices="fence-head2"')],
+    ['a fencing level', (s) => s.replace('devices="fence-heuristic,fence-delay,fence-head2"', 'devices="fence-heuristic,fence-head2"')],
     ['a property', (s) => s.replace('name="stonith-timeout" value="90s"', 'name="stonith-timeout" value="60s"')],
     ['a resource default', (s) => s.replace('name="migration-threshold" value="3"', 'name="migration-threshold" value="4"')],
     ['the clone meta on its primitive', (s) => {

@@ -132,6 +132,14 @@ describeWith({ bins: ['xmllint'], packages: ['libxml2-utils'] }, 'metadata with 
     expect(b.code).not.toBe(0);
   });
 
+  it.skipIf(!existsSync(FENCE_RNG) && !isCI)("fence_haoscar_delay's metadata validates against the same schema", async () => {
+    if (!existsSync(FENCE_RNG)) expect.fail(`missing ${FENCE_RNG} (apt-get install fence-agents)`);
+    const { delayAgent } = await import('../../src/fence/delay.js');
+    const r = await run('xmllint', ['--noout', '--relaxng', FENCE_RNG, '-'], { input: metadataXml(delayAgent.docs, delayAgent.specs), timeoutMs: 10_000 });
+    expect(r.stderr.trim()).toBe('- validates');
+    expect(r.code).toBe(0);
+  });
+
   it('is well-formed XML and has the elements fence-agents tools read', async () => {
     const xml = metadataXml(haoscarAgent.docs, specs);
     const wf = await run('xmllint', ['--noout', '-'], { input: xml, timeoutMs: 10_000 });

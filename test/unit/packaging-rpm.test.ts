@@ -64,7 +64,7 @@ const places = ['/usr/lib/ocf/resource.d/ha-oscar', '/usr/sbin/', '/usr/share/pa
   '/usr/lib/systemd/system/', '/usr/share/man/man8/', '/usr/share/doc/ha-oscar', '/var/lib/ha-oscar'];
 function executables(): string[] {
   return [...readdirSync(join(root, 'dist/ocf')).sort().map((a) => `/usr/lib/ocf/resource.d/ha-oscar/${a}`),
-    '/usr/sbin/fence_haoscar', '/usr/sbin/ha-oscar', '/usr/sbin/ha-oscar-snmp-agent', '/usr/share/pacemaker/alerts/alert_haoscar'];
+    '/usr/sbin/fence_haoscar', '/usr/sbin/fence_haoscar_delay', '/usr/sbin/ha-oscar', '/usr/sbin/ha-oscar-snmp-agent', '/usr/share/pacemaker/alerts/alert_haoscar'];
 }
 
 // the scriptlets' tools (useradd, groupadd, systemctl) come from this host's /usr through the overlay
@@ -113,14 +113,14 @@ describeWith(need, 'the .rpm, installed', () => {
     }
     expect(readFileSync(at('/usr/share/snmp/mibs/HA-OSCAR-MIB.txt'), 'utf8')).toBe(readFileSync(join(root, 'mib/HA-OSCAR-MIB.txt'), 'utf8'));
     expect(readFileSync(at(`/usr/lib/systemd/system/${unit}`), 'utf8')).toBe(readFileSync(join(root, 'packaging/systemd', unit), 'utf8'));
-    for (const m of ['ha-oscar.8', 'fence_haoscar.8', 'ha-oscar-snmp-agent.8']) {
+    for (const m of ['ha-oscar.8', 'fence_haoscar.8', 'fence_haoscar_delay.8', 'ha-oscar-snmp-agent.8']) {
       const page = gunzipSync(readFileSync(at(`/usr/share/man/man8/${m}.gz`))).toString('utf8');
       expect(page, m).toMatch(new RegExp(`^\\.TH .*"ha-oscar ${version.replaceAll('.', '\\.')}"`, 'm'));
     }
     expect(existsSync(at('/usr/share/doc/ha-oscar/examples/active-standby.yaml'))).toBe(true);
   });
 
-  it('an installed agent runs from there: meta-data of every OCF agent, fence_haoscar -o metadata', () => {
+  it('an installed agent runs from there: meta-data of every OCF agent, fence_haoscar and fence_haoscar_delay -o metadata', () => {
     const env = { PATH: `${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, OCF_ROOT: join(sysroot, 'usr/lib/ocf') };
     for (const p of executables().filter((x) => x.includes('/ocf/'))) {
       const name = p.slice(p.lastIndexOf('/') + 1);
@@ -128,9 +128,11 @@ describeWith(need, 'the .rpm, installed', () => {
       expect(r.code, `${name}: ${r.out}`).toBe(0);
       expect(r.out, name).toMatch(new RegExp(`^<\\?xml[\\s\\S]*<resource-agent name="${name}"[\\s\\S]*</resource-agent>\\s*$`));
     }
-    const f = inRoot([join(sysroot, '/usr/sbin/fence_haoscar'), '-o', 'metadata'], env);
-    expect(f.code, f.out).toBe(0);
-    expect(f.out).toMatch(/^<\?xml[\s\S]*<resource-agent name="fence_haoscar"[\s\S]*<\/resource-agent>\s*$/);
+    for (const name of ['fence_haoscar', 'fence_haoscar_delay']) {
+      const f = inRoot([join(sysroot, `/usr/sbin/${name}`), '-o', 'metadata'], env);
+      expect(f.code, f.out).toBe(0);
+      expect(f.out).toMatch(new RegExp(`^<\\?xml[\\s\\S]*<resource-agent name="${name}"[\\s\\S]*</resource-agent>\\s*$`));
+    }
   });
 
   it('rpm -V is clean (files, modes, owners, digests)', () => {
@@ -162,9 +164,9 @@ describeWith(need, 'the .rpm, installed', () => {
     expect(lstatSync(join(sysroot, wants), { throwIfNoEntry: false }), 'the unit was enabled despite "disable *"').toBeUndefined();
   });
 
-  it('requires EL9\'s own packages: pacemaker, corosync, resource-agents, fence-agents-common, net-snmp, nodejs >= 1:20', () => {
+  it('requires EL9\'s own packages: pacemaker, corosync, resource-agents, fence-agents-common, net-snmp, iputils, nodejs >= 1:20', () => {
     const req = sh('rpm', ['-qpR', rpm]).out.split('\n').map((l) => l.trim());
-    for (const d of ['pacemaker', 'corosync', 'resource-agents', 'fence-agents-common', 'net-snmp']) expect(req, d).toContain(d);
+    for (const d of ['pacemaker', 'corosync', 'resource-agents', 'fence-agents-common', 'net-snmp', 'iputils']) expect(req, d).toContain(d);
     // EL9's nodejs has Epoch 1: a bare `nodejs >= 20` is met by its default nodejs-1:16
     expect(req).toContain('nodejs >= 1:20');
     // Debian's names must not leak in

@@ -18,9 +18,10 @@ function sh(cmd: string, args: string[]): { code: number; out: string } {
 }
 function expected(): string[] {
   const agents = readdirSync(join(root, 'dist/ocf')).map((a) => `usr/lib/ocf/resource.d/ha-oscar/${a}`);
-  return [...agents, 'usr/sbin/fence_haoscar', 'usr/sbin/ha-oscar', 'usr/sbin/ha-oscar-snmp-agent',
+  return [...agents, 'usr/sbin/fence_haoscar', 'usr/sbin/fence_haoscar_delay', 'usr/sbin/ha-oscar', 'usr/sbin/ha-oscar-snmp-agent',
     'usr/share/pacemaker/alerts/alert_haoscar', 'usr/share/snmp/mibs/HA-OSCAR-MIB.txt',
-    'usr/share/doc/ha-oscar/examples/active-standby.yaml', 'usr/share/man/man8/ha-oscar.8.gz', 'usr/share/man/man8/fence_haoscar.8.gz'];
+    'usr/share/doc/ha-oscar/examples/active-standby.yaml', 'usr/share/man/man8/ha-oscar.8.gz', 'usr/share/man/man8/fence_haoscar.8.gz',
+    'usr/share/man/man8/fence_haoscar_delay.8.gz'];
 }
 
 describeWith({ bins: ['dpkg-deb', 'rpmbuild', 'lintian', 'rpm'], root: true, packages: ['dpkg-dev', 'rpm', 'lintian'] }, 'packages', () => {
@@ -48,10 +49,10 @@ describeWith({ bins: ['dpkg-deb', 'rpmbuild', 'lintian', 'rpm'], root: true, pac
     expect(listing).toContain('./lib/systemd/system/ha-oscar-snmp-agent.service');
   });
 
-  it('declares its dependencies: nodejs >= 20, pacemaker, corosync, resource-agents, snmpd (adduser: the subagent\'s user)', () => {
-    expect(sh('dpkg-deb', ['-f', deb, 'Depends']).out.trim()).toBe('nodejs (>= 20), pacemaker, corosync, resource-agents, snmpd, adduser');
+  it('declares its dependencies: nodejs >= 20, pacemaker, corosync, resource-agents, snmpd (adduser: the subagent\'s user; ping: fence_haoscar_delay)', () => {
+    expect(sh('dpkg-deb', ['-f', deb, 'Depends']).out.trim()).toBe('nodejs (>= 20), pacemaker, corosync, resource-agents, snmpd, adduser, iputils-ping');
     const req = sh('rpm', ['-qpR', rpm]).out;
-    for (const d of ['nodejs >= 1:20', 'pacemaker', 'corosync', 'resource-agents', 'net-snmp']) expect(req).toContain(d);
+    for (const d of ['nodejs >= 1:20', 'pacemaker', 'corosync', 'resource-agents', 'net-snmp', 'iputils']) expect(req).toContain(d);
   });
 
   it('the .deb is lintian-clean (overrides carry their reasons)', () => {
@@ -90,6 +91,7 @@ describeWith({ bins: ['dpkg-deb', 'rpmbuild', 'lintian', 'rpm'], root: true, pac
     expect(scripts).toMatch(/postinstall scriptlet[\s\S]*\/var\/lib\/ha-oscar\/alert/);
     expect(sh('rpm', ['--root', rroot, '-i', '--nodeps', '--noscripts', rpm]).code).toBe(0);
     expect(existsSync(join(rroot, 'usr/sbin/fence_haoscar'))).toBe(true);
+    expect(existsSync(join(rroot, 'usr/sbin/fence_haoscar_delay'))).toBe(true);
     expect(sh('rpm', ['--root', rroot, '-e', '--nodeps', '--noscripts', 'ha-oscar']).code).toBe(0);
     expect(sh('find', [join(rroot, 'usr'), '-type', 'f']).out.trim()).toBe('');
   });
