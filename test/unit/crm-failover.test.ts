@@ -55,7 +55,9 @@ async function startLevels(graphXml: string): Promise<string[][]> {
         const inputs: string[] = [];
         for (const t of s.inputs?.[0]?.trigger ?? []) for (const k of ['rsc_op', 'pseudo_event', 'crm_event']) for (const x of t[k] ?? []) inputs.push(x.$.id);
         deps.set(a.$.id, inputs);
-        if (kind === 'rsc_op' && a.$.operation === 'start') starts.set(a.$.id, a.primitive[0].$.id);
+        // fence devices (stonith class: fence-HEAD, fence-delay) are not service steps; where the
+        // scheduler happens to place them differs between the two configurations
+        if (kind === 'rsc_op' && a.$.operation === 'start' && a.primitive[0].$.class !== 'stonith') starts.set(a.$.id, a.primitive[0].$.id);
       }
     }
   }
