@@ -56,8 +56,8 @@ describe('the peer configuration', () => {
 describe('switching a CIB to the peer (spliceCib)', () => {
   const out = spliceCib(labCib, peerConfig().primitives, peerConfig().constraints);
   it('keeps the fencing: the stonith devices, their bans, the topology, the properties', () => {
-    expect(fencingObjects(labCib).ids).toEqual(['fence-head1', 'fence-head2', 'fence-heuristic']);
-    expect(ids(section(out, 'resources'), 'primitive')).toEqual(['fence-head1', 'fence-head2', 'fence-heuristic', 'vip4', 'vip6', 'peer-dhcpd', 'peer-tftpd', 'peer-chronyd', 'peer-snmpd']);
+    expect(fencingObjects(labCib).ids).toEqual(['fence-head1', 'fence-head2', 'fence-heuristic', 'fence-delay']);
+    expect(ids(section(out, 'resources'), 'primitive')).toEqual(['fence-head1', 'fence-head2', 'fence-heuristic', 'fence-delay', 'vip4', 'vip6', 'peer-dhcpd', 'peer-tftpd', 'peer-chronyd', 'peer-snmpd']);
     expect(ids(section(out, 'constraints'), 'rsc_location')).toEqual(['ban-fence-head1', 'ban-fence-head2']);
     expect(section(out, 'fencing-topology')).toBe(section(labCib, 'fencing-topology'));
     expect(section(out, 'crm_config')).toBe(section(labCib, 'crm_config'));
