@@ -6,7 +6,10 @@ import * as lab from '../lab/lab';
 import { makeSpec, netsOf, parseNet, parseNode, NODES } from '../lab/spec';
 
 const usage = `usage: ha-oscar lab <command> [--name LAB] [args]   (LAB defaults to 'hao'; needs root)
-  up [--token MS] [--config FILE]   bring up head1, head2, client; load the VIPs and ha-oscar services
+  up [--token MS] [--config FILE] [--quorum-device]
+                                    bring up head1, head2, client; load the VIPs and ha-oscar services;
+                                    --quorum-device: corosync-qnetd on net M as the third vote, no fence delay
+  qnetd stop|start|status           lose / restore the quorum device's qnetd, or show its view (corosync-qnetd-tool -l)
   status                            crm_mon of the cluster, and which services answer from the client
   exec NODE -- CMD [ARG...]         run a command inside head1, head2 or client
   power-off NODE | power-on NODE    pull the plug (SIGKILL + switch ports down) / boot it again
@@ -16,15 +19,19 @@ const usage = `usage: ha-oscar lab <command> [--name LAB] [args]   (LAB defaults
   peer [--print]                    switch the running lab to the bare resource-agents peer (src/lab/peer.ts:
                                     IPaddr2, ocf:heartbeat:dhcpd, ocf:heartbeat:anything; the fencing kept);
                                     --print: only print its crm configuration (no lab needed)
-  bench [--token MS] [--runs N] [--peer]
+  bench [--token MS] [--runs N] [--peer] [--quorum-device]
                                     failover benchmark (npm run bench:failover runs it for 1000 ms and the default);
-                                    --peer: the same power-offs against the peer too, side by side
+                                    --peer: the same power-offs against the peer too, side by side;
+                                    --quorum-device: and on a lab with the quorum device (no fence delay)
   bench-snmp [--runs N]             ha-oscar's SNMP subagent and pcs-snmp side by side (npm run bench:snmp)
   faults [--quick] [--runs N] [--token MS] [--only REGEX]
                                     fault battery under client load; writes docs/faults.md (npm run faults);
                                     --only: just the faults whose name matches (out/faults-only.md)`;
 
-interface Parsed { name: string; token?: number; config?: string; runs?: number; quick?: boolean; only?: RegExp; peer?: boolean; print?: boolean; rest: string[] }
+interface Parsed {
+  name: string; token?: number; config?: string; runs?: number; quick?: boolean; only?: RegExp; peer?: boolean; print?: boolean;
+  quorumDevice?: boolean; rest: string[];
+}
 
 function parse(argv: string[]): Parsed {
   const p: Parsed = { name: process.env.HA_OSCAR_LAB ?? 'hao', rest: [] };
@@ -52,6 +59,7 @@ function parse(argv: string[]): Parsed {
     else if (a === '--quick') p.quick = true;
     else if (a === '--peer') p.peer = true;
     else if (a === '--print') p.print = true;
+    else if (a === '--quorum-device') p.quorumDevice = true;
     else if (a.startsWith('--') && a !== '--help') throw new Error(`unknown option ${a}`);
     else p.rest.push(a);
   }
@@ -154,11 +162,26 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'up': {
       if (p.config) readFileSync(p.config); // fail early, with the file's own error
-      const spec = makeSpec(p.name, { token: p.token, extraConfig: p.config });
-      say(`bringing up lab '${spec.name}'${spec.token ? ` (token ${spec.token} ms)` : ''}`);
+      const spec = makeSpec(p.name, { token: p.token, extraConfig: p.config, quorumDevice: p.quorumDevice });
+      say(`bringing up lab '${spec.name}'${spec.token ? ` (token ${spec.token} ms)` : ''}${spec.quorumDevice ? ' with a quorum device' : ''}`);
       return withTeardownOnSignal(spec.name, async () => { await lab.up(spec, { say }); return 0; });
     }
     case 'down': return (await lab.down(p.name, { say })).length ? 1 : 0;
+    case 'qnetd': {
+      const q = await import('../lab/qdevice');
+      const spec = lab.loadSpec(p.name);
+      if (!spec.quorumDevice) throw new Error(`lab '${spec.name}' runs without a quorum device (bring it up with --quorum-device)`);
+      const what = p.rest[0];
+      if (what === 'stop') { await q.stopQnetd(spec); say('corosync-qnetd stopped (the quorum device is lost)'); return 0; }
+      if (what === 'start') { await q.startQnetd(spec); say(`corosync-qnetd started on ${q.QNETD_ADDR.v4}`); return 0; }
+      if (what === 'status') {
+        if (!q.qnetdRunning(spec)) { say('corosync-qnetd is not running'); return 3; }
+        const r = await q.qnetdTool(spec, ['-l', '-v']);
+        process.stdout.write(r.out);
+        return r.code === 0 ? 0 : 1;
+      }
+      throw new Error(`qnetd: say stop, start or status, not '${what ?? ''}'`);
+    }
     case 'status': return status(p.name);
     case 'exec': {
       const node = parseNode(p.rest[0]);
@@ -206,10 +229,10 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'bench': {
-      // Used by scripts/bench-failover.mjs. --runs N (default 10); --peer; HA_OSCAR_BENCH_JSON=FILE writes the figures.
+      // Used by scripts/bench-failover.mjs. --runs N (default 10); --peer; --quorum-device; HA_OSCAR_BENCH_JSON=FILE writes the figures.
       const { bench, printBench } = await import('../lab/bench');
       const spec = makeSpec(p.name, { token: p.token });
-      return measured(spec.name, () => bench(spec, p.runs ?? 10, say, { peer: p.peer === true }), (r) => printBench(r, say));
+      return measured(spec.name, () => bench(spec, p.runs ?? 10, say, { peer: p.peer === true, qdevice: p.quorumDevice === true }), (r) => printBench(r, say));
     }
     case 'bench-snmp': {
       // Used by scripts/bench-snmp.mjs: ha-oscar's subagent and pcs-snmp under one snmpd (src/lab/bench-snmp.ts).

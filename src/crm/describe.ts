@@ -71,6 +71,8 @@ export interface QuorumDevice {
   /** lowest, highest, or the nodeid of a head */
   tieBreaker: string;
   tls: 'on' | 'off' | 'required';
+  /** quorum.device.timeout in ms; undefined: derived from the token (src/crm/corosync.ts qdeviceTimeout) */
+  timeout?: number;
   /** qdevice heuristics: commands run on each head (no shell); every one must succeed. */
   heuristics?: { mode: 'sync' | 'on'; exec: [string, string][] };
 }
@@ -668,7 +670,7 @@ function routerAdverts(c: Ctx, v: unknown, path: string, net: Network, hasInterf
  */
 function quorumDevice(c: Ctx, v: unknown, seen: Map<string, string>, heads: Head[]): QuorumDevice | undefined {
   const p = 'quorum.device';
-  const o = c.obj(v, p, ['host!', 'port', 'algorithm', 'tie_breaker', 'tls', 'heuristics']);
+  const o = c.obj(v, p, ['host!', 'port', 'algorithm', 'tie_breaker', 'tls', 'timeout', 'heuristics']);
   if (!o) return undefined;
   const before = c.errors.length;
   const host = c.str(o.host, `${p}.host`);
@@ -680,6 +682,8 @@ function quorumDevice(c: Ctx, v: unknown, seen: Map<string, string>, heads: Head
     if (heads.some((h) => h.name === host)) c.err(`${p}.host`, `'${host}' is a head: corosync-qnetd must run on a third machine`);
   }
   const port = c.int(o.port, `${p}.port`, 1, 65535) ?? 5403;
+  // ms; qnetd refuses a heartbeat under 1000 ms (0.8 x timeout) or over 120000 ms
+  const timeout = o.timeout === undefined ? undefined : c.int(o.timeout, `${p}.timeout`, 1250, 150_000);
   let algorithm: QuorumDevice['algorithm'] = 'ffsplit';
   if (o.algorithm !== undefined) {
     if (o.algorithm === 'ffsplit' || o.algorithm === 'lms') algorithm = o.algorithm;
@@ -741,7 +745,7 @@ function quorumDevice(c: Ctx, v: unknown, seen: Map<string, string>, heads: Head
     }
   }
   if (c.errors.length > before || host === undefined) return undefined;
-  return { host: parseAddr(host)?.text ?? host, port, algorithm, tieBreaker, tls, heuristics: heur };
+  return { host: parseAddr(host)?.text ?? host, port, algorithm, tieBreaker, tls, ...(timeout !== undefined ? { timeout } : {}), heuristics: heur };
 }
 
 function heuristics(c: Ctx, v: unknown, seen: Map<string, string>, devices: FenceDevice[]): Heuristics | undefined {

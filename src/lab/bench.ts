@@ -18,6 +18,8 @@ export interface BenchResult extends RunsResult {
   token: string; cuts: CutResult[];
   /** With --peer: the same power-offs against the bare resource-agents peer (src/lab/peer.ts). */
   peer?: RunsResult; sideBySide?: SideBySide[];
+  /** With --quorum-device: the same power-offs on a lab with the quorum device (src/lab/qdevice.ts), no fence delay. */
+  qdevice?: RunsResult;
 }
 
 export function stat(name: string, xs: (number | undefined)[]): Stat {
@@ -77,13 +79,14 @@ async function powerOffs(spec: LabSpec, runs: number, say: Say, label: string, c
   return { runs: out, stats: statsOf(out), load };
 }
 
-export async function bench(spec: LabSpec, runs: number, say: Say, opts: { peer?: boolean } = {}): Promise<BenchResult> {
+export async function bench(spec: LabSpec, runs: number, say: Say, opts: { peer?: boolean; qdevice?: boolean } = {}): Promise<BenchResult> {
   const token = spec.token ? `${spec.token} ms` : 'default';
   await down(spec.name);
   await up(spec, { say: (l) => say(`  [up] ${l.trim()}`) });
   const cuts: CutResult[] = [];
   let own: RunsResult;
   let peer: RunsResult | undefined;
+  let qdevice: RunsResult | undefined;
   try {
     own = await powerOffs(spec, runs, say, opts.peer ? 'ha-oscar ' : '');
     const active = (await whereIs(spec, 'vip4'))!;
@@ -98,10 +101,19 @@ export async function bench(spec: LabSpec, runs: number, say: Say, opts: { peer?
       await settle(spec, checks);
       peer = await powerOffs(spec, runs, say, 'peer ', checks);
     }
+    if (opts.qdevice) {
+      // a lab of its own: the quorum device changes corosync.conf (no two_node) and the fencing
+      await down(spec.name);
+      const q: LabSpec = { ...spec, quorumDevice: true };
+      say('  a new lab with the quorum device (corosync-qnetd on net M, no fence delay: src/lab/qdevice.ts)');
+      await up(q, { say: (l) => say(`  [up] ${l.trim()}`) });
+      await settle(q);
+      qdevice = await powerOffs(q, runs, say, 'quorum device ');
+    }
   } finally {
     await down(spec.name);
   }
-  return { token, ...own, cuts, ...(peer ? { peer, sideBySide: sideBySide(own, peer) } : {}) };
+  return { token, ...own, cuts, ...(peer ? { peer, sideBySide: sideBySide(own, peer) } : {}), ...(qdevice ? { qdevice } : {}) };
 }
 
 const afterFenced = (t: Timeline, ms: number | undefined): number | undefined =>
@@ -154,8 +166,17 @@ export const allAnswer = (t: Timeline): number | undefined =>
 const fmtS = (ms: number | undefined): string => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
 
 export function printBench(r: BenchResult, say: Say): void {
-  printRuns(r, r.token, say, r.peer ? 'ha-oscar: ' : '');
+  printRuns(r, r.token, say, r.peer || r.qdevice ? 'ha-oscar (fence delay device): ' : '');
   for (const c of r.cuts) say(`  ${c.what}: client->VIP pings ${c.sent} sent, ${c.lost} lost; membership changes ${c.memberships}`);
+  if (r.qdevice) {
+    printRuns(r.qdevice, r.token, say, 'ha-oscar with the quorum device (no fence delay): ');
+    say(`\nfence delay device vs quorum device, token ${r.token}: median seconds from the power-off`);
+    say(`  ${'what'.padEnd(34)} ${'fence delay'.padStart(11)} ${'qdevice'.padStart(11)}`);
+    for (const st of r.stats) {
+      const q = r.qdevice.stats.find((x) => x.name === st.name);
+      say(`  ${st.name.padEnd(34)} ${fmtS(st.median).padStart(11)} ${fmtS(q?.median).padStart(11)}`);
+    }
+  }
   if (!r.peer || !r.sideBySide) return;
   printRuns(r.peer, r.token, say, 'bare resource-agents peer: ');
   say(`\nside by side, token ${r.token}: median seconds from the power-off / after "fenced"; ratio ha-oscar / peer (from the power-off)`);
@@ -178,12 +199,13 @@ function printRuns(r: RunsResult, token: string, say: Say, label: string): void 
   const after = r.stats.find((s) => s.name === 'all services, after fenced')?.median;
   if (det !== undefined && req !== undefined && fenced !== undefined && after !== undefined) {
     say(`  where the time goes (medians): detection ${fmtS(det)}, until fencing is requested ${fmtS(req - det)}, ` +
-      `fencing (heuristic + fence_haoscar_delay + the PDU) ${fmtS(fenced - req)}, fenced -> every service answers ${fmtS(after)}`);
+      `fencing (every device of the level: heuristic, fence_haoscar_delay, the PDU; the PDU alone with the quorum device) ${fmtS(fenced - req)}, fenced -> every service answers ${fmtS(after)}`);
   }
   const noDelay = r.runs.filter((t) => t.fenceDelay?.includes(PEER_SILENT)).length;
   const other = r.runs.filter((t) => t.fenceDelay && !t.fenceDelay.includes(PEER_SILENT)).map((t) => t.fenceDelay!);
   const missing = r.runs.length - noDelay - other.length;
-  say(`  fence_haoscar_delay: the dead head answered nowhere, no delay, in ${noDelay} of ${r.runs.length} power-offs` +
+  if (missing === r.runs.length) say('  fence_haoscar_delay: not in the fencing level (no line in any run)');
+  else say(`  fence_haoscar_delay: the dead head answered nowhere, no delay, in ${noDelay} of ${r.runs.length} power-offs` +
     (other.length ? `; otherwise: ${[...new Set(other)].join(' | ')}` : '') + (missing ? `; ${missing} without its line in the log` : ''));
   if (r.load.length) say(`  machine load (1-min average) at the power-offs: ${Math.min(...r.load).toFixed(1)}..${Math.max(...r.load).toFixed(1)} on ${cpus().length} CPUs`);
 }

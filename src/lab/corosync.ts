@@ -1,7 +1,12 @@
 // corosync.conf for the lab, from ONE small isolated function.
 // (src/crm is getting the general generator; the lab will switch to it when it lands.)
+import { quorumDeviceLines } from '../crm/corosync';
+import { labQuorumDevice } from './qdevice';
 import type { LabSpec } from './spec';
 import { HEADS, addr4, nodeId } from './spec';
+
+/** corosync's own totem token when corosync.conf sets none (corosync.conf(5)). */
+export const COROSYNC_DEFAULT_TOKEN = 3000;
 
 export function labCorosyncConf(spec: LabSpec): string {
   const nodes = HEADS.map((h) => `  node {
@@ -31,7 +36,7 @@ ${nodes}
 
 quorum {
   provider: corosync_votequorum
-  two_node: 1
+${spec.quorumDevice ? quorumDeviceLines(labQuorumDevice(), '  ', spec.token ?? COROSYNC_DEFAULT_TOKEN).join('\n') : '  two_node: 1'}
 }
 
 logging {

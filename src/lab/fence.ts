@@ -143,6 +143,10 @@ export function labFenceCrm(spec: LabSpec): string {
       'power_timeout=30 login_timeout=3 pcmk_reboot_timeout=90 pcmk_off_timeout=60 op monitor interval=60s timeout=30s');
     lines.push(`location fence-${h}-not-on-self fence-${h} -inf: ${h}`);
   });
+  // With the quorum device (src/lab/qdevice.ts) only the half holding its vote fences, and the
+  // vote already went by the same ping of the client (qdevice heuristics): no heuristic device,
+  // no delay device, so a head that is simply dead is fenced at once.
+  if (spec.quorumDevice) return lines.join('\n') + '\n';
   lines.push(primitive(heuristicDevice(LAB_HEURISTICS)));
   lines.push(primitive(delayDevice(labHeads(), { priorityDelay: `${PRIORITY_FENCING_DELAY_S}s` })!));
   lines.push(fencingTopology(PDU_OUTLETS.flatMap((h) => fencingLevels(h, [`fence-${h}`], LAB_HEURISTICS, true))));

@@ -6,7 +6,8 @@
 //  3. heads without a .deb: binds dist/ocf over /usr/lib/ocf/resource.d/ha-oscar (next to the
 //     host's providers) and dist/fence_haoscar{,_delay} in /usr/sbin (overlay, this node only)
 //  4. fresh tmpfs on /run and /dev/shm (libqb ring buffers); heads with a .deb: dpkg -i; hostname
-//  5. heads: corosync -f, wait for corosync-cfgtool -s, then pacemakerd, then what the
+//  5. heads: corosync -f, wait for corosync-cfgtool -s, then corosync-qdevice -f when the lab
+//     has a quorum device (src/lab/qdevice.ts), then pacemakerd, then what the
 //     subagent's systemd unit would start (ha-oscar-snmp-agent --master AGENTX_SOCKET), as its
 //     User=/Group=, restarted when it fails, as Restart=on-failure would
 // Everything it prints goes to nodes/<node>/init.log in the lab's state dir.
@@ -145,6 +146,11 @@ export async function nodeInit(labName: string, nodeArg: string, bootDelayMs = 0
       await sleep(100);
     }
     log('corosync answers');
+    if (spec.quorumDevice) {
+      // the quorum device's client (src/lab/qdevice.ts): it reads quorum.device from corosync.conf
+      mkdirSync('/run/corosync-qdevice', { recursive: true });
+      daemon('corosync-qdevice', ['-f', '-d']);
+    }
     daemon('pacemakerd', [], { PCMK_logfile: '/var/log/pacemaker/pacemaker.log', PCMK_logfacility: 'none' });
     // The HA-OSCAR-MIB subagent, on both heads: snmpd (its AgentX master) runs only on the
     // active one, so the standby's subagent keeps retrying until a master appears there.

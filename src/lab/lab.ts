@@ -11,6 +11,7 @@ import { FENCE_PROPS, PDU_ADDR, fencingAvailable, fencingOn, labFenceCrm, startL
 import { makeNodeNet, makeSwitch, delNetns, setPort } from './net';
 import { initialCib, makeAuthkey, prepareNodeDirs } from './nodefs';
 import { alive, childrenOf, killRecorded, record, sleep, spawnDetached, waitGone, type ProcRecord } from './procs';
+import { QDEVICE_BINS, QNETD_ADDR, startQnetd } from './qdevice';
 import { labChecks, labCrmConfig, type ClientCheck } from './services';
 import type { LabSpec, NetName, NodeName } from './spec';
 import { HEADS, LAB_ROOT, NODES, checkName, netnsOf, netsOf, nodeDir, portOf } from './spec';
@@ -136,7 +137,7 @@ export interface UpOptions { say?: Say; loadConfig?: boolean; /** on failure, co
 /** Bring the whole lab up. On any failure everything it made is torn down, then the error is thrown. */
 export async function up(spec: LabSpec, opts: UpOptions = {}): Promise<void> {
   const say = opts.say ?? quiet;
-  const miss = missingPrereqs();
+  const miss = missingPrereqs(spec.quorumDevice ? QDEVICE_BINS : {});
   if (miss) throw new Error(miss);
   if (readState(spec.stateDir)) throw new Error(`lab '${spec.name}' already exists (${spec.stateDir}): 'ha-oscar lab down --name ${spec.name}' first`);
   const st: LabState = { name: spec.name, netns: [], nodes: {}, token: spec.token, created: new Date().toISOString(), owner: record(process.pid) };
@@ -154,6 +155,9 @@ export async function up(spec: LabSpec, opts: UpOptions = {}): Promise<void> {
       await step(say, `lab PDU (fencing) on ${PDU_ADDR.v4} and ${PDU_ADDR.v6} (management net M)`, 30_000, () => startLabPdu(spec, st));
     } else say('  no fencing: dist/fence_haoscar or dist/ha-oscar-lab-pdu not built (stonith-enabled stays false)');
     checkAbort();
+    if (spec.quorumDevice) {
+      await step(say, `quorum device: corosync-qnetd on ${QNETD_ADDR.v4} (management net M, TLS off)`, 30_000, () => startQnetd(spec, st));
+    }
     await step(say, 'cluster files: authkey, corosync.conf, initial cib.xml', 30_000, async () => {
       const key = await makeAuthkey(spec);
       const cib = await initialCib(spec);
@@ -189,6 +193,9 @@ export async function loadConfig(lab: LabSpec | string): Promise<void> {
   if (spec.extraConfig) text += '\n' + readFileSync(spec.extraConfig, 'utf8');
   writeFileAtomic(join(spec.stateDir, 'crm.conf'), text, { mode: 0o600 });
   await execOk(spec, head, ['crm', 'configure', 'load', 'update', '-'], { input: text, timeoutMs: 60_000 });
+  // With the quorum device the half that loses its vote must give up the VIPs at once (as the
+  // generator writes it: src/crm/model.ts)
+  if (spec.quorumDevice) await execOk(spec, head, ['crm_attribute', '--type', 'crm_config', '--name', 'no-quorum-policy', '--update', 'stop'], { timeoutMs: 30_000 });
   if (fencingOn(spec)) {
     for (const [k, v] of Object.entries(FENCE_PROPS)) {
       await execOk(spec, head, ['crm_attribute', '--type', 'crm_config', '--name', k, '--update', v], { timeoutMs: 30_000 });
@@ -330,7 +337,7 @@ function keepLogs(stateDir: string, dir: string): string | undefined {
   try {
     const to = join(dir, `${basename(stateDir)}-${new Date().toISOString().replace(/[:.]/g, '')}`);
     mkdirSync(to, { recursive: true });
-    for (const f of ['pdu.log', 'crm.conf', 'state.json']) if (existsSync(join(stateDir, f))) cpSync(join(stateDir, f), join(to, f));
+    for (const f of ['pdu.log', 'qnetd.log', 'crm.conf', 'state.json']) if (existsSync(join(stateDir, f))) cpSync(join(stateDir, f), join(to, f));
     for (const n of NODES) {
       const d = join(stateDir, 'nodes', n);
       if (!existsSync(d)) continue;
@@ -365,6 +372,7 @@ export async function down(name: string, opts: { say?: Say; keepLogs?: string } 
   }
   const procs: ProcRecord[] = [];
   if (st.pdu) procs.push(st.pdu);
+  if (st.qnetd) procs.push(st.qnetd);
   for (const n of Object.values(st.nodes)) for (const r of [n?.init, n?.launcher]) if (r) procs.push(r);
   for (const r of procs) killRecorded(r);
   if (!(await waitGone(procs, 10_000))) problems.push(`processes still alive: ${procs.filter(alive).map((p) => p.pid).join(' ')}`);

@@ -40,6 +40,11 @@ export interface LabSpec {
   stateDir: string;
   /** Optional crm configuration file loaded after the lab services. */
   extraConfig?: string;
+  /**
+   * A quorum device (`lab up --quorum-device`, src/lab/qdevice.ts): corosync-qnetd on the
+   * management net M, corosync-qdevice on both heads, no two_node, no fencing delay.
+   */
+  quorumDevice?: boolean;
 }
 
 export const LAB_ROOT = process.env.HA_OSCAR_LAB_ROOT ?? '/run/ha-oscar-lab';
@@ -51,12 +56,15 @@ export function checkName(name: string): void {
   }
 }
 
-export function makeSpec(name: string, opts: { token?: number; repo?: string; extraConfig?: string } = {}): LabSpec {
+export function makeSpec(name: string, opts: { token?: number; repo?: string; extraConfig?: string; quorumDevice?: boolean } = {}): LabSpec {
   checkName(name);
   if (opts.token !== undefined && (!Number.isInteger(opts.token) || opts.token < 200 || opts.token > 60_000)) {
     throw new Error(`bad token '${opts.token}': give milliseconds between 200 and 60000`);
   }
-  return { name, token: opts.token, repo: opts.repo ?? findRepo(), stateDir: join(LAB_ROOT, name), extraConfig: opts.extraConfig };
+  return {
+    name, token: opts.token, repo: opts.repo ?? findRepo(), stateDir: join(LAB_ROOT, name), extraConfig: opts.extraConfig,
+    ...(opts.quorumDevice ? { quorumDevice: true } : {}),
+  };
 }
 
 /** The repository root: walk up from the running script (bundle or source), then from cwd. */

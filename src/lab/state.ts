@@ -18,6 +18,8 @@ export interface LabState {
   owner?: ProcRecord;
   /** The lab PDU process (src/lab/fence.ts), when fencing is on. */
   pdu?: ProcRecord;
+  /** corosync-qnetd (src/lab/qdevice.ts), when the lab runs with a quorum device. */
+  qnetd?: ProcRecord;
 }
 
 export const statePath = (spec: LabSpec): string => join(spec.stateDir, 'state.json');

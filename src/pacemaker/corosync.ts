@@ -81,3 +81,34 @@ export async function readCfgtool(run: Runner = realRun): Promise<CfgtoolStatus>
   if (r.code !== 0 && !/LINK|RING/i.test(r.stdout)) throw new Error(describeFailure('corosync-cfgtool', r));
   return parseCfgtool(r.stdout);
 }
+
+/** The quorum device as votequorum sees it on this node (corosync-quorumtool -s). */
+export type QuorumDeviceState = 'none' | 'voting' | 'notVoting';
+export interface QuorumtoolStatus { device: QuorumDeviceState; totalVotes: number; quorate: boolean }
+
+/**
+ * Parse `corosync-quorumtool -s`. The device is configured when the membership lists a
+ * "Qdevice" line (node id 0); its vote counts when that line's Votes column is not 0:
+ *
+ *   Total votes:      3
+ *   Flags:            Quorate Qdevice
+ *       Nodeid      Votes    Qdevice Name
+ *            1          1    A,V,NMW head1 (local)
+ *            0          1            Qdevice            <- voting
+ *            0          0            Qdevice (votes 1)  <- configured, not voting
+ */
+export function parseQuorumtool(text: string): QuorumtoolStatus {
+  const dev = /^\s*0\s+(\d+)\s+Qdevice\b/m.exec(text);
+  return {
+    device: !dev ? 'none' : Number(dev[1]) > 0 ? 'voting' : 'notVoting',
+    totalVotes: Number(/^Total votes:\s+(\d+)/m.exec(text)?.[1] ?? 0),
+    quorate: /^Quorate:\s+Yes/m.test(text),
+  };
+}
+
+export async function readQuorumtool(run: Runner = realRun): Promise<QuorumtoolStatus> {
+  const r = await run('corosync-quorumtool', ['-s'], { timeoutMs: 10_000 });
+  // exit 2: not quorate, with the same output
+  if (!/Votequorum information/.test(r.stdout)) throw new Error(describeFailure('corosync-quorumtool', r));
+  return parseQuorumtool(r.stdout);
+}

@@ -17,6 +17,8 @@ export const TRAP = {
   linkDown: `${NOTIFICATIONS}.5`,
   linkUp: `${NOTIFICATIONS}.6`,
   raidDegraded: `${NOTIFICATIONS}.7`,
+  quorumDeviceLost: `${NOTIFICATIONS}.8`,
+  quorumDeviceRegained: `${NOTIFICATIONS}.9`,
 } as const;
 
 /** accessible-for-notify objects (instance .0 in notifications). */
@@ -49,6 +51,8 @@ const SCALARS: { name: string; sub: number; type: number }[] = [
   { name: 'haOscarClusterLastFailover', sub: 9, type: T.Gauge },
   { name: 'haOscarClusterFailovers', sub: 10, type: T.Counter64 },
   { name: 'haOscarClusterDataAge', sub: 11, type: T.Gauge },
+  { name: 'haOscarClusterQuorumDevice', sub: 12, type: T.Integer },
+  { name: 'haOscarClusterQuorumVotes', sub: 13, type: T.Gauge },
 ];
 
 const c = (number: number, name: string, type: number, maxAccess = RO): Col => ({ number, name, type, maxAccess });
@@ -98,6 +102,8 @@ export function buildMib(s: Snapshot, now = Date.now()): any {
   set('haOscarClusterLastFailover', cl.lastFailover);
   set('haOscarClusterFailovers', cl.failovers);
   set('haOscarClusterDataAge', Math.max(0, Math.floor((now - s.readAt) / 1000)));
+  set('haOscarClusterQuorumDevice', cl.quorumDevice);
+  set('haOscarClusterQuorumVotes', cl.quorumVotes);
   for (const n of s.nodes) mib.addTableRow('haOscarNodeTable', [n.index, n.name, n.id, n.state, n.isDc, n.running, n.health, n.healthAttributes]);
   for (const r of s.resources) mib.addTableRow('haOscarResourceTable', [r.index, r.id, r.agent, r.role, r.node, r.failCount, r.managed, r.failed, r.lastFailure]);
   for (const v of s.services) mib.addTableRow('haOscarServiceTable', [v.index, v.name, v.state, v.activeNode, v.vips, v.failovers, v.lastFailover]);

@@ -1,7 +1,7 @@
 // Cluster state -> the rows of HA-OSCAR-MIB. Pure functions: the subagent feeds them what
 // the readers return, unit tests feed them fixtures.
 import type { ClusterStatus, CibConfig, ResourceStatus, NodeState, Health, ResourceRole } from '../pacemaker/crm-mon';
-import type { CfgtoolStatus, LinkState } from '../pacemaker/corosync';
+import type { CfgtoolStatus, LinkState, QuorumtoolStatus } from '../pacemaker/corosync';
 import { parseLinkAttribute } from '../pacemaker/corosync';
 import { raidFromAttributes, type RaidArray } from '../pacemaker/mdstat';
 
@@ -16,6 +16,7 @@ export const ROLE: Record<ResourceRole, number> = { started: 1, stopped: 2, prom
 export const SERVICE_STATE = { running: 1, stopped: 2, failed: 3, notConfigured: 4 } as const;
 export const LINK_STATUS = { connected: 1, down: 2, unknown: 3, degraded: 4 } as const;
 export const LINK_SOURCE = { cfgtool: 1, attribute: 2 } as const;
+export const QUORUM_DEVICE = { none: 1, voting: 2, notVoting: 3, unknown: 4 } as const;
 export const TRUTH = (b: boolean) => (b ? 1 : 2);
 
 /** Failovers remembered across restarts (kept in a state file). */
@@ -45,6 +46,8 @@ export interface Snapshot {
   cluster: {
     name: string; quorum: number; dc: string; nodesConfigured: number; nodesOnline: number;
     resourcesConfigured: number; resourcesFailed: number; lastChange: number; lastFailover: number; failovers: bigint;
+    /** haOscarClusterQuorumDevice: none(1) voting(2) notVoting(3) unknown(4); quorumVotes: 0 unknown */
+    quorumDevice: number; quorumVotes: number;
   };
   nodes: NodeRow[];
   resources: ResourceRow[];
@@ -62,6 +65,8 @@ export interface ModelInput {
   status: ClusterStatus;
   config?: CibConfig;
   cfgtool?: CfgtoolStatus;
+  /** corosync-quorumtool -s on this node (undefined: unreadable) */
+  quorumtool?: QuorumtoolStatus;
   /** This node's name and its /proc/mdstat arrays. */
   localNode?: string;
   localRaid?: RaidArray[];
@@ -191,6 +196,8 @@ export function buildSnapshot(input: ModelInput): { snapshot: Snapshot; record: 
       lastChange: status.lastChange,
       lastFailover: record.last,
       failovers: BigInt(record.total) % (1n << 64n), // Counter64 wraps (RFC 2578)
+      quorumDevice: input.quorumtool ? QUORUM_DEVICE[input.quorumtool.device] : QUORUM_DEVICE.unknown,
+      quorumVotes: input.quorumtool?.totalVotes ?? 0,
     },
     nodes, resources, services, links, raid,
     readAt: now * 1000,

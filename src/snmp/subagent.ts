@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { readCibEpoch, readCrmMon, readCibConfig, type Runner, type CibConfig } from '../pacemaker/crm-mon';
-import { readCfgtool, type CfgtoolStatus } from '../pacemaker/corosync';
+import { readCfgtool, readQuorumtool, type CfgtoolStatus, type QuorumtoolStatus } from '../pacemaker/corosync';
 import { readMdstat, type RaidArray } from '../pacemaker/mdstat';
 import { run as realRun } from '../service/run';
 import { writeFileAtomic } from '../service/atomic';
@@ -65,7 +65,7 @@ export interface AgentOptions {
 
 export function emptySnapshot(): Snapshot {
   return {
-    cluster: { name: '', quorum: 3, dc: '', nodesConfigured: 0, nodesOnline: 0, resourcesConfigured: 0, resourcesFailed: 0, lastChange: 0, lastFailover: 0, failovers: 0n },
+    cluster: { name: '', quorum: 3, dc: '', nodesConfigured: 0, nodesOnline: 0, resourcesConfigured: 0, resourcesFailed: 0, lastChange: 0, lastFailover: 0, failovers: 0n, quorumDevice: 4, quorumVotes: 0 },
     nodes: [], resources: [], services: [], links: [], raid: [], readAt: 0,
   };
 }
@@ -100,6 +100,7 @@ export class HaOscarAgent {
   private slowKey = '';
   private config: CibConfig | undefined;
   private cfgtool: CfgtoolStatus | undefined;
+  private quorumtool: QuorumtoolStatus | undefined;
   private raid: RaidArray[] | undefined;
   private lastSlow = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -157,13 +158,16 @@ export class HaOscarAgent {
       // still read before crm_mon, never with it: an epoch newer than the status it is stored
       // with would hide the change in between until the next one.)
       const slow = force || now - this.lastSlow >= (this.opts.slowPollMs ?? 10_000)
-        ? Promise.all([readCfgtool(this.run).catch(() => undefined), readMdstat(this.opts.mdstatPath).catch(() => undefined)])
+        ? Promise.all([readCfgtool(this.run).catch(() => undefined), readMdstat(this.opts.mdstatPath).catch(() => undefined),
+          readQuorumtool(this.run).catch(() => undefined)])
         : undefined;
       const epoch = await readCibEpoch(this.run); // (slow never rejects: each read has its catch)
       if (slow) {
         this.lastSlow = now;
-        [this.cfgtool, this.raid] = await slow;
-        const key = JSON.stringify([this.cfgtool, this.raid]);
+        const before = this.quorumtool;
+        [this.cfgtool, this.raid, this.quorumtool] = await slow;
+        this.onQuorumDevice(before, this.quorumtool);
+        const key = JSON.stringify([this.cfgtool, this.raid, this.quorumtool]);
         slowChanged = key !== this.slowKey;
         this.slowKey = key;
       }
@@ -176,7 +180,7 @@ export class HaOscarAgent {
       const status = await readCrmMon(this.run);
       if (configChanged || !this.config) this.config = await readCibConfig(this.run);
       const { snapshot, record, moves } = buildSnapshot({
-        status, config: this.config, cfgtool: this.cfgtool, localNode: this.localNode, localRaid: this.raid, record: this.record,
+        status, config: this.config, cfgtool: this.cfgtool, quorumtool: this.quorumtool, localNode: this.localNode, localRaid: this.raid, record: this.record,
       });
       this.epoch = epoch;
       this.snapshot = snapshot;
@@ -207,6 +211,42 @@ export class HaOscarAgent {
     return this.opts.notifySpoolDir ?? join(this.opts.stateFile ? dirname(this.opts.stateFile) : SUBAGENT_STATE_DIR, 'notify');
   }
 
+  /**
+   * The quorum device's vote lost or regained on this node (between two reads of
+   * corosync-quorumtool; an unreadable read or the first one changes nothing): one log line, and
+   * with --notify haOscarQuorumDeviceLost / Regained queued in the spool like a failover.
+   */
+  private onQuorumDevice(before: QuorumtoolStatus | undefined, now: QuorumtoolStatus | undefined): void {
+    if (!before || !now || before.device === now.device || now.device === 'none' || before.device === 'none') return;
+    const lost = now.device === 'notVoting';
+    const detail = `quorum device ${lost ? 'vote lost' : 'votes again'} on ${this.localNode}: ${now.totalVotes} votes, ${now.quorate ? 'quorate' : 'NOT quorate'}`;
+    this.log(detail);
+    if (!this.opts.notify) return;
+    const note: SpooledNote = { trap: lost ? TRAP.quorumDeviceLost : TRAP.quorumDeviceRegained, varbinds: [
+      { oid: NOTIFY.node, type: 's', value: this.localNode ?? '' },
+      { oid: NOTIFY.detail, type: 's', value: detail },
+    ] };
+    this.spool(`${String(Date.now()).padStart(20, '0')}-qdevice.json`, note, lost ? 'haOscarQuorumDeviceLost' : 'haOscarQuorumDeviceRegained');
+    void this.drainSpool();
+  }
+
+  /** Queue one --notify notification (atomically); beyond notifyQueueMax the oldest goes, one log line each. */
+  private spool(name: string, note: SpooledNote, what: string): void {
+    const dir = this.notifySpool;
+    try {
+      writeFileAtomic(join(dir, name), JSON.stringify(note) + '\n', { mkdir: true, mode: 0o640 });
+    } catch (e) {
+      this.log(`${what} not queued: cannot write ${dir}: ${(e as Error).message}`);
+      return;
+    }
+    const max = Math.max(1, this.opts.notifyQueueMax ?? 100);
+    const waiting = spooled(dir);
+    for (const old of waiting.slice(0, Math.max(0, waiting.length - max))) {
+      this.log(`notification queue full (${max} waiting in ${dir}): dropped the oldest, ${old}`);
+      try { unlinkSync(join(dir, old)); } catch { /* sent meanwhile */ }
+    }
+  }
+
   private onMove(m: Move): void {
     this.log(`service ${m.service} moved from ${m.from} to ${m.to}`);
     if (!this.opts.notify || m.to !== this.localNode) return;
@@ -216,21 +256,8 @@ export class HaOscarAgent {
       { oid: NOTIFY.fromNode, type: 's', value: m.from },
       { oid: NOTIFY.toNode, type: 's', value: m.to },
     ] };
-    const dir = this.notifySpool;
     // named by the record's failover count: oldest first, and the same name when seen again
-    const name = `${m.seq.padStart(20, '0')}-${m.service}.json`;
-    try {
-      writeFileAtomic(join(dir, name), JSON.stringify(note) + '\n', { mkdir: true, mode: 0o640 });
-    } catch (e) {
-      this.log(`haOscarFailover ${m.service} ${m.from} -> ${m.to} not queued: cannot write ${dir}: ${(e as Error).message}`);
-      return;
-    }
-    const max = Math.max(1, this.opts.notifyQueueMax ?? 100);
-    const waiting = spooled(dir);
-    for (const old of waiting.slice(0, Math.max(0, waiting.length - max))) {
-      this.log(`notification queue full (${max} waiting in ${dir}): dropped the oldest, ${old}`);
-      try { unlinkSync(join(dir, old)); } catch { /* sent meanwhile */ }
-    }
+    this.spool(`${m.seq.padStart(20, '0')}-${m.service}.json`, note, `haOscarFailover ${m.service} ${m.from} -> ${m.to}`);
   }
 
   /**

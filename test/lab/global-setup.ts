@@ -30,7 +30,7 @@ export async function setup(project: TestProject): Promise<void> {
   const p = await run('node', ['scripts/package.mjs', '--deb'], { timeoutMs: 180_000 });
   if (p.code !== 0) { project.provide('labError', `package build failed: ${(p.stderr || p.stdout).trim()}`); return; }
   // Labs left by killed test runs (their recorded owner process is gone): only what they recorded.
-  for (const n of orphanLabs(/^t[0-9a-z]{4}[fds]?$/)) await down(n);
+  for (const n of orphanLabs(/^t[0-9a-z]{4}[fdsq]?$/)) await down(n);
   const spec = makeSpec(TEST_LAB, { token: 1000 });
   try {
     started = true;

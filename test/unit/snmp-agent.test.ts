@@ -12,8 +12,32 @@ import type { Runner } from '../../src/pacemaker/crm-mon';
 const fx = (p: string) => readFileSync(join(__dirname, '..', 'fixtures', p), 'utf8');
 
 /** A fake cluster: crm_mon/cibadmin/crm_node/corosync-cfgtool answers from fixtures. */
+/** corosync-quorumtool -s of head2 with a quorum device, voting or not (as the lab's, trimmed). */
+const quorumtool = (voting: boolean): string => `Quorum information
+------------------
+Quorum provider:  corosync_votequorum
+Nodes:            2
+Node ID:          2
+Quorate:          Yes
+
+Votequorum information
+----------------------
+Expected votes:   3
+Highest expected: 3
+Total votes:      ${voting ? 3 : 2}
+Quorum:           2
+Flags:            Quorate Qdevice
+
+Membership information
+----------------------
+    Nodeid      Votes    Qdevice Name
+         1          1   A,${voting ? 'V' : 'NV'},NMW head1
+         2          1   A,${voting ? 'V' : 'NV'},NMW head2 (local)
+         0          ${voting ? '1            Qdevice' : '0            Qdevice (votes 1)'}
+`;
+
 function fakeCluster() {
-  const state = { crmMon: fx('crm_mon/two-heads.xml'), epoch: 1, calls: 0 };
+  const state = { crmMon: fx('crm_mon/two-heads.xml'), epoch: 1, calls: 0, qdeviceVoting: true };
   const runner: Runner = async (cmd, args) => {
     state.calls++;
     const ok = (stdout: string) => ({ code: 0, stdout, stderr: '', timedOut: false });
@@ -22,6 +46,7 @@ function fakeCluster() {
     if (cmd === 'crm_mon') return ok(state.crmMon);
     if (cmd === 'crm_node') return ok('head2\n');
     if (cmd === 'corosync-cfgtool') return ok(fx('snmp/cfgtool-two-links.txt'));
+    if (cmd === 'corosync-quorumtool') return ok(quorumtool(state.qdeviceVoting));
     return { code: 127, stdout: '', stderr: `${cmd}: not found`, timedOut: false, spawnError: 'ENOENT' };
   };
   return { state, runner };
@@ -102,7 +127,7 @@ describeWith({ bins: ['snmpd', 'snmpget', 'snmpwalk', 'snmptable', 'snmpbulkwalk
     // DataAge may tick between the walks.
     const strip = (s: string) => s.split('\n').filter((l) => !l.startsWith('.1.3.6.1.3.7460.1.1.11.0')).join('\n');
     expect(strip(b.stdout)).toBe(strip(a.stdout));
-    expect(a.stdout.trim().split('\n').length).toBe(11 + 2 * 7 + 13 * 8 + 5 * 6 + 6 * 3 + 4 * 4);
+    expect(a.stdout.trim().split('\n').length).toBe(13 + 2 * 7 + 13 * 8 + 5 * 6 + 6 * 3 + 4 * 4);
   });
 
   it('answers noSuchInstance for a missing row and noSuchObject outside the MIB objects', async () => {
@@ -141,6 +166,23 @@ describeWith({ bins: ['snmpd', 'snmpget', 'snmpwalk', 'snmptable', 'snmpbulkwalk
     const trap = await waitFor('haOscarFailover trap', async () => lab.traps().find((t) => t.includes('.1.3.6.1.3.7460.0.1') && t.includes('"dhcp"')), 10_000);
     expect(trap).toContain('.1.3.6.1.3.7460.1.8.4.0 = STRING: "head1"');
     expect(trap).toContain('.1.3.6.1.3.7460.1.8.5.0 = STRING: "head2"');
+  });
+
+  it('shows the quorum device and sends haOscarQuorumDeviceLost / Regained when its vote goes and comes back', async () => {
+    const q = await lab.snmp('snmpget', '127.0.0.1', ['-Oqv'], ['HA-OSCAR-MIB::haOscarClusterQuorumDevice.0', 'HA-OSCAR-MIB::haOscarClusterQuorumVotes.0']);
+    expect(q.stdout.trim().split('\n')).toEqual(['voting', '3']);
+    cluster.state.qdeviceVoting = false;
+    const lost = await waitFor('haOscarQuorumDeviceLost trap', async () => lab.traps().find((t) => t.includes('.1.3.6.1.3.7460.0.8')), 10_000);
+    expect(lost).toContain('.1.3.6.1.3.7460.1.8.1.0 = STRING: "head2"');
+    expect(lost).toMatch(/quorum device vote lost on head2: 2 votes, quorate/);
+    await waitFor('notVoting in the MIB', async () => (await lab.snmp('snmpget', '127.0.0.1', ['-Oqv'], ['HA-OSCAR-MIB::haOscarClusterQuorumDevice.0'])).stdout.trim() === 'notVoting', 10_000, 200);
+    expect(logs.some((l) => l.includes('quorum device vote lost on head2'))).toBe(true);
+    cluster.state.qdeviceVoting = true;
+    const back = await waitFor('haOscarQuorumDeviceRegained trap', async () => lab.traps().find((t) => t.includes('.1.3.6.1.3.7460.0.9')), 10_000);
+    expect(back).toMatch(/quorum device votes again on head2: 3 votes/);
+    // one of each: a steady state sends nothing more
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(lab.traps().filter((t) => /\.1\.3\.6\.1\.3\.7460\.0\.[89]\b/.test(t)).length).toBe(2);
   });
 
   it('Counter64 goes through snmpd exactly (2^64-1)', async () => {
