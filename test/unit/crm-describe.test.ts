@@ -187,6 +187,8 @@ describe('quorum.device (corosync-qdevice through corosync-qnetd)', () => {
     expect(withDevice({ host: '192.0.2.50', tie_breaker: 7 })).toEqual([expect.stringMatching(/^quorum\.device\.tie_breaker: must be lowest, highest or the nodeid of a head .*: '7'$/)]);
     expect(withDevice({ host: '192.0.2.50', tls: 'maybe' })).toEqual(['quorum.device.tls: must be on, off or required: \'maybe\'']);
     expect(withDevice({ host: '192.0.2.50', port: 0 })).toEqual(['quorum.device.port: must be between 1 and 65535']);
+    expect(withDevice({ host: '192.0.2.50', timeout: 1000 })).toEqual(['quorum.device.timeout: must be between 1250 and 150000']);
+    expect(load({ host: '192.0.2.50', timeout: 4000 }).quorum.device).toMatchObject({ timeout: 4000 });
     expect(withDevice({ host: '192.0.2.50', votes: 2 })).toEqual([expect.stringMatching(/^quorum\.device\.votes: unknown key/)]);
     expect(withDevice(undefined, (x) => { x.quorum = { device: { port: 5403 } }; })).toEqual(['quorum.device.host: missing']);
   });
@@ -205,5 +207,15 @@ describe('quorum.device (corosync-qdevice through corosync-qnetd)', () => {
     expect(h({ mode: 'sync' })).toEqual(['quorum.device.heuristics: give at least one ping address or exec command']);
     const vip = parse(labText).sets[0].vips[0];
     expect(h({ ping: [vip] })).toEqual([expect.stringMatching(/heuristic would pass on a cut-off head/)]);
+  });
+});
+
+describe('quorum.device.timeout from the token (src/crm/corosync.ts qdeviceTimeout)', () => {
+  it('is (token + consensus) / 1.2, between 1250 and 10000 ms, and written unless given', async () => {
+    const { qdeviceTimeout, quorumDeviceLines } = await import('../../src/crm/corosync');
+    expect([200, 1000, 3000, 5000, 10000].map(qdeviceTimeout)).toEqual([1250, 1830, 5500, 9160, 10000]);
+    const dev = { host: '203.0.113.251', port: 5403, algorithm: 'ffsplit' as const, tieBreaker: 'lowest', tls: 'off' as const };
+    expect(quorumDeviceLines(dev, '', 1000)).toContain('    timeout: 1830');
+    expect(quorumDeviceLines({ ...dev, timeout: 4000 }, '', 1000)).toContain('    timeout: 4000');
   });
 });
