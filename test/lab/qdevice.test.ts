@@ -125,6 +125,24 @@ describe('lab with a quorum device (corosync-qnetd on net M, corosync-qdevice on
     expect(await whereIs(spec, 'vip4')).toBe(r.survivor);
   }, 400_000);
 
+  it('split brain, PASSIVE head cut from A and B (still on M): the device votes for the active head; the passive loses quorum and is fenced; the VIPs never leave the active head', async () => {
+    expect(upError).toBe('');
+    const pmOff = new Map(HEADS.map((h) => [h, sizeOf(pacemakerLog(spec, h))]));
+    const r = await splitBrain(spec, 'passive');
+    try {
+      expect(r.victim).not.toBe(r.active);
+      const victimLog = readFrom(pacemakerLog(spec, r.victim), pmOff.get(r.victim)!);
+      expect(victimLog).toMatch(/Quorum lost/);
+      expect(victimLog).not.toMatch(new RegExp(`Requesting fencing \\S+ of node ${r.active}`));
+      expect(r.survivorLog).toMatch(new RegExp(`Operation 'off' targeting ${r.victim} by ${r.active} for .*: OK`));
+      expect(r.holders.get(r.victim) ?? 0, 'samples with a VIP on the cut passive head').toBe(0);
+      expect([...r.macs]).toEqual([r.macOf.get(r.active)]);
+    } finally {
+      await restore(r);
+    }
+    expect(await whereIs(spec, 'vip4')).toBe(r.active);
+  }, 400_000);
+
   it('qnetd lost: nothing moves, both heads stay quorate on 2 of 3 votes, and corosync-qdevice says it lost the device', async () => {
     expect(upError).toBe('');
     await waitOnline(spec, HEADS, 120_000);
