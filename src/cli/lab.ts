@@ -265,6 +265,12 @@ async function status(name: string): Promise<number> {
   if (head) {
     const r = await lab.exec(spec, head, ['crm_mon', '-1', '-r'], { timeoutMs: 15_000 });
     console.log(r.stdout.trimEnd());
+    if (spec.quorumDevice) {
+      // the quorum device as this head's votequorum sees it (src/pacemaker/corosync.ts)
+      const { parseQuorumtool } = await import('../pacemaker/corosync');
+      const q = parseQuorumtool((await lab.exec(spec, head, ['corosync-quorumtool', '-s'], { timeoutMs: 10_000 })).stdout);
+      console.log(`quorum device (seen from ${head}): ${q.device}; ${q.totalVotes} votes; ${q.quorate ? 'quorate' : 'NOT quorate'}`);
+    }
   }
   if (lab.isPoweredOn(spec, 'client')) {
     console.log('from the client:');
