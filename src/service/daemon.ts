@@ -126,10 +126,15 @@ export async function startDaemon(spec: DaemonSpec, opts: { ready?: (pid: number
   }
 }
 
-/** SIGTERM, wait up to termWaitMs, then SIGKILL and wait a little. Resolves true when gone. */
+/**
+ * SIGTERM (and SIGCONT, as systemd sends it: a stopped process, e.g. a daemon hung by SIGSTOP,
+ * acts on the SIGTERM only once continued), wait up to termWaitMs, then SIGKILL and wait a
+ * little. Resolves true when gone.
+ */
 export async function stopPid(pid: number, termWaitMs: number): Promise<boolean> {
   const gone = () => !isAlive(pid);
   try { process.kill(pid, 'SIGTERM'); } catch { return gone(); }
+  try { process.kill(pid, 'SIGCONT'); } catch { /* gone meanwhile */ }
   const t0 = Date.now();
   while (Date.now() - t0 < termWaitMs) {
     if (gone()) return true;

@@ -42,6 +42,20 @@ describe('startDaemon / stopDaemon', () => {
     expect(isAlive(pid)).toBe(false);
     expect(Date.now() - t0).toBeLessThan(4000);
   });
+  it('a daemon hung by SIGSTOP still gets its SIGTERM (SIGCONT follows it, as systemd does), not only the late SIGKILL', async () => {
+    const pidfile = join(dir, 'stopped.pid');
+    const marker = join(dir, 'stopped.term');
+    const prog = `process.on('SIGTERM',()=>{require('fs').writeFileSync(${JSON.stringify(marker)},'term');process.exit(0)});setInterval(()=>{},1000)`;
+    const pid = await startDaemon({ argv: [node, '-e', prog], pidfile }, { timeoutMs: 5000, ready: () => new Promise((r) => setTimeout(() => r(true), 500)) });
+    process.kill(pid, 'SIGSTOP');
+    const state = (): string => { const st = readFileSync(`/proc/${pid}/stat`, 'utf8'); return st[st.lastIndexOf(')') + 2]!; };
+    for (let i = 0; i < 100 && state() !== 'T'; i++) await new Promise((r) => setTimeout(r, 20)); // the stop is asynchronous
+    expect(state()).toBe('T');
+    // 20 s budget: without the SIGCONT the SIGTERM would wait until the SIGKILL at 17.5 s and the handler would never run
+    await stopDaemon(pidfile, node, 20_000);
+    expect(isAlive(pid)).toBe(false);
+    expect(readFileSync(marker, 'utf8')).toBe('term');
+  });
   it('a daemon that dies during start fails with its exit code and its last log lines', async () => {
     const pidfile = join(dir, 'dies.pid');
     const logfile = join(dir, 'dies.log');
