@@ -137,7 +137,7 @@ describe('corosync.conf shape', () => {
     const d = loadDescription(join(root, 'examples', 'active-standby-qdevice.yaml'));
     const q = /quorum \{[^]*?\n\}\n/.exec(renderCorosync(d))![0];
     expect(q).not.toMatch(/two_node/);
-    expect(q).toMatch(/device \{\n\s+model: net\n\s+votes: 1\n\s+net \{\n\s+host: 192\.0\.2\.50\n\s+algorithm: ffsplit\n\s+tie_breaker: lowest\n\s+tls: on\n\s+\}/);
+    expect(q).toMatch(/device \{\n\s+model: net\n\s+timeout: 5500\n\s+votes: 1\n\s+net \{\n\s+host: 192\.0\.2\.50\n\s+algorithm: ffsplit\n\s+tie_breaker: lowest\n\s+tls: on\n\s+\}/);
     expect(q).toMatch(/heuristics \{\n\s+mode: sync\n\s+exec_ping0: \/usr\/bin\/ping -q -n -c 1 -W 1 203\.0\.113\.250\n\s+\}/);
     d.quorum.device = { ...d.quorum.device!, algorithm: 'lms', port: 5404, heuristics: undefined };
     const l = renderCorosync(d);

@@ -17,7 +17,8 @@ const startEnv = (rsc: string, node: string) => ({ CRM_alert_kind: 'resource', C
 
 describe('alert -> notification mapping', () => {
   it('uses the MIB\'s OIDs', () => {
-    expect(TRAPS).toEqual(TRAP);
+    // every notification of the MIB, except the quorum device's: the subagent raises those (--notify)
+    expect(TRAPS).toEqual(Object.fromEntries(Object.entries(TRAP).filter(([k]) => !k.startsWith('quorumDevice'))));
     expect(VARS).toEqual(NOTIFY);
   });
 

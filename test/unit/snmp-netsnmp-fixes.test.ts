@@ -387,7 +387,7 @@ describe('8. the read index and cached encodings, through the onread socket', ()
   it('GetNext crosses scalar -> table, column -> column and table -> table boundaries', async () => {
     const { ask, next } = await session();
     const [a, b, c, d, e] = await ask([
-      next(`${R}.1.11.0`), // last scalar -> first node column (the index column is not-accessible)
+      next(`${R}.1.13.0`), // last scalar -> first node column (the index column is not-accessible)
       next(`${R}.2.1.2.2`), // last row of haOscarNodeName -> first row of haOscarNodeId
       next(`${R}.2.1.8.2`), // last cell of the node table -> the resource table
       next(`${R}.3.1.2`), // a column OID without instance -> its first row
