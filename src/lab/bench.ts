@@ -6,7 +6,7 @@ import { loadPeer, peerChecks } from './peer';
 import { PEER_SILENT } from '../fence/delay';
 import { sleep } from './procs';
 import type { ClientCheck } from './services';
-import { HEADS, VIP4, type LabSpec, type NetName, type NodeName } from './spec';
+import { HEADS, peerOf, VIP4, type LabSpec, type NetName, type NodeName } from './spec';
 
 export interface Stat { name: string; n: number; median?: number; max?: number; missed: number }
 export interface CutResult { what: string; sent: number; received: number; lost: number; memberships: number }
@@ -90,7 +90,7 @@ export async function bench(spec: LabSpec, runs: number, say: Say, opts: { peer?
   try {
     own = await powerOffs(spec, runs, say, opts.peer ? 'ha-oscar ' : '');
     const active = (await whereIs(spec, 'vip4'))!;
-    const passive: NodeName = active === 'head1' ? 'head2' : 'head1';
+    const passive: NodeName = peerOf(active);
     cuts.push(await linkCut(spec, active, 'B', `active head ${active}, link B cut 5 s`, 5_000));
     cuts.push(await linkCut(spec, passive, 'A', `passive head ${passive}, link A cut 5 s`, 5_000));
     cuts.push(await linkCut(spec, active, 'A', `active head ${active}, link A cut 5 s (VIP's own net: loss expected)`, 5_000));

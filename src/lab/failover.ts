@@ -8,7 +8,7 @@ import { exec, powerOff, whereIs, type Say } from './lab';
 import { sleep } from './procs';
 import { labChecks, type ClientCheck } from './services';
 import type { LabSpec, NodeName } from './spec';
-import { nodeDir } from './spec';
+import { nodeDir, peerOf } from './spec';
 
 export interface Timeline {
   active: NodeName;
@@ -122,7 +122,7 @@ export async function firstAnswer(spec: LabSpec, c: ClientCheck, t0: number, tim
 export async function measureFailover(spec: LabSpec, opts: { say?: Say; timeoutMs?: number; checks?: ClientCheck[] } = {}): Promise<Timeline> {
   const active = await whereIs(spec, 'vip4');
   if (!active) throw new Error('the VIPs run nowhere: cannot measure a failover');
-  const survivor: NodeName = active === 'head1' ? 'head2' : 'head1';
+  const survivor: NodeName = peerOf(active);
   const off = logOffset(spec, survivor);
   const pmOff = sizeOf(pacemakerLog(spec, survivor));
   const checks = opts.checks ?? labChecks(spec);

@@ -16,6 +16,8 @@ export type NodeName = 'head1' | 'head2' | 'client';
  */
 export type NetName = 'A' | 'B' | 'M';
 export const HEADS: readonly NodeName[] = ['head1', 'head2'];
+/** The other head. */
+export const peerOf = (head: NodeName): NodeName => (head === 'head1' ? 'head2' : 'head1');
 export const NODES: readonly NodeName[] = ['head1', 'head2', 'client'];
 export const NETS: readonly NetName[] = ['A', 'B', 'M'];
 /** The nets a node is cabled to: the client has no cable on the management net. */

@@ -3,7 +3,7 @@ import { beforeAll, expect, inject, it } from 'vitest';
 import { describeWith } from '../helpers/prereq';
 import { cable, crmMon, exec, loadSpec, powerOn, runChecks, waitOnline, whereIs } from '../../src/lab/lab';
 import { corosyncEvents, logOffset, measureFailover } from '../../src/lab/failover';
-import { HEADS, type LabSpec, type NodeName } from '../../src/lab/spec';
+import { HEADS, peerOf, type LabSpec } from '../../src/lab/spec';
 import { sleep } from '../../src/lab/procs';
 import { PEER_SILENT } from '../../src/fence/delay';
 
@@ -17,7 +17,6 @@ describeWith(need, 'lab cluster', () => {
     spec = loadSpec(name);
   });
 
-  const other = (n: NodeName): NodeName => (n === 'head1' ? 'head2' : 'head1');
 
   it('brings both heads online with a DC', async () => {
     const m = await crmMon(spec);
@@ -42,7 +41,7 @@ describeWith(need, 'lab cluster', () => {
       await cable(spec, active, net, false);
       try {
         await sleep(4_000); // 4 tokens of 1000 ms
-        const m = await crmMon(spec, other(active));
+        const m = await crmMon(spec, peerOf(active));
         expect(m.nodes.filter((n) => n.online).length).toBe(2);
         expect(await whereIs(spec, 'vip4')).toBe(active);
         for (const h of HEADS) expect(corosyncEvents(spec, h, offs[h]!).memberships, `new memberships on ${h}`).toBe(0);

@@ -23,13 +23,12 @@ import {
 import { fencingOn, pduEvents } from '../../src/lab/fence';
 import { availableServices, descriptionChecks, type ClientCheck } from '../../src/lab/services';
 import { sleep } from '../../src/lab/procs';
-import { HEADS, nodeDir, type LabSpec, type NodeName } from '../../src/lab/spec';
+import { HEADS, peerOf, nodeDir, type LabSpec, type NodeName } from '../../src/lab/spec';
 import { loadDescription, type Description } from '../../src/crm/index';
 import { cibVersion } from '../../src/pacemaker/cib';
 
 const labName = inject('labName');
 const labError = inject('labError');
-const other = (h: NodeName): NodeName => (h === 'head1' ? 'head2' : 'head1');
 const secs = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined | false>, everyMs = 300): Promise<T> {
@@ -245,8 +244,8 @@ describe('cluster descriptions applied in the lab (ha-oscar config apply)', () =
         // the head that runs the first set goes first, then the other one
         const first = (await whereIs(spec, sets[0]!.vip))!;
         expect(first).toBeDefined();
-        for (const [i, victim] of [first, other(first)].entries()) {
-          const peer = other(victim);
+        for (const [i, victim] of [first, peerOf(first)].entries()) {
+          const peer = peerOf(victim);
           const where = new Map<string, NodeName | undefined>();
           for (const s of sets) where.set(s.name, await whereIs(spec, s.vip));
           const moving = sets.filter((s) => where.get(s.name) === victim);
@@ -282,7 +281,7 @@ describe('cluster descriptions applied in the lab (ha-oscar config apply)', () =
     await settle(spec);
     const active = (await whereIs(spec, set!.vip))!;
     expect(active).toBeDefined();
-    const peer = other(active);
+    const peer = peerOf(active);
     // linkmon runs on both heads and says the service network works
     await until('ha-oscar-link=2 on both heads', 90_000, async () => (await linkAttr(spec, 'head1')) === '2' && (await linkAttr(spec, 'head2')) === '2');
     const inits = HEADS.map((h) => initOf(spec, h)!.pid);

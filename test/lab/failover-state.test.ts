@@ -47,7 +47,7 @@ import { crmMon, exec, isPoweredOn, loadSpec, powerOff, powerOn, waitOnline, wai
 import { corosyncEvents, corosyncTime, logOffset, pacemakerStarts } from '../../src/lab/failover';
 import { sleep } from '../../src/lab/procs';
 import { DHCP_STATE, NFS_EXPORT } from '../../src/lab/services';
-import { HEADS, LAB_SHARED, VIP4, VIP6, nodeDir, sharedDir, type LabSpec, type NodeName } from '../../src/lab/spec';
+import { HEADS, peerOf, LAB_SHARED, VIP4, VIP6, nodeDir, sharedDir, type LabSpec, type NodeName } from '../../src/lab/spec';
 import { duidLL } from '../../src/probe/dhcp6';
 import type { LeaseLine } from '../../src/cli/lab';
 import type { Pxe6Result } from '../../src/probe/pxe6';
@@ -71,7 +71,6 @@ const RESOURCES = ['vip4', 'vip6', 'dhcpd4', 'dhcpd6', 'nfsserver'];
 /** The NFS stream cycles through these: both versions on both VIPs. */
 const STREAM: readonly (readonly [string, 3 | 4])[] = [[VIP4, 3], [VIP6, 4], [VIP4, 4], [VIP6, 3]];
 
-const other = (h: NodeName): NodeName => (h === 'head1' ? 'head2' : 'head1');
 const secs = (ms: number | undefined): string => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`);
 
 async function until(what: string, ms: number, fn: () => Promise<boolean> | boolean): Promise<void> {
@@ -273,7 +272,7 @@ describeWith(need, 'lab failover keeps DHCP leases and acknowledged NFS writes (
     // this one may have left a head off; that is a failure here, not something to work around)
     await waitOnline(spec, HEADS, 180_000);
     await until('vips, dhcpd4, dhcpd6 and nfsserver started on one head', 120_000, async () => (active = await servicesOn(spec)) !== undefined);
-    survivor = other(active!);
+    survivor = peerOf(active!);
     for (const fam of [4, 6] as const) {
       const got = await leases(spec, fam, MACS.map((m, i) => `${m}=${HINT[fam][i]}`), { waitMs: 20_000 });
       expect(got.filter((l) => !l.ok).map(okLine), `v${fam} leases`).toEqual([]);

@@ -6,14 +6,13 @@ import { describe, expect, inject, it } from 'vitest';
 import { crmMon, exec, initOf, isPoweredOn, loadSpec, waitOnline, waitServices, whereIs } from '../../src/lab/lab';
 import { PDU_BOOT_DELAY_MS, PRIORITY_FENCING_DELAY_S, fencingOn, pduEvents } from '../../src/lab/fence';
 import { sleep } from '../../src/lab/procs';
-import { HEADS, nodeDir, type NodeName } from '../../src/lab/spec';
+import { HEADS, peerOf, nodeDir } from '../../src/lab/spec';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { restore, splitBrain, until } from './split-brain';
 
 const labName = inject('labName');
 const labError = inject('labError');
-const other = (h: NodeName): NodeName => (h === 'head1' ? 'head2' : 'head1');
 
 // No skip: a lab that did not come up is a failure here, as in cluster.test.ts.
 describe('lab fencing (fence_haoscar through the lab PDU)', () => {
@@ -26,7 +25,7 @@ describe('lab fencing (fence_haoscar through the lab PDU)', () => {
   it('stonith devices run, each away from the head it fences; stonith-enabled=true', async () => {
     await until('fence devices started', 60_000, async () => {
       const m = await crmMon(labName);
-      return HEADS.every((h) => { const r = m.resources.find((x) => x.id === `fence-${h}`); return r?.role === 'started' && r.nodes[0] === other(h); });
+      return HEADS.every((h) => { const r = m.resources.find((x) => x.id === `fence-${h}`); return r?.role === 'started' && r.nodes[0] === peerOf(h); });
     });
     const r = await exec(labName, 'head1', ['crm_attribute', '--type', 'crm_config', '--name', 'stonith-enabled', '--query', '--quiet']);
     expect(r.stdout.trim()).toBe('true');

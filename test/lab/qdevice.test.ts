@@ -10,23 +10,18 @@ import { measureFailover, pacemakerLog } from '../../src/lab/failover';
 import { pduEvents } from '../../src/lab/fence';
 import { QDEVICE_BINS, QNETD_ADDR, qnetdLog, qnetdTool, startQnetd, stopQnetd } from '../../src/lab/qdevice';
 import { sleep } from '../../src/lab/procs';
-import { HEADS, VIP4, makeSpec, type LabSpec, type NodeName } from '../../src/lab/spec';
+import { parseQuorumtool } from '../../src/pacemaker/corosync';
+import { HEADS, peerOf, VIP4, makeSpec, type LabSpec, type NodeName } from '../../src/lab/spec';
 import { readFrom, restore, sizeOf, splitBrain, until } from './split-brain';
 
-const other = (h: NodeName): NodeName => (h === 'head1' ? 'head2' : 'head1');
 const spec: LabSpec = makeSpec(`t${inject('labRunId') || 'xxxx'}q`, { token: 1000, quorumDevice: true });
 let upError = '';
 
-/** corosync-quorumtool -s on a head: quorate, total votes, whether the device votes. */
+/** corosync-quorumtool -s on a head (parsed as the subagent does): quorate, total votes, whether the device votes. */
 async function quorum(h: NodeName): Promise<{ quorate: boolean; total: number; qdevice: boolean; text: string }> {
-  const r = await exec(spec, h, ['corosync-quorumtool', '-s'], { timeoutMs: 10_000 });
-  const text = r.stdout;
-  return {
-    quorate: /^Quorate:\s+Yes/m.test(text),
-    total: Number(/^Total votes:\s+(\d+)/m.exec(text)?.[1] ?? NaN),
-    qdevice: /^Flags:.*\bQdevice\b/m.test(text) && / 0\s+1\s+Qdevice/.test(text),
-    text,
-  };
+  const text = (await exec(spec, h, ['corosync-quorumtool', '-s'], { timeoutMs: 10_000 })).stdout;
+  const q = parseQuorumtool(text);
+  return { quorate: q.quorate, total: q.totalVotes, qdevice: q.device === 'voting', text };
 }
 
 async function vipAnswers(): Promise<boolean> {
@@ -77,7 +72,7 @@ describe('lab with a quorum device (corosync-qnetd on net M, corosync-qdevice on
   it('power-off of the active head: the survivor keeps quorum through the device and fences at once; every service answers from it', async () => {
     expect(upError).toBe('');
     const active = (await whereIs(spec, 'vip4'))!;
-    const survivor = other(active);
+    const survivor = peerOf(active);
     const off = sizeOf(pacemakerLog(spec, survivor));
     const t = await measureFailover(spec, { timeoutMs: 180_000 });
     const log = readFrom(pacemakerLog(spec, survivor), off);
@@ -176,7 +171,7 @@ describe('lab with a quorum device (corosync-qnetd on net M, corosync-qdevice on
   it('qnetd lost, then the passive head powered off: the active head has 1 of 3 votes, loses quorum and stops the services; qnetd back: it fences and serves again', async () => {
     expect(upError).toBe('');
     const active = (await whereIs(spec, 'vip4'))!;
-    const passive = other(active);
+    const passive = peerOf(active);
     const off = sizeOf(pacemakerLog(spec, active));
     await powerOff(spec, passive);
     await until(`${active} without quorum`, 60_000, async () => !(await quorum(active)).quorate);

@@ -12,7 +12,7 @@ import { describeWith } from '../helpers/prereq';
 import { healLab } from './heal';
 import { crmMon, exec, initOf, isPoweredOn, loadSpec, powerOff, powerOn, waitOnline, waitServices, whereIs } from '../../src/lab/lab';
 import { alive, childrenOf, killRecorded, record, sleep, waitGone, type ProcRecord } from '../../src/lab/procs';
-import { HEADS, MIBDIR, VIP4, VIP6, addr4, nodeDir, type LabSpec, type NodeName } from '../../src/lab/spec';
+import { HEADS, peerOf, MIBDIR, VIP4, VIP6, addr4, nodeDir, type LabSpec, type NodeName } from '../../src/lab/spec';
 import { ALERT_STATE_DIR, CLUSTER_GROUP, FAILOVER_RECORD, SPOOL_DIR, SUBAGENT_USER } from '../../src/snmp/paths';
 import { serviceFor } from '../../src/pacemaker/oscar-services';
 
@@ -24,7 +24,6 @@ const need = {
 const TARGETS = { v4: `udp:${VIP4}:161`, v6: `udp6:[${VIP6}]:161` } as const;
 /** The subagent the node init runs (package or dist/), as pgrep -f sees it. */
 const SUBAGENT_RE = 'ha-oscar-snmp-agent .*--master /run/ha-oscar/agentx';
-const other = (n: NodeName): NodeName => (n === 'head1' ? 'head2' : 'head1');
 const secs = (ms: number): string => (ms / 1000).toFixed(1);
 const load = (): string => `load ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs`;
 /** Debian ships no IETF MIBs: ours next to net-snmp's npm copies of the base MIBs. */
@@ -295,7 +294,7 @@ describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
 
   it('power-off of the active head, the survivor\'s subagent killed while the failovers wait in its spool: the walk shows the head offline and the resources on the survivor; haOscarFailover reaches the client once per service, through snmptrap and through snmpd', async () => {
     const active = (await whereIs(spec, 'vip4'))!;
-    const survivor = other(active);
+    const survivor = peerOf(active);
     const services = [...(await started(spec))].filter(([id, n]) => !id.startsWith('fence-') && n === active).map(([id]) => id);
     expect(services).toEqual(expect.arrayContaining(['vip4', 'vip6', 'snmpd', 'dhcpd4', 'nfsserver']));
     const moved: string[] = [...new Set(services.map((id) => serviceFor(id) as string | undefined).filter((x): x is string => !!x))].sort();

@@ -8,9 +8,8 @@ import { expect } from 'vitest';
 import { cable, crmMon, exec, isPoweredOn, loadSpec, powerOn, waitOnline, waitServices, whereIs } from '../../src/lab/lab';
 import { PDU_ADDR, pduEvents } from '../../src/lab/fence';
 import { sleep } from '../../src/lab/procs';
-import { HEADS, VIP4, VIP6, nodeDir, type LabSpec, type NodeName } from '../../src/lab/spec';
+import { HEADS, peerOf, VIP4, VIP6, nodeDir, type LabSpec, type NodeName } from '../../src/lab/spec';
 
-const other = (h: NodeName): NodeName => (h === 'head1' ? 'head2' : 'head1');
 
 /** Poll fn until true; ms it took. Past the bound, the error names what it waited for and the last error seen. */
 export async function until(what: string, ms: number, fn: () => Promise<boolean> | boolean): Promise<number> {
@@ -47,6 +46,22 @@ export const coroLog = (spec: ReturnType<typeof loadSpec>, h: NodeName) => join(
 export const sizeOf = (f: string) => { try { return statSync(f).size; } catch { return 0; } };
 export const readFrom = (f: string, off: number) => { try { return readFileSync(f).subarray(off).toString('utf8'); } catch { return ''; } };
 
+/** How long the pings and the sampler go on after the outcome. */
+const SETTLE_MS = 10_000;
+
+/** The client pings dst every 0.2 s, in rounds of 3 s, until go() turns false (at most 120 s): sent, received, every round's output. */
+async function pingRounds(spec: LabSpec, dst: string, go: () => boolean): Promise<{ sent: number; got: number; out: string }> {
+  const r = { sent: 0, got: 0, out: '' };
+  const t0 = Date.now();
+  while (go() && Date.now() - t0 < 120_000) {
+    const p = await exec(spec, 'client', ['ping', '-n', '-i', '0.2', '-w', '3', dst], { timeoutMs: 10_000 });
+    const [sent, got] = pingCount(p.stdout);
+    if (sent === 0) throw new Error(`ping ${dst} from the client sent nothing: ${p.stderr.trim() || p.stdout.trim()}`);
+    r.sent += sent; r.got += got; r.out += p.stdout;
+  }
+  return r;
+}
+
 export async function splitBrain(spec: LabSpec, cut: 'active' | 'passive'): Promise<Split> {
   await waitOnline(spec, HEADS, 120_000);
   // both heads' OWN views: a head whose pacemaker stopped still looks online for a moment from the other
@@ -64,17 +79,21 @@ export async function splitBrain(spec: LabSpec, cut: 'active' | 'passive'): Prom
     return active !== undefined && (await whereIs(spec, 'vip6')) === active;
   });
   await waitServices(spec, 120_000);
-  const victim = cut === 'active' ? active! : other(active!);
-  const survivor = other(victim);
+  const victim = cut === 'active' ? active! : peerOf(active!);
+  const survivor = peerOf(victim);
   const macOf = new Map<NodeName, string>();
   for (const h of HEADS) macOf.set(h, (await exec(spec, h, ['cat', '/sys/class/net/eth0/address'])).stdout.trim());
   const n0 = pduEvents(spec).length;
   const logOff = new Map(HEADS.map((h) => [h, { pm: sizeOf(pmLog(spec, h)), coro: sizeOf(coroLog(spec, h)) }]));
 
-  // The client pings both VIPs during the whole split; a sampler reads which heads hold a VIP
-  // (their eth0) and which MAC the client has for VIP4, every ~0.5 s.
-  const ping4 = exec(spec, 'client', ['ping', '-n', '-i', '0.2', '-w', '45', VIP4], { timeoutMs: 60_000 });
-  const ping6 = exec(spec, 'client', ['ping', '-n', '-i', '0.2', '-w', '45', VIP6], { timeoutMs: 60_000 });
+  // The client pings both VIPs during the whole split, in 3-s rounds until SETTLE_MS after the
+  // outcome (the victim off and, for an active cut, the VIP answering from the survivor); a
+  // sampler reads which heads hold a VIP (their eth0) and which MAC the client has for VIP4, every ~0.5 s.
+  let pinging = true;
+  const ping4 = pingRounds(spec, VIP4, () => pinging);
+  const ping6 = pingRounds(spec, VIP6, () => pinging);
+  const pings = Promise.all([ping4, ping6]);
+  pings.catch(() => undefined); // awaited below; a failure before that is not an unhandled rejection
   const holders = new Map<NodeName, number>();
   const macs = new Set<string>();
   let overlaps = 0;
@@ -94,22 +113,31 @@ export async function splitBrain(spec: LabSpec, cut: 'active' | 'passive'): Prom
       await sleep(500);
     }
   })();
-  await sleep(1000);
-  const t0 = Date.now();
-  await cable(spec, victim, 'A', false);
-  await cable(spec, victim, 'B', false);
-  // a real race: the cut head still reaches the PDU over the management net
-  const viaM = await exec(spec, victim, ['ping', '-n', '-c', '1', '-W', '2', PDU_ADDR.v4], { timeoutMs: 10_000 }).catch(() => undefined);
-  const tFenced = await until(`${victim} fenced`, 120_000, () => !isPoweredOn(spec, victim));
+  let t0 = 0;
+  let viaM: Awaited<ReturnType<typeof exec>> | undefined;
+  let tFenced = 0;
   let tVip: number | undefined;
-  if (cut === 'active') {
-    tVip = tFenced + await until('VIP answers from the survivor', 90_000, async () => (await exec(spec, 'client', ['ping', '-n', '-c', '1', '-W', '1', VIP4])).code === 0);
+  try {
+    await sleep(1000);
+    t0 = Date.now();
+    await cable(spec, victim, 'A', false);
+    await cable(spec, victim, 'B', false);
+    // a real race: the cut head still reaches the PDU over the management net
+    viaM = await exec(spec, victim, ['ping', '-n', '-c', '1', '-W', '2', PDU_ADDR.v4], { timeoutMs: 10_000 }).catch(() => undefined);
+    tFenced = await until(`${victim} fenced`, 120_000, () => !isPoweredOn(spec, victim));
+    if (cut === 'active') {
+      tVip = tFenced + await until('VIP answers from the survivor', 90_000, async () => (await exec(spec, 'client', ['ping', '-n', '-c', '1', '-W', '1', VIP4])).code === 0);
+    }
+    await sleep(SETTLE_MS);
+  } finally {
+    // also when a wait above failed: nothing the split started outlives it
+    pinging = false;
+    sampling = false;
+    await Promise.all([sampler, pings.catch(() => undefined)]);
   }
-  const [p4, p6] = await Promise.all([ping4, ping6]);
-  sampling = false;
-  await sampler;
-  const [sent4, got4] = pingCount(p4.stdout);
-  const [sent6, got6] = pingCount(p6.stdout);
+  const [p4, p6] = await pings;
+  const [sent4, got4] = [p4.sent, p4.got];
+  const [sent6, got6] = [p6.sent, p6.got];
   const victimFenceLog = readFrom(pmLog(spec, victim), logOff.get(victim)!.pm).split('\n')
     .filter((l) => /fence|stonith/i.test(l) && /heuristic|fence-head|Operation|returned|Fail/i.test(l)).slice(0, 40);
   const r: Split = {
@@ -130,8 +158,8 @@ export async function splitBrain(spec: LabSpec, cut: 'active' | 'passive'): Prom
   expect(ev.some((e) => e.name === survivor && e.event !== 'now-on')).toBe(false);
   expect(isPoweredOn(spec, survivor)).toBe(true);
   expect(overlaps, 'samples with a VIP on both heads').toBe(0);
-  expect(p4.stdout).not.toContain('DUP!');
-  expect(p6.stdout).not.toContain('DUP!');
+  expect(p4.out).not.toContain('DUP!');
+  expect(p6.out).not.toContain('DUP!');
   return r;
 }
 
