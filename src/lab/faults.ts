@@ -13,10 +13,11 @@ import { run } from '../service/run';
 import { allAnswer, settle, stat } from './bench';
 import { corosyncEvents, corosyncTime, logOffset, measureFailover, pacemakerFencing, pacemakerLog, sizeOf, type Timeline } from './failover';
 import { pduEvents } from './fence';
-import { cable, down, exec, initOf, missingPrereqs, powerOn, up, waitOnline, whereIs, type Say } from './lab';
+import { cable, down, exec, initOf, missingPrereqs, powerOff, powerOn, up, waitOnline, whereIs, type Say } from './lab';
+import { loadPeer, peerChecks } from './peer';
 import { sleep } from './procs';
 import { DHCP_STATE, hostLabDir, labChecks, labCrmConfig, NFS_EXPORT, type ClientCheck } from './services';
-import { HEADS, VIP4, VIP6, nodeDir, sharedDir, type LabSpec, type NodeName } from './spec';
+import { HEADS, peerOf, VIP4, VIP6, nodeDir, sharedDir, type LabSpec, type NodeName } from './spec';
 
 /** One row of the table. Times in ms from the fault. */
 export interface FaultRow {
@@ -31,7 +32,6 @@ export interface FaultRow {
 export interface FaultsResult { date: string; load: string; token: string; commit: string; quick: boolean; only?: string; wallS: number; rows: FaultRow[]; perService: { name: string; median?: number; max?: number; n: number }[] }
 
 const s = (ms: number | undefined): string => (ms === undefined ? 'n/a' : `${(ms / 1000).toFixed(1)} s`);
-const other = (h: NodeName): NodeName => (h === 'head1' ? 'head2' : 'head1');
 
 // ---- the load on the client -------------------------------------------------------------
 
@@ -158,7 +158,8 @@ class Load {
 // ---- the faults --------------------------------------------------------------------------
 
 /** Head daemons and what runs them: the process name, its resources, its client checks (name prefix). */
-export const DAEMONS: { proc: string; rscs: string[]; checks: string }[] = [
+interface Daemon { proc: string; rscs: string[]; checks: string }
+export const DAEMONS: Daemon[] = [
   { proc: 'dhcpd', rscs: ['dhcpd4', 'dhcpd6'], checks: 'dhcp' },
   { proc: 'in.tftpd', rscs: ['tftpd'], checks: 'tftp' },
   { proc: 'chronyd', rscs: ['ntpd'], checks: 'ntp' },
@@ -166,6 +167,18 @@ export const DAEMONS: { proc: string; rscs: string[]; checks: string }[] = [
   { proc: 'ganesha.nfsd', rscs: ['nfsserver'], checks: 'nfs' },
   { proc: 'rpcbind', rscs: ['nfsserver'], checks: 'nfs' },
 ];
+
+/**
+ * The same daemons in the bare resource-agents peer (src/lab/peer.ts): ocf:heartbeat:dhcpd
+ * (DHCPv4 only) and ocf:heartbeat:anything for the others; it has no NFS.
+ */
+export const PEER_DAEMONS: Daemon[] = [
+  { proc: 'dhcpd', rscs: ['peer-dhcpd'], checks: 'dhcp' },
+  { proc: 'in.tftpd', rscs: ['peer-tftpd'], checks: 'tftp' },
+  { proc: 'chronyd', rscs: ['peer-chronyd'], checks: 'ntp' },
+  { proc: 'snmpd', rscs: ['peer-snmpd'], checks: 'snmp' },
+];
+export const PEER_PREFIX = 'peer: ';
 
 /** Head-local faults (section d), by name. */
 const HEAD_FAULTS = ['in.tftpd binary unusable', 'state directory full', 'corrupt generated config', 'pacemaker-controld SIGKILL', 'corosync SIGKILL'] as const;
@@ -176,6 +189,8 @@ export const FAULT_NAMES: string[] = [
   ...DAEMONS.flatMap((d) => [`${d.proc} SIGKILL`, `${d.proc} SIGSTOP`]),
   'split brain active', 'split brain passive',
   ...HEAD_FAULTS,
+  'snmpd restart during failover',
+  ...PEER_DAEMONS.flatMap((d) => [`${PEER_PREFIX}${d.proc} SIGKILL`, `${PEER_PREFIX}${d.proc} SIGSTOP`]),
 ];
 
 /** Level-10 monitors (a real protocol exchange) next to the lab's level-0 ones, for the resources above. */
@@ -242,6 +257,25 @@ async function locate(spec: LabSpec, rsc: string, timeoutMs: number): Promise<No
     await sleep(500);
   }
 }
+
+/** Poll fn every 500 ms until it holds (true) or timeoutMs has passed (false). */
+async function waitUntil(timeoutMs: number, fn: () => Promise<boolean>): Promise<boolean> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await fn().catch(() => false)) return true;
+    if (Date.now() > until) return false;
+    await sleep(500);
+  }
+}
+
+/** HA-OSCAR-MIB::haOscarClusterNodesOnline.0 from the client on VIP4 (numeric OID: no MIB files needed), or undefined. */
+async function mibNodesOnline(spec: LabSpec): Promise<number | undefined> {
+  const r = await exec(spec, 'client', ['snmpget', '-v2c', '-c', 'public', '-r', '0', '-t', '2', '-On', VIP4, HA_OSCAR_NODES_ONLINE], { timeoutMs: 10_000 });
+  const m = r.code === 0 ? /=\s*\w+:\s*(\d+)/.exec(r.stdout) : null;
+  return m ? Number(m[1]) : undefined;
+}
+/** haOscarClusterNodesOnline.0: experimental(1.3.6.1.3).7460 haOscarObjects(1) haOscarCluster(1) 5. */
+const HA_OSCAR_NODES_ONLINE = '1.3.6.1.3.7460.1.1.5.0';
 
 /** A subset run (--only) keeps each head's pacemaker log (the lab's state goes at down) in out/faults-only/. */
 function keepLogs(spec: LabSpec, say: Say): void {
@@ -321,46 +355,46 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
 
     // (b) each daemon on the active head: SIGKILL, then SIGSTOP
     const checks = labChecks(spec);
-    for (const d of DAEMONS) {
-      for (const sig of ['KILL', 'STOP'] as const) {
-        if (!want(`${d.proc} SIG${sig}`)) continue;
-        const active = await locate(spec, d.rscs[0]!, 60_000);
-        const skip = (why: string): void => { rows.push({ fault: `${d.proc} SIG${sig}`, lost: '', outcome: `not run: ${why}`, failures: [] }); say(`  ${d.proc} SIG${sig}: not run: ${why}`); };
-        if (!active) { skip(`${d.rscs[0]} runs nowhere`); continue; }
-        const ps = await exec(spec, active, ['pgrep', '-x', d.proc]);
-        const pids = ps.stdout.split(/\s+/).filter((x) => /^\d+$/.test(x));
-        if (!pids.length) { skip(`no ${d.proc} process on ${active}`); continue; }
-        const offs = Object.fromEntries(HEADS.map((h) => [h, sizeOf(pacemakerLog(spec, h))]));
-        const t0 = Date.now();
-        for (const p of pids) await exec(spec, active, ['kill', '-s', sig, p]);
-        let fail: { at?: number; what?: string } = {};
-        const detect = (): boolean => {
-          if (fail.at === undefined) for (const h of HEADS) { const f = monitorFailure(spec, h, d.rscs, offs[h]!); if (f.at !== undefined) { fail = f; break; } }
-          return fail.at !== undefined;
-        };
-        const answers = await outage(spec, checks.filter((c) => c.name.startsWith(d.checks)), t0, detect, 120_000);
-        const until = t0 + 90_000;
-        while (!detect() && Date.now() < until) await sleep(500);
-        if (sig === 'STOP') for (const p of pids) await exec(spec, active, ['kill', '-s', 'CONT', p]); // if it is still there
-        const now = await locate(spec, d.rscs[0]!, 60_000);
-        const outcome = fail.at === undefined ? `NOT detected within 90 s (service ${answers === 0 ? 'kept answering' : 'down'})`
-          : now === active ? `repaired in place on ${active}` : now ? `moved to the peer ${now}` : `${d.rscs[0]} stopped`;
-        row(`${d.proc} SIG${sig} on the active head (${active})`, t0, {
-          detected: fail.at !== undefined ? `${s(fail.at - t0)} (${fail.what})` : 'not detected',
-          answers: answers === undefined ? 'not within 120 s' : answers === 0 ? 'never stopped' : s(answers),
-          outcome,
-        });
-        await cleanup(spec, d.rscs);
-        await settle(spec);
-      }
-    }
+    /** One daemon fault; prefix names the configuration in the row ('' for ha-oscar's). */
+    const daemonFault = async (d: Daemon, sig: 'KILL' | 'STOP', cks: ClientCheck[], prefix = ''): Promise<void> => {
+      const name = `${prefix}${d.proc} SIG${sig}`;
+      const active = await locate(spec, d.rscs[0]!, 60_000);
+      const skip = (why: string): void => { rows.push({ fault: name, lost: '', outcome: `not run: ${why}`, failures: [] }); say(`  ${name}: not run: ${why}`); };
+      if (!active) { skip(`${d.rscs[0]} runs nowhere`); return; }
+      const ps = await exec(spec, active, ['pgrep', '-x', d.proc]);
+      const pids = ps.stdout.split(/\s+/).filter((x) => /^\d+$/.test(x));
+      if (!pids.length) { skip(`no ${d.proc} process on ${active}`); return; }
+      const offs = Object.fromEntries(HEADS.map((h) => [h, sizeOf(pacemakerLog(spec, h))]));
+      const t0 = Date.now();
+      for (const p of pids) await exec(spec, active, ['kill', '-s', sig, p]);
+      let fail: { at?: number; what?: string } = {};
+      const detect = (): boolean => {
+        if (fail.at === undefined) for (const h of HEADS) { const f = monitorFailure(spec, h, d.rscs, offs[h]!); if (f.at !== undefined) { fail = f; break; } }
+        return fail.at !== undefined;
+      };
+      const answers = await outage(spec, cks.filter((c) => c.name.startsWith(d.checks)), t0, detect, 120_000);
+      const until = t0 + 90_000;
+      while (!detect() && Date.now() < until) await sleep(500);
+      if (sig === 'STOP') for (const p of pids) await exec(spec, active, ['kill', '-s', 'CONT', p]); // if it is still there
+      const now = await locate(spec, d.rscs[0]!, 60_000);
+      const outcome = fail.at === undefined ? `NOT detected within 90 s (service ${answers === 0 ? 'kept answering' : 'down'})`
+        : now === active ? `repaired in place on ${active}` : now ? `moved to the peer ${now}` : `${d.rscs[0]} stopped`;
+      row(`${name} on the active head (${active})`, t0, {
+        detected: fail.at !== undefined ? `${s(fail.at - t0)} (${fail.what})` : 'not detected',
+        answers: answers === undefined ? 'not within 120 s' : answers === 0 ? 'never stopped' : s(answers),
+        outcome,
+      });
+      await cleanup(spec, d.rscs);
+      await settle(spec, cks);
+    };
+    for (const d of DAEMONS) for (const sig of ['KILL', 'STOP'] as const) if (want(`${d.proc} SIG${sig}`)) await daemonFault(d, sig, checks);
 
     // (c) split brain: both inter-head links (nets A and B) of one head cut, the PDU (net M) still reachable
     for (const which of ['active', 'passive'] as const) {
       if (!want(`split brain ${which}`)) continue;
       const active = (await whereIs(spec, 'vip4'))!;
-      const cut = which === 'active' ? active : other(active);
-      const peer = other(cut);
+      const cut = which === 'active' ? active : peerOf(active);
+      const peer = peerOf(cut);
       const offs = Object.fromEntries(HEADS.map((h) => [h, logOffset(spec, h)]));
       const t0 = Date.now();
       await Promise.all([cable(spec, cut, 'A', false), cable(spec, cut, 'B', false)]);
@@ -393,7 +427,7 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
     const headFault = async (name: (typeof HEAD_FAULTS)[number], label: string, inject: (active: NodeName) => Promise<void>, restore?: (active: NodeName) => Promise<void>, rsc?: string): Promise<void> => {
       if (!want(name)) return;
       const active = (await whereIs(spec, 'vip4'))!;
-      const peer = other(active);
+      const peer = peerOf(active);
       const coro = logOffset(spec, peer);
       const offs = Object.fromEntries(HEADS.map((h) => [h, sizeOf(pacemakerLog(spec, h))]));
       const t0 = Date.now();
@@ -474,6 +508,58 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
       async (h) => { if (conf) writeFileAtomic(confOf(h), conf); }, 'dhcpd4');
     await headFault('pacemaker-controld SIGKILL', 'pacemaker-controld SIGKILL', killAll('pacemaker-controld'));
     await headFault('corosync SIGKILL', 'corosync SIGKILL', killAll('corosync'));
+
+    // (e) snmpd restarted under the SNMP subagent during a failover: the active head powered off;
+    // as soon as snmpd runs on the survivor it is restarted there (crm_resource --restart, as an
+    // admin would). The survivor's subagent must find the new snmpd by itself (src/snmp: it
+    // reconnects; net-snmp's own agent does not), and the HA-OSCAR-MIB answer on the VIP again
+    // showing the dead head offline.
+    if (want('snmpd restart during failover')) {
+      const active = await locate(spec, 'snmpd', 60_000);
+      if (!active) rows.push({ fault: 'snmpd restart during failover', lost: '', outcome: 'not run: snmpd runs nowhere', failures: [] });
+      else {
+        const survivor = peerOf(active);
+        const coro = logOffset(spec, survivor);
+        const t0 = await powerOff(spec, active);
+        const extra: string[] = [];
+        let restarted: string | undefined;
+        let tRestart: number | undefined;
+        let tMib: number | undefined;
+        try {
+          const where = await waitUntil(90_000, async () => (await whereIs(spec, 'snmpd').catch(() => undefined)) === survivor);
+          if (!where) extra.push(`snmpd not started on ${survivor} within 90 s of the power-off`);
+          else {
+            const r = await exec(spec, survivor, ['crm_resource', '--restart', '--resource', 'snmpd', '--timeout=120s'], { timeoutMs: 150_000 });
+            tRestart = Date.now() - t0;
+            restarted = r.code === 0 ? `restarted on ${survivor} ${s(tRestart)} after the power-off` : `crm_resource --restart failed (${r.code}): ${(r.stderr || r.stdout).trim().split('\n')[0]}`;
+            if (r.code !== 0) extra.push(restarted);
+            // the subagent re-registered with the new snmpd, and its data shows one head online
+            const ok = await waitUntil(120_000, async () => (await mibNodesOnline(spec)) === 1);
+            if (ok) tMib = Date.now() - t0; else extra.push(`HA-OSCAR-MIB did not answer on ${VIP4} with 1 node online within 120 s of the restart (the subagent did not reconnect)`);
+          }
+        } finally {
+          await powerOn(spec, active);
+        }
+        const ev = corosyncEvents(spec, survivor, coro);
+        row(`snmpd restarted on the survivor during a failover (power-off of ${active})`, t0, {
+          detected: `${s(ev.membership !== undefined ? ev.membership - t0 : undefined)} (corosync membership on ${survivor})`,
+          answers: tMib !== undefined ? `${s(tMib)} (HA-OSCAR-MIB on the VIP, ${active} offline)` : 'not within 120 s',
+          outcome: `snmpd ${restarted ?? 'not restarted'}; ${tMib !== undefined ? `the subagent on ${survivor} reconnected by itself ${s(tMib - tRestart!)} after the restart` : 'the subagent did not reconnect'}`,
+        }, extra);
+        await waitOnline(spec, HEADS, 180_000);
+        await settle(spec);
+      }
+    }
+
+    // (f) the daemon faults again, against the bare resource-agents peer (src/lab/peer.ts), for the side-by-side table
+    const peerFaults = PEER_DAEMONS.flatMap((d) => (['KILL', 'STOP'] as const).filter((sig) => want(`${PEER_PREFIX}${d.proc} SIG${sig}`)).map((sig) => ({ d, sig })));
+    if (peerFaults.length) {
+      say('  switching the lab to the bare resource-agents peer (src/lab/peer.ts)');
+      await loadPeer(spec, say);
+      const pc = peerChecks(spec);
+      await settle(spec, pc);
+      for (const { d, sig } of peerFaults) await daemonFault(d, sig, pc, PEER_PREFIX);
+    }
   } finally {
     await load.stop();
     if (opts.only) keepLogs(spec, say);
@@ -489,6 +575,30 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
 }
 
 const cell = (x: string | undefined): string => (x ?? '').replace(/\|/g, '\\|');
+
+/** The daemon faults of ha-oscar and of the bare resource-agents peer, one line each (when the peer's ran). */
+function sideBySide(r: FaultsResult): string[] {
+  const find = (name: string): FaultRow | undefined => r.rows.find((x) => x.fault === name || x.fault.startsWith(`${name} `));
+  const lines = PEER_DAEMONS.flatMap((d) => (['KILL', 'STOP'] as const).map((sig) => {
+    const name = `${d.proc} SIG${sig}`;
+    const peer = find(`${PEER_PREFIX}${name}`);
+    if (!peer) return undefined;
+    const ours = find(name);
+    const col = (x: FaultRow | undefined): string => (x ? `${cell(x.detected ?? 'n/a')} | ${cell(x.answers ?? 'n/a')} | ${cell(x.outcome)}` : 'not run | | ');
+    return `| ${name} | ${col(ours)} | ${col(peer)} |`;
+  })).filter((x): x is string => x !== undefined);
+  if (!lines.length) return [];
+  return [
+    'Side by side: the same daemon faults on the active head, ha-oscar\'s agents (level-10 protocol monitors) against the bare',
+    'resource-agents peer (src/lab/peer.ts: `ocf:heartbeat:dhcpd` for DHCPv4, `ocf:heartbeat:anything` for in.tftpd, chronyd and',
+    'snmpd, every monitor a 10-s pid check; no NFS, no DHCPv6). Its rows are in the table above too, prefixed "peer:".',
+    '',
+    '| fault | ha-oscar: detected | answers again | outcome | peer: detected | answers again | outcome |',
+    '|---|---|---|---|---|---|---|',
+    ...lines,
+    '',
+  ];
+}
 
 export function faultsMarkdown(r: FaultsResult): string {
   const out = [
@@ -513,6 +623,7 @@ export function faultsMarkdown(r: FaultsResult): string {
     '|---|---|---|---|---|',
     ...r.rows.map((x) => `| ${cell(x.fault)} | ${cell(x.detected)} | ${cell(x.answers)} | ${cell(x.lost)} | ${x.failures.length ? `**FAILURE**: ${cell(x.failures.join('; '))}; ` : ''}${cell(x.outcome)} |`),
     '',
+    ...sideBySide(r),
     ...(r.perService.length ? [`Power-off, per service (time until it answers from the client): ${r.perService.map((p) => `${p.name} ${p.n > 1 ? `median ${s(p.median)} max ${s(p.max)}` : s(p.median)}`).join('; ')}.`, ''] : []),
   ];
   return out.join('\n');

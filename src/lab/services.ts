@@ -246,7 +246,7 @@ LAB_SERVICES.push({
   // with M=1 O=1 from its own link-local address, so an RA never depends on one head (docs/pxe.md).
   // Router lifetime 0 (the agent's default): the heads are not the client's default router.
   crm: () => [
-    `primitive radvd ocf:ha-oscar:radvd params interface=eth0 prefixes=${LAB_RA_PREFIX} op monitor interval=10s timeout=20s op monitor interval=30s timeout=20s OCF_CHECK_LEVEL=10 ${LAB_START_STOP}`,
+    `primitive radvd ocf:ha-oscar:radvd params interface=eth0 prefixes=${LAB_RA_PREFIX} op monitor interval=10s timeout=20s op monitor interval=120s timeout=20s OCF_CHECK_LEVEL=10 ${LAB_START_STOP}`,
     'clone radvd-clone radvd meta interleave=true',
   ].join('\n'),
   members: [],

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { build } from 'esbuild';
 import { describeWith } from '../helpers/prereq';
 import { run } from '../../src/service/run';
-import { SERVICES, HEALTH, FENCE, RA, VIP } from '../../src/crm/agents';
+import { SERVICES, HEALTH, FENCE, RA, VIP, type Monitor } from '../../src/crm/agents';
 
 const root = join(__dirname, '..', '..');
 let tmp = '';
@@ -75,6 +75,31 @@ describe('start/stop timeouts: at least what each agent\'s meta-data advises', (
         const m = new RegExp(`<action name="${action}" timeout="(\\d+)s?"`).exec(md!);
         expect(m, `${spec.agent}: no ${action} action in its meta-data`).not.toBeNull();
         expect(Number(spec.timeouts[action].replace(/s$/, '')), `${spec.agent} ${action}`).toBeGreaterThanOrEqual(Number(m![1]));
+      }
+    });
+  }
+});
+
+// Issue 25: a monitor runs for years; the generator may check less often than an agent advises
+// (ntpd's level 0), never more often, and never with a shorter timeout.
+describe('recurring monitors: each depth the agent advises, no more often and no shorter timeout', () => {
+  const specs = [...Object.values(SERVICES), ...Object.values(HEALTH), RA];
+  const secs = (x: string): number => Number(x.replace(/s$/, ''));
+  for (const spec of specs) {
+    it(spec.agent, async () => {
+      const md = await metaDataFromSource(spec.agent);
+      expect(md, `agents/${spec.agent.split(':')[2]}.ts`).toBeDefined();
+      const advised = new Map([...md!.matchAll(/<action name="monitor"([^>]*)\/>/g)].map((m) => {
+        const a = (k: string): string => new RegExp(`${k}="([^"]*)"`).exec(m[1]!)?.[1] ?? '';
+        return [Number(a('depth') || 0), { interval: secs(a('interval')), timeout: secs(a('timeout')) }] as const;
+      }));
+      expect(advised.size, `${spec.agent}: no monitor action in its meta-data`).toBeGreaterThan(0);
+      for (const m of spec.monitors as readonly Monitor[]) {
+        const depth = m.depth ?? 0;
+        const adv = advised.get(depth);
+        expect(adv, `${spec.agent}: a depth-${depth} monitor the agent does not advertise`).toBeDefined();
+        expect(secs(m.interval), `${spec.agent} depth ${depth}: interval`).toBeGreaterThanOrEqual(adv!.interval);
+        expect(secs(m.timeout), `${spec.agent} depth ${depth}: timeout`).toBeGreaterThanOrEqual(adv!.timeout);
       }
     });
   }
