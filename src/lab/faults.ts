@@ -311,6 +311,7 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
     await settle(spec);
     load.start();
     await sleep(3_000);
+    const doubles = new Set<string>();
     const row = (fault: string, t0: number, r: Omit<FaultRow, 'fault' | 'lost' | 'failures'>, extra: string[] = []): void => {
       const t1 = Date.now();
       loads.push(loadavg()[0]!);
@@ -322,14 +323,16 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
       if (w.lost.length) failures.push(`${w.lost.length} acknowledged NFS writes lost (${w.lost.slice(0, 5).join(', ')})`);
       if (m.dup.length) failures.push(`two MACs for one VIP in ${m.dup.length} queries (${m.dup[0]!.vip}: ${m.dup[0]!.macs.join(' ')})`);
       if (HEADS.every((h) => fenced.includes(h))) failures.push('both heads fenced');
-      const dl = load.doubleLeases();
+      // each address bound twice is the failure of the fault during which it first showed, not of every later one
+      const dl = load.doubleLeases().filter((x) => !doubles.has(x));
+      for (const x of dl) doubles.add(x);
       if (dl.length) failures.push(`DHCP address bound to two clients: ${dl.join('; ')}`);
       const x: FaultRow = {
         fault, ...r, failures,
         lost: `NFS ${w.lost.length}/${w.acked} acked (${w.tried - w.acked} unacked); DHCP ${l.ok}/${l.tried} leases; ARP/NDP ${m.answered}/${m.queries} answered, max 1 MAC: ${m.dup.length ? 'NO' : 'yes'}`,
       };
       rows.push(x);
-      say(`  ${fault}: detected ${x.detected ?? 'n/a'}, answers ${x.answers ?? 'n/a'}; ${x.outcome}; ${x.lost}${failures.length ? `; FAILURE: ${failures.join('; ')}` : ''}`);
+      say(`  ${fault}: detected: ${x.detected ?? 'n/a'}; answers again: ${x.answers ?? 'n/a'}; ${x.outcome}; ${x.lost}${failures.length ? `; FAILURE: ${failures.join('; ')}` : ''}`);
     };
 
     // (a) NodeFlap: power-off of the active head, again and again (services alternate heads)
@@ -555,7 +558,7 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
     const peerFaults = PEER_DAEMONS.flatMap((d) => (['KILL', 'STOP'] as const).filter((sig) => want(`${PEER_PREFIX}${d.proc} SIG${sig}`)).map((sig) => ({ d, sig })));
     if (peerFaults.length) {
       say('  switching the lab to the bare resource-agents peer (src/lab/peer.ts)');
-      await loadPeer(spec, say);
+      await loadPeer(spec, say, 180_000, { carryLeases: true });
       const pc = peerChecks(spec);
       await settle(spec, pc);
       for (const { d, sig } of peerFaults) await daemonFault(d, sig, pc, PEER_PREFIX);

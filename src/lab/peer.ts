@@ -15,7 +15,7 @@
 //     agent for nfs-ganesha, which the lab's ha-oscar configuration runs. docs/lab.md.
 // Monitors: the agents' own advised defaults (10 s, level 0: a pid check); start and stop
 // timeouts as the lab gives its own agents (LAB_START_STOP_OPS).
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClusterConfig, Constraint, Primitive } from '../crm/model';
 import { constraint, primitive } from '../crm/render-crm';
@@ -25,7 +25,7 @@ import { describeFailure } from '../service/run';
 import { crmMon, exec, execOk, initOf, waitInactive, waitServices, type Say } from './lab';
 import { sleep } from './procs';
 import {
-  LAB_DIR, LAB_START_STOP_OPS, LAB_VIPS, TFTP_PROBE, VIP_COLOCATION, labChecks, labDhcpdConf, withVips, writeHeadFiles,
+  DHCP_STATE, LAB_DIR, LAB_START_STOP_OPS, LAB_VIPS, TFTP_PROBE, VIP_COLOCATION, labChecks, labDhcpdConf, withVips, writeHeadFiles,
   type ClientCheck,
 } from './services';
 import type { LabSpec } from './spec';
@@ -163,7 +163,12 @@ async function replaceObjects(spec: LabSpec, head: (typeof HEADS)[number], primi
  * peer's services in, with cibadmin (one patch each, as `config apply --tool cibadmin`), and
  * waits until they run and answer from the client. The VIPs are the same objects: they stay up.
  */
-export async function loadPeer(spec: LabSpec, say: Say = () => undefined, timeoutMs = 180_000): Promise<void> {
+/**
+ * Switch the running lab to the peer. carryLeases: once ha-oscar's services are stopped, its
+ * DHCPv4 lease file becomes the peer's (the same site under another configuration; otherwise the
+ * peer's dhcpd starts with no leases and hands out addresses the clients already hold).
+ */
+export async function loadPeer(spec: LabSpec, say: Say = () => undefined, timeoutMs = 180_000, opts: { carryLeases?: boolean } = {}): Promise<void> {
   const head = HEADS.find((h) => initOf(spec, h));
   if (!head) throw new Error('no head is powered on');
   const dir = join(sharedDir(spec), PEER_DHCP_DIR);
@@ -176,6 +181,10 @@ export async function loadPeer(spec: LabSpec, say: Say = () => undefined, timeou
   const fence = fencingObjects((await execOk(spec, head, ['cibadmin', '--query', '--scope', 'configuration'], { timeoutMs: 30_000 })).stdout);
   await waitInactive(spec, head, (id) => fence.ids.includes(id) || vipIds.includes(id), timeoutMs);
   say('  everything but the fencing and the VIPs stopped');
+  if (opts.carryLeases) {
+    const from = join(sharedDir(spec), DHCP_STATE[4].slice(LAB_SHARED.length + 1), 'dhcpd.leases'); // the head's path, on the host
+    if (existsSync(from)) { copyFileSync(from, join(dir, 'dhcpd.leases')); say(`  ha-oscar's DHCPv4 leases carried over to the peer (${from})`); }
+  }
   await replaceObjects(spec, head, primitives, constraints);
   await waitServices(spec, timeoutMs, peerChecks(spec));
   const mon = await crmMon(spec, head, 15_000);
