@@ -242,10 +242,27 @@ function fencedSince(spec: LabSpec, t0: number): string[] {
   return [...new Set(pduEvents(spec).filter((e) => (e.event === 'off' || e.event === 'reboot') && e.time && Date.parse(e.time) >= t0).map((e) => e.name ?? '?'))];
 }
 
+/** Until the cluster has no action in flight (crm_resource --wait), at most timeoutS; false when it did not get there. */
+async function idle(spec: LabSpec, timeoutS = 120): Promise<boolean> {
+  const head = HEADS.find((h) => initOf(spec, h));
+  if (!head) return false;
+  const r = await exec(spec, head, ['crm_resource', '--wait', `--timeout=${timeoutS}s`], { timeoutMs: (timeoutS + 30) * 1000 });
+  return r.code === 0;
+}
+
+/**
+ * Fail counts cleared after a fault, with the cluster idle before and after. A cleanup while
+ * the recovery's transition is still in flight (its new recurring monitors just initiated)
+ * cancels those monitors, and the controller then waits for their results until the action
+ * timer expires (~80 s in the lab): no monitor runs meanwhile, so a hang injected right after
+ * went undetected (the battery's run of 2026-12-07 15:51, snmpd, in.tftpd, ganesha SIGSTOP).
+ */
 async function cleanup(spec: LabSpec, rscs: string[]): Promise<void> {
+  await idle(spec);
   const head = HEADS.find((h) => initOf(spec, h))!;
   for (const r of new Set(rscs)) await exec(spec, head, ['crm_resource', '--cleanup', '--resource', r], { timeoutMs: 30_000 });
   for (const r of new Set(rscs)) await locate(spec, r, 60_000); // re-probed: started again somewhere
+  await idle(spec); // the re-probe's transition done: the recurring monitors run again
 }
 
 /** Where a resource runs, waiting up to timeoutMs while crm_mon shows it nowhere (re-probed, recovering). */
@@ -375,13 +392,34 @@ export async function faults(spec: LabSpec, opts: FaultsOptions): Promise<Faults
         if (fail.at === undefined) for (const h of HEADS) { const f = monitorFailure(spec, h, d.rscs, offs[h]!); if (f.at !== undefined) { fail = f; break; } }
         return fail.at !== undefined;
       };
+      // SIGSTOP: whether the processes stay stopped (ps state T) until the fault is over; a
+      // process continued by someone else is no hang, and the row says so
+      let watching = sig === 'STOP';
+      let resumed: string | undefined;
+      let resumedAt = 0;
+      const watcher = (async () => {
+        while (watching && resumed === undefined) {
+          const r = await exec(spec, active, ['ps', '-o', 'pid=,stat=', '-p', pids.join(',')], { timeoutMs: 5_000 }).catch(() => undefined);
+          if (r) {
+            const st = new Map(r.stdout.trim().split('\n').filter(Boolean).map((l) => l.trim().split(/\s+/) as [string, string]));
+            const off = pids.find((p) => !st.get(p)?.startsWith('T'));
+            if (off) { resumedAt = Date.now(); resumed = `${d.proc} (pid ${off}) ${st.has(off) ? `in state ${st.get(off)}` : 'gone'} ${s(resumedAt - t0)} after the SIGSTOP`; }
+          }
+          await sleep(500);
+        }
+      })();
       const answers = await outage(spec, cks.filter((c) => c.name.startsWith(d.checks)), t0, detect, 120_000);
       const until = t0 + 90_000;
       while (!detect() && Date.now() < until) await sleep(500);
+      watching = false;
+      await watcher;
       if (sig === 'STOP') for (const p of pids) await exec(spec, active, ['kill', '-s', 'CONT', p]); // if it is still there
       const now = await locate(spec, d.rscs[0]!, 60_000);
-      const outcome = fail.at === undefined ? `NOT detected within 90 s (service ${answers === 0 ? 'kept answering' : 'down'})`
-        : now === active ? `repaired in place on ${active}` : now ? `moved to the peer ${now}` : `${d.rscs[0]} stopped`;
+      const service = answers === 0 ? 'kept answering' : answers === undefined ? 'down' : `answered again after ${s(answers)}`;
+      const outcome = (fail.at === undefined ? `NOT detected within 90 s (service ${service})`
+        : now === active ? `repaired in place on ${active}` : now ? `moved to the peer ${now}` : `${d.rscs[0]} stopped`)
+        // (after detection, the recovery's stop continues it: that is no news)
+        + (resumed && (fail.at === undefined || resumedAt < fail.at) ? `; no longer stopped before detection: ${resumed}` : '');
       row(`${name} on the active head (${active})`, t0, {
         detected: fail.at !== undefined ? `${s(fail.at - t0)} (${fail.what})` : 'not detected',
         answers: answers === undefined ? 'not within 120 s' : answers === 0 ? 'never stopped' : s(answers),
