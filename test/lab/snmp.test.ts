@@ -212,7 +212,12 @@ describeWith(need, 'lab SNMP: HA-OSCAR-MIB from the client', () => {
     await exec(spec, head, ['crm_resource', '--resource', 'snmpd', '--delete-parameter', 'trap_sink']);
     // the alerts' per-node state (the package's directory stays)
     for (const h of HEADS) if (isPoweredOn(spec, h)) await exec(spec, h, ['find', ALERT_STATE_DIR, '-mindepth', '1', '-delete']);
+    // the cleanup only with the cluster idle (deleting trap_sink restarts snmpd): a cleanup while
+    // the restart's new monitors are in flight cancels them, and the controller then waits ~80 s
+    // for their results, monitoring nothing (src/lab/faults.ts cleanup())
+    await exec(spec, head, ['crm_resource', '--wait', '--timeout=120s'], { timeoutMs: 150_000 });
     await exec(spec, head, ['crm_resource', '--cleanup', '--resource', 'snmpd'], { timeoutMs: 60_000 });
+    await exec(spec, head, ['crm_resource', '--wait', '--timeout=120s'], { timeoutMs: 150_000 });
     await stopTrapd();
     await waitServices(spec, 240_000);
     expect((await exec(spec, head, ['cibadmin', '--query', '--xpath', `//alert[starts-with(@id, '${ALERT_ID}')]`])).code).not.toBe(0);

@@ -39,7 +39,7 @@ describe('networks.<name>.ipv6.ra', () => {
     });
     expect(c!.child.ops).toEqual([
       { name: 'start', interval: '0s', timeout: '20s' }, { name: 'stop', interval: '0s', timeout: '20s' },
-      { name: 'monitor', interval: '10s', timeout: '20s' }, { name: 'monitor', interval: '30s', timeout: '20s', depth: 10 },
+      { name: 'monitor', interval: '10s', timeout: '20s' }, { name: 'monitor', interval: '120s', timeout: '20s', depth: 10 },
     ]);
   });
 
