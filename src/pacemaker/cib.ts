@@ -111,11 +111,14 @@ export async function diffCib(original: string, wanted: string): Promise<string 
  * the patch when its version is no longer the patch's source version (someone
  * changed the CIB after it was read).
  */
+/** cibadmin refused a patch: the CIB's version moved after the patch's source was read. */
+export class CibChangedError extends Error {}
+
 export async function patchCib(patch: string, t: CibTarget = {}): Promise<void> {
   const r = await run('cibadmin', ['--patch', '--xml-pipe'], { input: patch, env: env(t), timeoutMs: 120_000 });
   if (r.code !== 0) {
     const why = (r.stderr + r.stdout).split('\n').map((l) => l.trim()).filter(Boolean).pop();
-    if (why && /older than existing/i.test(why)) throw new Error(`cibadmin --patch: the CIB changed while apply ran (${why}); run apply again`);
+    if (why && /older than existing/i.test(why)) throw new CibChangedError(`cibadmin --patch: the CIB changed while apply ran (${why}); run apply again`);
     throw new Error(why ? `cibadmin --patch: ${why}` : describeFailure('cibadmin', r));
   }
 }

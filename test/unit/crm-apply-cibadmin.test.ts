@@ -107,6 +107,39 @@ describeWith({ bins: ['cibadmin', 'crm_verify', 'crm_diff', 'crm_attribute', 'cr
     afterFirst = xml;
   }, 60_000);
 
+  // A live cluster writes status all the time (monitor results, node attributes): each moves the
+  // CIB's num_updates, and cibadmin refuses a patch made from the older version (seen in the lab:
+  // "Update was older than existing configuration" while the cluster recorded a probe).
+  it('a status update between the read and the write: the same plan again against the new version, written once; the status stays', async () => {
+    const f = await adminCib('status-race.xml');
+    const attempts: number[] = [];
+    const r = await applyConfig(cfg, {
+      cibFile: f, tool: 'cibadmin',
+      beforeWrite: async (n) => {
+        attempts.push(n);
+        if (n === 1) await runOk('cibadmin', ['--create', '--scope', 'status', '--xml-text', '<node_state id="1" uname="head1"/>'], { env: { CIB_file: f }, timeoutMs: 30_000 });
+      },
+    });
+    expect(attempts).toEqual([1, 2]);
+    expect(r.changed).toBe(true);
+    const xml = read(f);
+    expect(await compare(configurationOf(renderFullCib(cfg)), xml)).toEqual([]);
+    expect(xml).toContain(ADMIN_RSC);
+    expect(xml).toMatch(/<node_state id="1" uname="head1"/);
+  }, 60_000);
+
+  it('a configuration change between the read and the write: refused in one line, the admin\'s change kept, nothing of ours written', async () => {
+    const f = await adminCib('config-race.xml');
+    const err = await applyConfig(cfg, {
+      cibFile: f, tool: 'cibadmin',
+      beforeWrite: async () => { await runOk('crm_attribute', ['--type', 'crm_config', '--name', 'admin-prop', '--update', '43'], { env: { CIB_file: f }, timeoutMs: 30_000 }); },
+    }).then(() => undefined, (e: Error) => e);
+    expect(err?.message).toMatch(/^cibadmin --patch: the configuration changed while apply ran \(epoch \d+\.\d+ -> \d+\.\d+\); run apply again$/);
+    const xml = read(f);
+    expect(xml).toMatch(/name="admin-prop" value="43"/);
+    expect(xml).not.toContain(MARKER_TAG);
+  }, 60_000);
+
   it('applied again: nothing written, the file and its epoch stay', async () => {
     const before = read(viaCibadmin);
     const r = await applyConfig(cfg, { cibFile: viaCibadmin, tool: 'cibadmin' });
