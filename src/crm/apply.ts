@@ -13,7 +13,7 @@
 // loads (with the tag as a crm `tag` line) in one crmsh session, one commit.
 import { parseStringPromise } from 'xml2js';
 import {
-  CibChangedError, crmLoadUpdate, cibVersion, diffCib, onPath, patchCib, queryCib, verifyCib, type CibTarget,
+  crmLoadUpdate, cibVersion, onPath, patchCib, patchWithRetry, queryCib, verifyCib, type CibTarget,
 } from '../pacemaker/cib';
 import type { ClusterConfig } from './model';
 import { renderConfiguration, renderFullCib } from './render-xml';
@@ -366,28 +366,12 @@ async function applyWithCibadmin(cfg: ClusterConfig, opts: ApplyOptions): Promis
   // carries the CIB version it was made from, so the CIB refuses it when someone
   // changed the configuration after we read it, instead of our copy silently
   // overwriting their change.
-  // The CIB refuses the patch when its version moved since the read. Status updates (a monitor
-  // result, a node attribute) move num_updates all the time on a live cluster: then the same
-  // plan is made again against the CIB as it is now. A moved epoch is a configuration change by
-  // someone else: that is refused, never overwritten.
-  let current = plan;
-  for (let attempt = 1; ; attempt++) {
-    const patch = await diffCib(current.original, current.merged);
-    if (!patch) break;
-    await opts.beforeWrite?.(attempt);
-    try {
-      await patchCib(patch, opts);
-      break;
-    } catch (e) {
-      if (!(e instanceof CibChangedError) || attempt >= 5) throw e;
-      const now = await queryCib(opts);
-      const [v0, v1] = [cibVersion(before), cibVersion(now)];
-      if (v1.adminEpoch !== v0.adminEpoch || v1.epoch !== v0.epoch) {
-        throw new Error(`cibadmin --patch: the configuration changed while apply ran (epoch ${v0.adminEpoch}.${v0.epoch} -> ${v1.adminEpoch}.${v1.epoch}); run apply again`);
-      }
-      current = await mergeConfiguration(want, now);
-    }
-  }
+  // A status update between the read and the write is retried, a configuration change by
+  // someone else refused (patchWithRetry, src/pacemaker/cib.ts).
+  await patchWithRetry({
+    read: () => queryCib(opts), write: (patch) => patchCib(patch, opts), edit: (cib) => mergeConfiguration(want, cib),
+    first: plan, firstCib: before, keepEpoch: true, beforeWrite: opts.beforeWrite,
+  });
   return { changed: true, epochBefore, epochAfter: await checkApplied(want, marker, 'cibadmin --patch', opts), differences };
 }
 

@@ -20,10 +20,9 @@ import { join } from 'node:path';
 import type { ClusterConfig, Constraint, Primitive } from '../crm/model';
 import { constraint, primitive } from '../crm/render-crm';
 import { renderConfiguration, renderFullCib } from '../crm/render-xml';
-import { diffCib } from '../pacemaker/cib';
+import { CibChangedError, patchRefused, patchWithRetry } from '../pacemaker/cib';
 import { describeFailure } from '../service/run';
 import { crmMon, exec, execOk, initOf, waitInactive, waitServices, type Say } from './lab';
-import { sleep } from './procs';
 import {
   DHCP_STATE, LAB_DIR, LAB_START_STOP_OPS, LAB_VIPS, TFTP_PROBE, VIP_COLOCATION, labChecks, labDhcpdConf, withVips, writeHeadFiles,
   type ClientCheck,
@@ -144,17 +143,18 @@ export function peerFiles(): Record<string, string> {
  * patch that names it is refused). Read again and retried when the CIB changed in between.
  */
 async function replaceObjects(spec: LabSpec, head: (typeof HEADS)[number], primitives: Primitive[], constraints: Constraint[]): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    const before = (await execOk(spec, head, ['cibadmin', '--query'], { timeoutMs: 30_000 })).stdout.replace(/<status>[^]*<\/status>|<status\/>/, '');
-    const patch = await diffCib(before, spliceCib(before, primitives, constraints));
-    if (!patch) return;
-    const r = await exec(spec, head, ['cibadmin', '--patch', '--xml-pipe'], { input: patch, timeoutMs: 120_000 });
-    if (r.code === 0) return;
-    if (attempt >= 5 || !/older than existing|does not match|Application of an update diff failed/i.test(r.stderr + r.stdout)) {
-      throw new Error(`${head}: ${describeFailure('cibadmin --patch', r)}`);
-    }
-    await sleep(500);
-  }
+  const read = async () => (await execOk(spec, head, ['cibadmin', '--query'], { timeoutMs: 30_000 })).stdout.replace(/<status>[^]*<\/status>|<status\/>/, '');
+  const edit = async (cib: string) => ({ original: cib, merged: spliceCib(cib, primitives, constraints) });
+  const cib = await read();
+  await patchWithRetry({
+    read, edit, first: await edit(cib), firstCib: cib, pauseMs: 500,
+    write: async (patch) => {
+      const r = await exec(spec, head, ['cibadmin', '--patch', '--xml-pipe'], { input: patch, timeoutMs: 120_000 });
+      if (r.code === 0) return;
+      const failure = `${head}: ${describeFailure('cibadmin --patch', r)}`;
+      throw patchRefused(r.stderr + r.stdout) ? new CibChangedError(failure) : new Error(failure);
+    },
+  });
 }
 
 /**

@@ -106,19 +106,84 @@ export async function diffCib(original: string, wanted: string): Promise<string 
   }
 }
 
-/**
- * `cibadmin --patch` with a crm_diff patch on stdin: one write. The CIB refuses
- * the patch when its version is no longer the patch's source version (someone
- * changed the CIB after it was read).
- */
 /** cibadmin refused a patch: the CIB's version moved after the patch's source was read. */
 export class CibChangedError extends Error {}
 
+/**
+ * Whether cibadmin's output says it refused a patch because the CIB is no longer the patch's
+ * source (its version moved, or its content no longer matches): read again and make the patch
+ * anew, rather than give up.
+ */
+export function patchRefused(output: string): boolean {
+  return /older than existing|does not match|Application of an update diff failed/i.test(output);
+}
+
+/**
+ * `cibadmin --patch` with a crm_diff patch on stdin: one write. The CIB refuses
+ * the patch when its version is no longer the patch's source version (someone
+ * changed the CIB after it was read): CibChangedError.
+ */
 export async function patchCib(patch: string, t: CibTarget = {}): Promise<void> {
   const r = await run('cibadmin', ['--patch', '--xml-pipe'], { input: patch, env: env(t), timeoutMs: 120_000 });
   if (r.code !== 0) {
     const why = (r.stderr + r.stdout).split('\n').map((l) => l.trim()).filter(Boolean).pop();
-    if (why && /older than existing/i.test(why)) throw new CibChangedError(`cibadmin --patch: the CIB changed while apply ran (${why}); run apply again`);
+    if (why && patchRefused(r.stderr + r.stdout)) throw new CibChangedError(`cibadmin --patch: the CIB changed while apply ran (${why}); run apply again`);
     throw new Error(why ? `cibadmin --patch: ${why}` : describeFailure('cibadmin', r));
+  }
+}
+
+/** A CIB text and what it should become: the two ends of one crm_diff patch. */
+export interface CibEdit { original: string; merged: string }
+
+export interface PatchLoop {
+  /** The CIB as it is now (what `edit` is made from on a retry). */
+  read(): Promise<string>;
+  /** Writes one patch; throws CibChangedError when the CIB refused it as stale. */
+  write(patch: string): Promise<void>;
+  /** The edit for a CIB text. */
+  edit(cib: string): Promise<CibEdit>;
+  /** The edit of the first try, already made (and checked) by the caller. */
+  first: CibEdit;
+  /** The CIB text `first` was made from: with keepEpoch, its version is the reference. */
+  firstCib: string;
+  /** Refuse (never overwrite) when the configuration's epoch moved: someone else changed it. */
+  keepEpoch?: boolean;
+  /** Tries in all (default 5), and the pause before each retry (default 0). */
+  tries?: number;
+  pauseMs?: number;
+  /** Tests only: runs before each write (to change the CIB in between). */
+  beforeWrite?: (attempt: number) => Promise<void>;
+}
+
+/**
+ * One write of the CIB as a crm_diff patch, retried from a fresh read when cibadmin refuses it as
+ * stale. A patch carries the version it was made from, so a status update (a monitor result, a
+ * node attribute: num_updates moves all the time on a live cluster) between the read and the
+ * write makes it stale: then the same edit is made again against the CIB as it is now. With
+ * keepEpoch, a moved epoch (a configuration change by someone else) is refused in one line
+ * instead. Returns false when there was nothing to write.
+ */
+export async function patchWithRetry(l: PatchLoop): Promise<boolean> {
+  const tries = l.tries ?? 5;
+  let current = l.first;
+  for (let attempt = 1; ; attempt++) {
+    const patch = await diffCib(current.original, current.merged);
+    if (!patch) return false;
+    await l.beforeWrite?.(attempt);
+    try {
+      await l.write(patch);
+      return true;
+    } catch (e) {
+      if (!(e instanceof CibChangedError) || attempt >= tries) throw e;
+    }
+    if (l.pauseMs) await new Promise((r) => setTimeout(r, l.pauseMs));
+    const now = await l.read();
+    if (l.keepEpoch) {
+      const [v0, v1] = [cibVersion(l.firstCib), cibVersion(now)];
+      if (v1.adminEpoch !== v0.adminEpoch || v1.epoch !== v0.epoch) {
+        throw new Error(`cibadmin --patch: the configuration changed while apply ran (epoch ${v0.adminEpoch}.${v0.epoch} -> ${v1.adminEpoch}.${v1.epoch}); run apply again`);
+      }
+    }
+    current = await l.edit(now);
   }
 }

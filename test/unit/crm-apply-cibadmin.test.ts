@@ -15,7 +15,7 @@ import { bundleEntry } from '../helpers/build';
 import { writeFileAtomic } from '../../src/service/atomic';
 import { runOk } from '../../src/service/run';
 import { parseDescription, buildConfig, applyConfig, compare, renderFullCib, MARKER_TAG } from '../../src/crm/index';
-import { cibVersion, verifyCib } from '../../src/pacemaker/cib';
+import { CibChangedError, cibVersion, patchCib, patchRefused, patchWithRetry, verifyCib } from '../../src/pacemaker/cib';
 import { main } from '../../src/cli/config';
 
 const example = join(root, 'examples', 'lab-active-active.yaml');
@@ -138,6 +138,52 @@ describeWith({ bins: ['cibadmin', 'crm_verify', 'crm_diff', 'crm_attribute', 'cr
     const xml = read(f);
     expect(xml).toMatch(/name="admin-prop" value="43"/);
     expect(xml).not.toContain(MARKER_TAG);
+  }, 60_000);
+
+  // The same loop without keepEpoch: the lab's switch to the bare resource-agents peer
+  // (src/lab/peer.ts) replaces its objects whatever else changed meanwhile.
+  it('patchWithRetry without keepEpoch: a configuration change in between is read again and kept, ours written on the second try', async () => {
+    const f = await adminCib('loop-config-race.xml');
+    const io = { env: { CIB_file: f }, timeoutMs: 30_000 };
+    const readNoStatus = async () => (await runOk('cibadmin', ['--query'], io)).stdout;
+    // one epoch on, as mergeConfiguration and the peer's spliceCib do (a patch whose target is not newer is refused)
+    const bump = (c: string) => c.replace(/(<cib\b[^>]*\sepoch=")(\d+)"/, (_m, a: string, e: string) => `${a}${Number(e) + 1}"`);
+    const edit = async (cib: string) => ({ original: cib, merged: bump(cib).replace('<resources>', '<resources><primitive id="ours" class="ocf" provider="heartbeat" type="Dummy"/>') });
+    const cib = await readNoStatus();
+    const writes: number[] = [];
+    const written = await patchWithRetry({
+      read: readNoStatus, edit, first: await edit(cib), firstCib: cib,
+      write: (patch) => patchCib(patch, { cibFile: f }),
+      beforeWrite: async (n) => {
+        writes.push(n);
+        if (n === 1) await runOk('crm_attribute', ['--type', 'crm_config', '--name', 'admin-prop', '--update', '44'], io);
+      },
+    });
+    expect(written).toBe(true);
+    expect(writes).toEqual([1, 2]);
+    expect(read(f)).toMatch(/name="admin-prop" value="44"/);
+    expect(read(f)).toContain('<primitive id="ours"');
+  }, 60_000);
+
+  it('patchWithRetry: a stale patch every time gives up after `tries` writes; any other failure at once', async () => {
+    const f = await adminCib('loop-give-up.xml');
+    const cib = read(f);
+    const edit = async (c: string) => ({ original: c, merged: c.replace('value="42"', 'value="45"') });
+    let n = 0;
+    const stale = await patchWithRetry({
+      read: async () => read(f), edit, first: await edit(cib), firstCib: cib, tries: 3,
+      write: async () => { n++; throw new CibChangedError(`stale ${n}`); },
+    }).then(() => undefined, (e: Error) => e.message);
+    expect([stale, n]).toEqual(['stale 3', 3]);
+    n = 0;
+    const other = await patchWithRetry({
+      read: async () => read(f), edit, first: await edit(cib), firstCib: cib,
+      write: async () => { n++; throw new Error('cibadmin --patch: Permission denied'); },
+    }).then(() => undefined, (e: Error) => e.message);
+    expect([other, n]).toEqual(['cibadmin --patch: Permission denied', 1]);
+    expect(patchRefused('Update was older than existing configuration')).toBe(true);
+    expect(patchRefused('Call cib_apply_diff failed (-206): Application of an update diff failed')).toBe(true);
+    expect(patchRefused('Permission denied')).toBe(false);
   }, 60_000);
 
   it('applied again: nothing written, the file and its epoch stay', async () => {
