@@ -2,6 +2,9 @@
 // DHCPv6 with family=6: one resource per family) or Kea DHCPv4 (server=kea).
 // The config is checked with the server's own test mode in validate-all and before every start.
 // Leases live in state_dir, which moves with the service (shared storage or a synced dir).
+// Kea HA (ha_mode): Kea on both heads as a clone with notify, leases replicated by Kea's HA hook
+// (no shared storage); Pacemaker's post-stop notification of the partner makes the survivor serve
+// every scope at once (src/service/kea.ts).
 // Monitor: level 0 = the server process is alive; level 10 = a real DHCP exchange from this
 // node: DHCPINFORM broadcast on the interface from the VIP (v4, answer must carry server
 // identifier = server_id), INFORMATION-REQUEST to ff02::1:2 on the interface (v6).
@@ -17,6 +20,7 @@ import { dhcpInform, macFor } from '../src/probe/dhcp';
 import { readFileSync, existsSync, mkdirSync, accessSync, constants, rmSync, readdirSync } from 'node:fs';
 import { networkInterfaces, hostname } from 'node:os';
 import { dirname } from 'node:path';
+import { HA_RUNNING_STATES, addHa, allScopes, haStatus, hooksDir, parseHaPeers, serveEveryScope, type HaMode, type HaPeer } from '../src/service/kea';
 import { version } from '../package.json';
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$/;
@@ -51,6 +55,17 @@ const params = {
   pidfile: p.string({ check: checkAbsolutePath, shortdesc: 'Pidfile (default /run/ha-oscar/<instance>.pid)' }),
   user: p.string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/, patternHint: 'a user name', shortdesc: 'ISC dhcpd: run as this user (-user; only with a dhcpd built with --enable-paranoia)' }),
   group: p.string({ pattern: /^[a-z_][a-z0-9_-]{0,31}$/, patternHint: 'a group name', shortdesc: 'ISC dhcpd: run as this group (-group; only with a dhcpd built with --enable-paranoia)' }),
+  ha_mode: p.select({
+    options: ['off', 'hot-standby', 'load-balancing'] as const, default: 'off',
+    shortdesc: 'Kea HA: off, hot-standby or load-balancing (server=kea; run the resource as a clone with notify=true)',
+    longdesc: 'Kea on both heads, its HA hook replicating every lease to the partner as it is granted (no shared storage: state_dir is each head\'s own). hot-standby: the first head of ha_peers serves, the second stands by; load-balancing: both serve, each its half of the clients. Each head answers from its own address on interface (server_id must be unset). When Pacemaker has stopped the partner\'s instance or fenced its head (the post-stop notification), this head serves every scope at once (Kea\'s ha-scopes); Kea\'s own detection (10 s without heartbeats, and clients left unanswered) is only the backstop.',
+  }),
+  ha_peers: p.string({
+    check: (s) => { const r = parseHaPeers(s); return typeof r === 'string' ? `must be two name=address entries (the heads' node names and their HA addresses): ${r}` : undefined; },
+    shortdesc: 'Kea HA: "head1=ADDRESS head2=ADDRESS" (node names and the addresses the HA hooks talk over)',
+    longdesc: 'Both heads, as Pacemaker names them, each with its own address on the network the HA hooks talk over (the cluster network, never a VIP). The first is the primary. The same value on both heads; each finds itself by its node name.',
+  }),
+  ha_port: p.integer({ default: 8001, min: 1, max: 65535, shortdesc: 'Kea HA: TCP port of the HA hook\'s own HTTP listener on each head\'s ha_peers address' }),
 };
 type Ctx = Context<typeof params>;
 
@@ -68,6 +83,7 @@ function paths(c: Ctx) {
     leasefile: c.params.leasefile ?? `${state}/${lease}`,
     log: `${pidfile}.log`,
     keaConf: `${state}/kea-dhcp4.derived.json`,
+    control: `${pidfile}.d/kea4-ctrl.sock`,
   };
 }
 
@@ -118,6 +134,23 @@ function stripJsonComments(s: string): string {
   return out;
 }
 
+const haOn = (c: Ctx) => c.params.server === 'kea' && c.params.ha_mode !== 'off';
+const haPeers = (c: Ctx) => parseHaPeers(c.params.ha_peers ?? '') as HaPeer[];
+/** This head's name in ha_peers: the node name Pacemaker runs the action on. */
+const haNode = (c: Ctx) => c.env.OCF_RESKEY_CRM_meta_on_node || hostname();
+
+/** This head's own IPv4 address on the interface (the first one: a VIP is added after it). */
+function ownAddress4(c: Ctx): string | undefined {
+  return networkInterfaces()[ifaces(c)[0]!]?.find((x) => x.family === 'IPv4' && !x.internal)?.address;
+}
+
+/** Where Kea binds: interface/VIP, or with HA each head's own address (no head holds a VIP for it). */
+function keaBind(c: Ctx): string {
+  const a = haOn(c) ? ownAddress4(c) : c.params.server_id;
+  if (!a) fail(OCF.ERR_INSTALLED, `no IPv4 address on ${ifaces(c)[0]} for Kea to answer from`);
+  return a;
+}
+
 /** Kea config with interfaces bound to iface/VIP and the lease file in state_dir. */
 function keaDerived(c: Ctx): string {
   const f = paths(c);
@@ -129,7 +162,8 @@ function keaDerived(c: Ctx): string {
   if (!d4 || typeof d4 !== 'object') fail(OCF.ERR_CONFIGURED, `${c.params.config}: no "Dhcp4" object`);
   const ic = (d4['interfaces-config'] ?? {}) as Record<string, unknown>;
   // require-all: a Kea that cannot bind (port taken) exits instead of running deaf
-  d4['interfaces-config'] = { ...ic, interfaces: ifaces(c).map((i) => `${i}/${c.params.server_id}`), 'service-sockets-require-all': true };
+  const bind = keaBind(c);
+  d4['interfaces-config'] = { ...ic, interfaces: ifaces(c).map((i) => `${i}/${bind}`), 'service-sockets-require-all': true };
   const ldb = (d4['lease-database'] ?? {}) as Record<string, unknown>;
   if (ldb.type !== undefined && ldb.type !== 'memfile') fail(OCF.ERR_CONFIGURED, `${c.params.config}: lease-database type ${String(ldb.type)}: the agent manages memfile leases only`);
   d4['lease-database'] = { ...ldb, type: 'memfile', persist: true, name: f.leasefile };
@@ -137,6 +171,12 @@ function keaDerived(c: Ctx): string {
   // file Kea rotates itself (10 MB x 3) instead of letting <pidfile>.log grow without end
   if (d4.loggers === undefined && conf.Logging === undefined) {
     d4.loggers = [{ name: 'kea-dhcp4', severity: 'INFO', output_options: [{ output: `${f.rundir}/kea-dhcp4.log`, maxsize: 10 * 1024 * 1024, maxver: 2 }] }];
+  }
+  if (haOn(c)) {
+    const hooks = hooksDir();
+    if (!hooks) fail(OCF.ERR_INSTALLED, 'Kea\'s HA hook (libdhcp_ha.so, libdhcp_lease_cmds.so) is not installed on this node (Debian: kea-dhcp4-server)');
+    const why = addHa(d4, { mode: c.params.ha_mode as HaMode, peers: haPeers(c), thisName: haNode(c), port: c.params.ha_port, hooks, controlSocket: f.control });
+    if (why) fail(OCF.ERR_CONFIGURED, `${c.params.config}: ${why}`);
   }
   return `${JSON.stringify(conf, null, 2)}\n`;
 }
@@ -156,8 +196,15 @@ async function answering(c: Ctx, timeoutMs: number, strict = true): Promise<stri
     // itself holds the DHCP socket on the VIP. The real exchange is the client-side probe's job.
     const pid = runningPid(paths(c).pidfile, c.bin('kea-dhcp4'));
     if (pid === undefined) return 'kea-dhcp4 is not running';
-    const s = boundSockets(pid).find((b) => b.proto === 'udp' && b.address === c.params.server_id && b.port === 67);
-    return s ? undefined : `kea-dhcp4 (pid ${pid}) holds no DHCP socket on ${c.params.server_id}:67`;
+    const bind = haOn(c) ? ownAddress4(c) : c.params.server_id;
+    const s = boundSockets(pid).find((b) => b.proto === 'udp' && b.address === bind && b.port === 67);
+    if (!s) return `kea-dhcp4 (pid ${pid}) holds no DHCP socket on ${bind}:67`;
+    if (!haOn(c)) return undefined;
+    // with HA, Kea's own view over its control channel: it answers (not hung) and its HA state is one that serves
+    try {
+      const st = await haStatus(paths(c).control, timeoutMs);
+      return (HA_RUNNING_STATES as readonly string[]).includes(st.state) ? undefined : `kea-dhcp4's HA service is in state ${st.state}: it serves no client until restarted`;
+    } catch (e) { return oneLine((e as Error).message, 200); }
   }
   const mac = macFor(`${hostname()}/${c.instance}`);
   if (c.params.family === '4') {
@@ -185,7 +232,7 @@ async function supportsUser(exe: string): Promise<boolean> {
 export default defineAgent({
   name: 'dhcpd',
   version,
-  shortdesc: 'DHCP server (ISC dhcpd v4/v6, Kea v4) for PXE boot',
+  shortdesc: 'DHCP server (ISC dhcpd v4/v6, Kea v4 with or without HA) for PXE boot',
   longdesc: 'Runs ISC dhcpd (DHCPv4, or DHCPv6 with family=6) or Kea DHCPv4 in the foreground as a cluster resource on the compute-node network. The configuration is checked with the server\'s own test mode before every start. Leases live in state_dir, which must move with the service (shared storage or a synced directory). Level 10 monitors do a real DHCP exchange from the node (DHCPINFORM from the VIP, or a DHCPv6 Information-request), and check that the lease file\'s directory has room to rewrite it (twice its size, at least 64 KiB): a server that cannot record its leases fails the monitor, and start refuses to run it there, so the service moves to the peer.',
   params,
   needsRoot: true,
@@ -201,7 +248,13 @@ export default defineAgent({
     if (pr.server === 'kea' && (pr.user || pr.group)) fail(OCF.ERR_CONFIGURED, 'user/group are not supported with server=kea');
     if (pr.family === '4' && pr.server_id && !isIPv4(pr.server_id)) fail(OCF.ERR_CONFIGURED, `server_id ${pr.server_id} must be an IPv4 address (the VIP) for family 4`);
     if (pr.family === '6' && pr.server_id && isIPv4(pr.server_id)) fail(OCF.ERR_CONFIGURED, `server_id ${pr.server_id} must be an IPv6 address or a DUID for family 6`);
-    if (pr.server === 'kea' && !pr.server_id) fail(OCF.ERR_CONFIGURED, 'server=kea needs server_id (the VIP): Kea is bound to interface/VIP');
+    if (pr.ha_mode !== 'off') {
+      if (pr.server !== 'kea') fail(OCF.ERR_CONFIGURED, `ha_mode=${pr.ha_mode} needs server=kea (ISC dhcpd has no HA here)`);
+      if (!pr.ha_peers) fail(OCF.ERR_CONFIGURED, `ha_mode=${pr.ha_mode} needs ha_peers ("head1=ADDRESS head2=ADDRESS")`);
+      if (pr.server_id) fail(OCF.ERR_CONFIGURED, 'with ha_mode each head answers from its own address: unset server_id');
+      const me = haNode(c);
+      if (!haPeers(c).some((x) => x.name === me)) fail(OCF.ERR_CONFIGURED, `this node (${me}) is not one of ha_peers (${haPeers(c).map((x) => x.name).join(', ')})`);
+    } else if (pr.server === 'kea' && !pr.server_id) fail(OCF.ERR_CONFIGURED, 'server=kea needs server_id (the VIP): Kea is bound to interface/VIP (or set ha_mode)');
     // the config file is this node's (ERR_INSTALLED: the peer may still run the service)
     try { accessSync(pr.config, constants.R_OK); } catch { fail(OCF.ERR_INSTALLED, `config file ${pr.config} does not exist or is not readable on this node`); }
     const missing = ifaces(c).filter((i) => !existsSync(`/sys/class/net/${i}`));
@@ -253,7 +306,7 @@ export default defineAgent({
         { argv, pidfile: f.pidfile, logfile: f.log, env },
         { timeoutMs: Math.max(1000, c.remaining() - 500), pollMs: 200, ready: async () => (await answering(c, 400, false)) === undefined },
       );
-      c.log.info(`started ${exeName(c)} (pid ${pid}) for DHCPv${c.params.family} on ${ifaces(c).join(' ')}, leases in ${f.leasefile}`);
+      c.log.info(`started ${exeName(c)} (pid ${pid}) for DHCPv${c.params.family} on ${ifaces(c).join(' ')}, leases in ${f.leasefile}${haOn(c) ? `, Kea HA ${c.params.ha_mode} as ${haNode(c)}` : ''}`);
     } catch (e) {
       fail(OCF.ERR_GENERIC, `start failed: ${oneLine((e as Error).message, 300)}`);
     }
@@ -270,6 +323,30 @@ export default defineAgent({
   async stop(c) {
     const f = paths(c);
     await stopDaemon(f.pidfile, c.bin(exeName(c)), c.remaining());
+  },
+
+  /**
+   * Kea HA: after Pacemaker stopped the partner's instance (a stop, or its head fenced), serve
+   * every scope now. Other notifications need nothing: a returning partner syncs its leases from
+   * this head by itself (Kea's waiting -> syncing -> ready).
+   */
+  async notify(c) {
+    if (!haOn(c)) return OCF.SUCCESS;
+    const e = c.env;
+    const stopped = splitList(e.OCF_RESKEY_CRM_meta_notify_stop_uname ?? '');
+    const me = haNode(c);
+    const partner = haPeers(c).find((x) => x.name !== me)?.name;
+    if (e.OCF_RESKEY_CRM_meta_notify_type !== 'post' || e.OCF_RESKEY_CRM_meta_notify_operation !== 'stop' || !partner || !stopped.includes(partner) || stopped.includes(me)) return OCF.SUCCESS;
+    if (daemonState(paths(c).pidfile, c.bin('kea-dhcp4')).state !== 'running') return OCF.SUCCESS;
+    const scopes = allScopes(c.params.ha_mode as HaMode, haPeers(c));
+    try {
+      const st = await serveEveryScope(paths(c).control, scopes, Math.max(1000, c.remaining() - 1000));
+      c.log.info(`Pacemaker stopped the partner's instance on ${partner}: Kea serves every scope (${st.scopes.join(', ') || scopes.join(', ')}, state ${st.state}, ${st.commands} ha-scopes command(s))`);
+    } catch (err) {
+      // not a failure of this instance: Kea's own detection still takes over after max-response-delay
+      c.log.warn(`Pacemaker stopped the partner's instance on ${partner}, but Kea could not be made to serve its scope now: ${oneLine((err as Error).message, 200)}`);
+    }
+    return OCF.SUCCESS;
   },
 
   async monitor(c) {

@@ -1,0 +1,178 @@
+// Kea DHCPv4 High Availability under Pacemaker (ocf:ha-oscar:dhcpd server=kea ha_mode=...):
+// the HA hook's configuration the agent writes into Kea's derived config, Kea's control channel
+// (a unix socket, one JSON command per connection), and the takeover Pacemaker asks for.
+//
+// Kea runs on both heads (a clone). Its HA hook replicates every lease to the partner as it is
+// granted, over a dedicated HTTP listener on each head's own address, so no shared storage is
+// needed. Who is alive is Pacemaker's call: once Pacemaker has stopped the partner's instance
+// (or fenced its head), the survivor's agent tells Kea to serve the partner's scope too
+// (`ha-scopes`), instead of waiting for Kea's own detection (max-response-delay).
+import { existsSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { isIPv6 } from 'node:net';
+
+export type HaMode = 'hot-standby' | 'load-balancing';
+
+export interface HaPeer { name: string; address: string }
+
+/** "head1=198.51.100.1 head2=198.51.100.2" -> peers; a reason when it is not two distinct name=address entries. */
+export function parseHaPeers(s: string): HaPeer[] | string {
+  const items = s.split(/[\s,;]+/).filter(Boolean);
+  const peers: HaPeer[] = [];
+  for (const it of items) {
+    const m = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,62})=(.+)$/.exec(it);
+    if (!m) return `"${it}" is not name=address`;
+    peers.push({ name: m[1]!, address: m[2]!.replace(/^\[(.*)\]$/, '$1') });
+  }
+  if (peers.length !== 2) return `names ${peers.length} head(s): Kea HA pairs exactly two`;
+  if (peers[0]!.name === peers[1]!.name) return `names ${peers[0]!.name} twice`;
+  if (peers[0]!.address === peers[1]!.address) return `gives both heads the address ${peers[0]!.address}`;
+  return peers;
+}
+
+/**
+ * The HA timings the agent writes. Kea's defaults detect a dead partner in 60 s
+ * (max-response-delay); here Pacemaker decides, so Kea's own detection is only the backstop
+ * (and what lets a head that starts alone serve: waiting -> partner-down). Heartbeats every
+ * second make a dead partner show at once in `ha-heartbeat`. max-ack-delay and
+ * max-unacked-clients stay Kea's: a head only goes partner-down on its own when clients are
+ * also left unanswered, so a cut of the HA link alone (both heads still serving their
+ * clients) never makes both serve every scope.
+ */
+export const HA_TIMINGS = { 'heartbeat-delay': 1000, 'max-response-delay': 10000, 'max-ack-delay': 10000, 'max-unacked-clients': 10 } as const;
+
+/** The Kea hooks directory that holds the HA and lease_cmds libraries, or undefined. */
+export function hooksDir(): string | undefined {
+  const arch = process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : process.arch;
+  const dirs = [`/usr/lib/${arch}-linux-gnu/kea/hooks`, '/usr/lib64/kea/hooks', '/usr/lib/kea/hooks', '/usr/local/lib/kea/hooks'];
+  return dirs.find((d) => existsSync(`${d}/libdhcp_ha.so`) && existsSync(`${d}/libdhcp_lease_cmds.so`));
+}
+
+const url = (p: HaPeer, port: number) => `http://${isIPv6(p.address) ? `[${p.address}]` : p.address}:${port}/`;
+
+/** Roles in ha_peers order: the first is the primary. */
+export function roles(mode: HaMode): [string, string] {
+  return mode === 'hot-standby' ? ['primary', 'standby'] : ['primary', 'secondary'];
+}
+
+/**
+ * The scopes a survivor serves once its partner is gone: both in load-balancing; in hot-standby
+ * the primary's (the only scope there is).
+ */
+export function allScopes(mode: HaMode, peers: HaPeer[]): string[] {
+  return mode === 'load-balancing' ? peers.map((p) => p.name) : [peers[0]!.name];
+}
+
+/**
+ * Adds Kea HA to a Dhcp4 object (in place): the lease_cmds and HA hooks (after the admin's own
+ * hooks), multi-threading (the dedicated HA listener needs it) and the control socket the agent
+ * talks to. A reason when the admin's config already loads the HA hook or sets a control socket.
+ */
+export function addHa(d4: Record<string, unknown>, o: { mode: HaMode; peers: HaPeer[]; thisName: string; port: number; hooks: string; controlSocket: string }): string | undefined {
+  const hooks = Array.isArray(d4['hooks-libraries']) ? (d4['hooks-libraries'] as { library?: string }[]) : [];
+  if (hooks.some((h) => /libdhcp_(ha|lease_cmds)\.so$/.test(String(h.library ?? '')))) {
+    return 'the config already loads libdhcp_ha.so or libdhcp_lease_cmds.so: with ha_mode the agent writes the HA hook itself (remove them)';
+  }
+  if (d4['control-socket'] !== undefined) return 'the config sets a control-socket: with ha_mode the agent sets its own (remove it)';
+  const [r1, r2] = roles(o.mode);
+  d4['hooks-libraries'] = [
+    ...hooks,
+    { library: `${o.hooks}/libdhcp_lease_cmds.so` },
+    {
+      library: `${o.hooks}/libdhcp_ha.so`,
+      parameters: {
+        'high-availability': [{
+          'this-server-name': o.thisName, mode: o.mode, ...HA_TIMINGS,
+          'multi-threading': { 'enable-multi-threading': true, 'http-dedicated-listener': true, 'http-listener-threads': 2, 'http-client-threads': 2 },
+          peers: o.peers.map((p, i) => ({ name: p.name, url: url(p, o.port), role: i === 0 ? r1 : r2, 'auto-failover': true })),
+        }],
+      },
+    },
+  ];
+  const mt = (d4['multi-threading'] ?? {}) as Record<string, unknown>;
+  d4['multi-threading'] = { 'thread-pool-size': 2, 'packet-queue-size': 64, ...mt, 'enable-multi-threading': true };
+  d4['control-socket'] = { 'socket-type': 'unix', 'socket-name': o.controlSocket };
+  return undefined;
+}
+
+export interface KeaAnswer { result: number; text?: string; arguments?: Record<string, unknown> }
+
+/**
+ * One command on Kea's control socket: Kea answers with one JSON object and closes. Rejects
+ * with a one-line reason when the socket is missing, Kea does not answer within timeoutMs
+ * (a hung server), or the answer is not JSON.
+ */
+export function keaCommand(socket: string, command: string, args: Record<string, unknown> | undefined, timeoutMs: number): Promise<KeaAnswer> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    let done = false;
+    const finish = (e?: Error, a?: KeaAnswer) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      s.destroy();
+      if (e) reject(e); else resolve(a!);
+    };
+    const s = createConnection(socket, () => s.write(JSON.stringify(args ? { command, arguments: args } : { command })));
+    const timer = setTimeout(() => finish(new Error(`Kea's control socket ${socket} did not answer '${command}' within ${timeoutMs} ms`)), timeoutMs);
+    s.setEncoding('utf8');
+    s.on('data', (d: string) => {
+      buf += d;
+      try { finish(undefined, JSON.parse(buf) as KeaAnswer); } catch { /* not all of it yet */ }
+    });
+    s.on('end', () => {
+      try { finish(undefined, JSON.parse(buf) as KeaAnswer); } catch { finish(new Error(`Kea answered '${command}' with no JSON: ${buf.slice(0, 120) || '(nothing)'}`)); }
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => finish(new Error(`Kea's control socket ${socket}: ${e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? 'no server listens' : e.message}`)));
+  });
+}
+
+export interface HaStatus { state: string; scopes: string[]; unsent: number }
+
+/** `ha-heartbeat`: this server's HA state and the scopes it serves. */
+export async function haStatus(socket: string, timeoutMs: number): Promise<HaStatus> {
+  const a = await keaCommand(socket, 'ha-heartbeat', undefined, timeoutMs);
+  if (a.result !== 0 || !a.arguments) throw new Error(`Kea's ha-heartbeat failed: ${a.text ?? `result ${a.result}`}`);
+  const g = a.arguments;
+  return { state: String(g.state), scopes: Array.isArray(g.scopes) ? g.scopes.map(String) : [], unsent: Number(g['unsent-update-count'] ?? 0) };
+}
+
+/**
+ * HA states in which the server answers clients (or is about to, with its partner): anything but
+ * these is a failure of the monitor. "terminated" (clocks too far apart) stops the HA service
+ * for good until a restart.
+ */
+export const HA_RUNNING_STATES = [
+  'waiting', 'syncing', 'ready', 'load-balancing', 'hot-standby', 'partner-down', 'partner-in-maintenance',
+  'in-maintenance', 'communication-recovery', 'backup',
+] as const;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Pacemaker says the partner is gone: serve every scope now. `ha-scopes` holds until Kea's next
+ * state change, and the change Kea makes when it first misses the partner (load-balancing ->
+ * communication-recovery) puts its own scope back; so the scopes are read again and set again
+ * until they hold over `settleMs` (or Kea is in partner-down, where it serves everything anyway).
+ */
+export async function serveEveryScope(socket: string, scopes: string[], deadlineMs: number, settleMs = 1500): Promise<HaStatus & { commands: number }> {
+  const end = Date.now() + deadlineMs;
+  let commands = 0;
+  let heldSince: number | undefined;
+  for (;;) {
+    const left = Math.max(200, end - Date.now());
+    const st = await haStatus(socket, Math.min(2000, left));
+    const covered = st.state === 'partner-down' || scopes.every((x) => st.scopes.includes(x));
+    if (covered) {
+      heldSince ??= Date.now();
+      if (st.state === 'partner-down' || Date.now() - heldSince >= settleMs || Date.now() >= end) return { ...st, commands };
+    } else {
+      heldSince = undefined;
+      if (Date.now() >= end) throw new Error(`Kea still serves only ${st.scopes.join(', ') || 'no scope'} (state ${st.state}) after ${commands} ha-scopes command(s)`);
+      const a = await keaCommand(socket, 'ha-scopes', { scopes }, Math.min(2000, left));
+      commands++;
+      if (a.result !== 0) throw new Error(`Kea refused ha-scopes ${scopes.join(',')}: ${a.text ?? `result ${a.result}`}`);
+    }
+    await sleep(250);
+  }
+}
