@@ -90,6 +90,8 @@ export const SERVICES: Record<string, ServiceSpec> = {
     keys: {
       server: p('server', 'string', ['isc', 'kea']), interface: p('interface', 'string'),
       user: p('user', 'string'), group: p('group', 'string'),
+      // Kea HA (server: kea): the DHCPv4 resource becomes a clone on both heads (model.ts)
+      ha: p('ha_mode', 'string', ['hot-standby', 'load-balancing']), ha_port: p('ha_port', 'int'),
     },
     defaults: { interface: (c) => c.serviceInterface },
     variants: {
@@ -174,6 +176,20 @@ export const SERVICES: Record<string, ServiceSpec> = {
     monitors: [{ interval: '30s', timeout: '20s' }],
     timeouts: t(20, 120),
   },
+};
+
+/**
+ * Kea HA (services.dhcp.ha): ocf:ha-oscar:dhcpd runs on both heads as one clone, not with the
+ * VIPs. notify: the survivor's agent hears of the partner's stop (or fencing) and serves every
+ * scope at once. ha_peers: both heads with their address on corosync link 0's network (the HA
+ * hooks talk there, never over a VIP). Each head answers from its own address, so no server_id.
+ */
+export const KEA_HA = {
+  mode: 'ha_mode',
+  peers: 'ha_peers',
+  dropped: ['server_id'] as readonly string[],
+  cloneMeta: [['interleave', 'true'], ['notify', 'true']] as [string, string][],
+  peersValue: (c: DefaultCtx) => (c.heads.length === 2 && c.peerAddrs.length === 2 ? c.heads.map((h, i) => `${h}=${c.peerAddrs[i]}`).join(' ') : undefined),
 };
 
 /** Health monitors: cloned, one instance per head. */

@@ -1,6 +1,6 @@
 // From a validated Description to the Pacemaker configuration, as a small
 // intermediate model that both renderers (crm syntax, CIB XML) print.
-import { DELAY, FENCE, HEALTH, HEURISTIC, RA, SERVICES, SNMP_ALERT, VIP, type DefaultCtx, type Monitor, type Timeouts } from './agents';
+import { DELAY, FENCE, HEALTH, HEURISTIC, KEA_HA, RA, SERVICES, SNMP_ALERT, VIP, type DefaultCtx, type Monitor, type Timeouts } from './agents';
 import { durationS, type Description, type Head, type Heuristics, type ServiceSet } from './describe';
 
 /** An operation; depth becomes the op's OCF_CHECK_LEVEL. */
@@ -133,6 +133,13 @@ export function buildConfig(d: Description): ClusterConfig {
         }))
         : [{ id: spec.id, params: base }];
       for (const inst of variants) {
+        // Kea HA: one clone on both heads, outside the set's colocation and order (agents.ts KEA_HA)
+        if (inst.params.some(([k]) => k === KEA_HA.mode)) {
+          const peers = KEA_HA.peersValue(ctx);
+          const params: [string, string][] = [...inst.params.filter(([k]) => !KEA_HA.dropped.includes(k)), ...(peers ? [[KEA_HA.peers, peers] as [string, string]] : [])];
+          cfg.clones.push({ id: `${inst.id}-clone`, child: { id: inst.id, agent: spec.agent, params, meta: [], ops: ops(spec.timeouts, spec.monitors) }, meta: KEA_HA.cloneMeta });
+          continue;
+        }
         cfg.primitives.push({ id: inst.id, agent: spec.agent, params: inst.params, meta: [...prioMeta], ops: ops(spec.timeouts, spec.monitors) });
         sids.push(inst.id);
       }
