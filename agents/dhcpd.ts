@@ -20,7 +20,7 @@ import { dhcpInform, macFor } from '../src/probe/dhcp';
 import { readFileSync, existsSync, mkdirSync, accessSync, constants, rmSync, readdirSync } from 'node:fs';
 import { networkInterfaces, hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { HA_RUNNING_STATES, addHa, allScopes, haStatus, hooksDir, parseHaPeers, serveEveryScope, type HaMode, type HaPeer } from '../src/service/kea';
+import { HA_RUNNING_STATES, addHa, allScopes, forgetNeighbour, haStatus, hooksDir, parseHaPeers, serveEveryScope, type HaMode, type HaPeer } from '../src/service/kea';
 import { version } from '../package.json';
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$/;
@@ -58,7 +58,7 @@ const params = {
   ha_mode: p.select({
     options: ['off', 'hot-standby', 'load-balancing'] as const, default: 'off',
     shortdesc: 'Kea HA: off, hot-standby or load-balancing (server=kea; run the resource as a clone with notify=true)',
-    longdesc: 'Kea on both heads, its HA hook replicating every lease to the partner as it is granted (no shared storage: state_dir is each head\'s own). hot-standby: the first head of ha_peers serves, the second stands by; load-balancing: both serve, each its half of the clients. Each head answers from its own address on interface (server_id must be unset). When Pacemaker has stopped the partner\'s instance or fenced its head (the post-stop notification), this head serves every scope at once (Kea\'s ha-scopes); Kea\'s own detection (10 s without heartbeats, and clients left unanswered) is only the backstop.',
+    longdesc: 'Kea on both heads, its HA hook replicating every lease to the partner as it is granted (no shared storage: state_dir is each head\'s own). hot-standby: the first head of ha_peers serves, the second stands by; load-balancing: both serve, each its half of the clients. Each head answers from its own address on interface (server_id must be unset). When Pacemaker has stopped the partner\'s instance or fenced its head (the post-stop notification), this head serves every scope at once (Kea\'s ha-maintenance-start: partner-down); Kea\'s own detection (10 s without heartbeats, and clients left unanswered) is only the backstop.',
   }),
   ha_peers: p.string({
     check: (s) => { const r = parseHaPeers(s); return typeof r === 'string' ? `must be two name=address entries (the heads' node names and their HA addresses): ${r}` : undefined; },
@@ -339,9 +339,12 @@ export default defineAgent({
     if (e.OCF_RESKEY_CRM_meta_notify_type !== 'post' || e.OCF_RESKEY_CRM_meta_notify_operation !== 'stop' || !partner || !stopped.includes(partner) || stopped.includes(me)) return OCF.SUCCESS;
     if (daemonState(paths(c).pidfile, c.bin('kea-dhcp4')).state !== 'running') return OCF.SUCCESS;
     const scopes = allScopes(c.params.ha_mode as HaMode, haPeers(c));
+    const t0 = Date.now();
+    const stale = await forgetNeighbour(haPeers(c).find((x) => x.name === partner)!.address);
+    if (stale) c.log.warn(stale);
     try {
       const st = await serveEveryScope(paths(c).control, scopes, Math.max(1000, c.remaining() - 1000));
-      c.log.info(`Pacemaker stopped the partner's instance on ${partner}: Kea serves every scope (${st.scopes.join(', ') || scopes.join(', ')}, state ${st.state}, ${st.commands} ha-scopes command(s))`);
+      c.log.info(`Pacemaker stopped the partner's instance on ${partner}: Kea serves every scope (${st.scopes.join(', ') || scopes.join(', ')}), state ${st.state} after ${Date.now() - t0} ms${st.commands.length ? ` (${st.commands.join('; ')})` : ''}`);
     } catch (err) {
       // not a failure of this instance: Kea's own detection still takes over after max-response-delay
       c.log.warn(`Pacemaker stopped the partner's instance on ${partner}, but Kea could not be made to serve its scope now: ${oneLine((err as Error).message, 200)}`);

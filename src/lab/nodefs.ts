@@ -28,7 +28,10 @@ export function nodeBinds(spec: LabSpec, node: NodeName): Bind[] {
   if (HEADS.includes(node)) {
     for (const p of ['/etc/corosync', '/var/lib/pacemaker', '/var/lib/corosync']) b.push({ src: join(d, flat(p)), dst: p });
   }
-  for (const p of SERVICE_STATE_DIRS) if (existsSync(p)) b.push({ src: join(d, flat(p)), dst: p });
+  // the node's copy, made at lab up from the host's directory (prepareNodeDirs): not whether the
+  // directory exists here, where a reboot looks through the head's /var overlay, in which an agent
+  // may have made it since (a Kea state_dir in /var/lib/kea made every later boot of that head fail)
+  for (const p of SERVICE_STATE_DIRS) if (existsSync(join(d, flat(p)))) b.push({ src: join(d, flat(p)), dst: p });
   b.push({ src: join(d, flat(OWN_STATE_DIR)), dst: OWN_STATE_DIR });
   // after OWN_STATE_DIR: LAB_SHARED lies inside it (the mount point is made by prepareNodeDirs)
   if (HEADS.includes(node)) b.push({ src: sharedDir(spec), dst: LAB_SHARED });

@@ -5,11 +5,12 @@
 // Kea runs on both heads (a clone). Its HA hook replicates every lease to the partner as it is
 // granted, over a dedicated HTTP listener on each head's own address, so no shared storage is
 // needed. Who is alive is Pacemaker's call: once Pacemaker has stopped the partner's instance
-// (or fenced its head), the survivor's agent tells Kea to serve the partner's scope too
-// (`ha-scopes`), instead of waiting for Kea's own detection (max-response-delay).
+// (or fenced its head), the survivor's agent puts Kea in partner-down (`ha-maintenance-start`
+// against an unreachable partner), instead of waiting for Kea's own detection.
 import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { isIPv6 } from 'node:net';
+import { run } from './run';
 
 export type HaMode = 'hot-standby' | 'load-balancing';
 
@@ -150,27 +151,55 @@ export const HA_RUNNING_STATES = [
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Pacemaker says the partner is gone: serve every scope now. `ha-scopes` holds until Kea's next
- * state change, and the change Kea makes when it first misses the partner (load-balancing ->
- * communication-recovery) puts its own scope back; so the scopes are read again and set again
- * until they hold over `settleMs` (or Kea is in partner-down, where it serves everything anyway).
+ * Forget this node's cached link-layer address of the partner (`ip neigh flush to ADDRESS`), once
+ * Pacemaker has fenced it. Kea's `ha-maintenance-start` opens a new connection to the partner
+ * and waits for it for a fixed 10 s (Kea's HTTP client timeout): to a powered-off partner whose
+ * neighbour entry is still "reachable" (the kernel keeps it ~30 s) the connection attempt hangs
+ * all that time, and neither head serves anyone meanwhile (in load-balancing, even its own
+ * clients wait on a lease update to the partner). Without the entry the kernel asks again, gets
+ * no answer, and fails the connection in ~3 s (3 ARP or NDP probes). Only a cache: the entry
+ * comes back by itself when the partner does. Returns a reason when `ip` failed.
  */
-export async function serveEveryScope(socket: string, scopes: string[], deadlineMs: number, settleMs = 1500): Promise<HaStatus & { commands: number }> {
+export async function forgetNeighbour(address: string): Promise<string | undefined> {
+  const r = await run('ip', ['neigh', 'flush', 'to', address], { timeoutMs: 5000 });
+  return r.code === 0 ? undefined : `ip neigh flush to ${address}: ${(r.stderr || r.spawnError || `exit ${r.code}`).toString().trim()}`;
+}
+
+/**
+ * Pacemaker says the partner is gone: serve every scope now, and keep serving them.
+ * `ha-maintenance-start` does it: Kea first tells its partner, and when the partner does not
+ * answer it goes to partner-down at once (as it would by itself after max-response-delay), a
+ * state it keeps until the partner is back and synced. `ha-scopes` alone is not enough: it
+ * holds only until Kea's next state change, and the change Kea makes when a lease update to the
+ * dead partner fails (load-balancing -> communication-recovery) puts its own scope back (seen in
+ * the lab: B's clients unanswered for 30 s after the scopes were set). So `ha-scopes` is only
+ * the fallback, set again until it holds over `settleMs`.
+ */
+export async function serveEveryScope(socket: string, scopes: string[], deadlineMs: number, settleMs = 1500): Promise<HaStatus & { commands: string[] }> {
   const end = Date.now() + deadlineMs;
-  let commands = 0;
+  const commands: string[] = [];
+  const left = () => Math.max(200, end - Date.now());
+  const first = await haStatus(socket, Math.min(2000, left()));
+  if (first.state === 'partner-down') return { ...first, commands };
+  // a partner that still answers gets "in-maintenance" and serves nothing: this head serves all
+  const m = await keaCommand(socket, 'ha-maintenance-start', undefined, left());
+  commands.push(`ha-maintenance-start: ${m.text ?? m.result}`);
+  if (m.result === 0) {
+    const st = await haStatus(socket, Math.min(2000, left()));
+    if (st.state === 'partner-down' || st.state === 'partner-in-maintenance') return { ...st, commands };
+  }
   let heldSince: number | undefined;
   for (;;) {
-    const left = Math.max(200, end - Date.now());
-    const st = await haStatus(socket, Math.min(2000, left));
+    const st = await haStatus(socket, Math.min(2000, left()));
     const covered = st.state === 'partner-down' || scopes.every((x) => st.scopes.includes(x));
     if (covered) {
       heldSince ??= Date.now();
       if (st.state === 'partner-down' || Date.now() - heldSince >= settleMs || Date.now() >= end) return { ...st, commands };
     } else {
       heldSince = undefined;
-      if (Date.now() >= end) throw new Error(`Kea still serves only ${st.scopes.join(', ') || 'no scope'} (state ${st.state}) after ${commands} ha-scopes command(s)`);
-      const a = await keaCommand(socket, 'ha-scopes', { scopes }, Math.min(2000, left));
-      commands++;
+      if (Date.now() >= end) throw new Error(`Kea still serves only ${st.scopes.join(', ') || 'no scope'} (state ${st.state}) after ${commands.join('; ')}`);
+      const a = await keaCommand(socket, 'ha-scopes', { scopes }, Math.min(2000, left()));
+      commands.push('ha-scopes');
       if (a.result !== 0) throw new Error(`Kea refused ha-scopes ${scopes.join(',')}: ${a.text ?? `result ${a.result}`}`);
     }
     await sleep(250);
