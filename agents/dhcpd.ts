@@ -252,6 +252,8 @@ export default defineAgent({
       if (pr.server !== 'kea') fail(OCF.ERR_CONFIGURED, `ha_mode=${pr.ha_mode} needs server=kea (ISC dhcpd has no HA here)`);
       if (!pr.ha_peers) fail(OCF.ERR_CONFIGURED, `ha_mode=${pr.ha_mode} needs ha_peers ("head1=ADDRESS head2=ADDRESS")`);
       if (pr.server_id) fail(OCF.ERR_CONFIGURED, 'with ha_mode each head answers from its own address: unset server_id');
+      // a unix socket path must fit sun_path (108 bytes): Kea would fail to start on a longer one
+      if (Buffer.byteLength(paths(c).control) > 107) fail(OCF.ERR_CONFIGURED, `pidfile ${paths(c).pidfile} is too long: Kea's control socket ${paths(c).control} must fit in 107 bytes`);
       const me = haNode(c);
       if (!haPeers(c).some((x) => x.name === me)) fail(OCF.ERR_CONFIGURED, `this node (${me}) is not one of ha_peers (${haPeers(c).map((x) => x.name).join(', ')})`);
     } else if (pr.server === 'kea' && !pr.server_id) fail(OCF.ERR_CONFIGURED, 'server=kea needs server_id (the VIP): Kea is bound to interface/VIP (or set ha_mode)');

@@ -117,6 +117,7 @@ describeWith({ bins: ['ip', 'kea-dhcp4'], root: true, packages: ['iproute2', 'ke
       [{ server_id: '192.0.2.10' }, {}, /^with ha_mode each head answers from its own address: unset server_id$/],
       [{}, { OCF_RESKEY_CRM_meta_on_node: 'headz' }, /^this node \(headz\) is not one of ha_peers \(heada, headb\)$/],
       [{ ha_port: '0' }, {}, /ha_port/],
+      [{ pidfile: `/run/${'x'.repeat(100)}.pid` }, {}, /^pidfile .* is too long: Kea's control socket .* must fit in 107 bytes$/],
     ];
     for (const [over, env, want] of cases) {
       const r = nsAgent('a', 'validate-all', over, env);
