@@ -1,5 +1,5 @@
 // ocf:ha-oscar:dhcpd — the PXE DHCP server as a cluster resource: ISC dhcpd (DHCPv4, or
-// DHCPv6 with family=6: one resource per family) or Kea DHCPv4 (server=kea).
+// DHCPv6 with family=6: one resource per family) or Kea (server=kea: DHCPv4, and DHCPv6 with HA).
 // The config is checked with the server's own test mode in validate-all and before every start.
 // Leases live in state_dir, which moves with the service (shared storage or a synced dir).
 // Kea HA (ha_mode): Kea on both heads as a clone with notify, leases replicated by Kea's HA hook
@@ -27,11 +27,11 @@ const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$/;
 const DUID = /^([0-9a-fA-F]{2}:?){4,130}$/;
 
 const params = {
-  server: p.select({ options: ['isc', 'kea'] as const, default: 'isc', shortdesc: 'DHCP server: ISC dhcpd or Kea (DHCPv4 only)' }),
-  family: p.select({ options: ['4', '6'] as const, default: '4', shortdesc: 'Address family: 4 (DHCPv4) or 6 (DHCPv6, ISC dhcpd -6). One resource per family.' }),
+  server: p.select({ options: ['isc', 'kea'] as const, default: 'isc', shortdesc: 'DHCP server: ISC dhcpd or Kea (DHCPv4; DHCPv6 with ha_mode)' }),
+  family: p.select({ options: ['4', '6'] as const, default: '4', shortdesc: 'Address family: 4 (DHCPv4) or 6 (DHCPv6: ISC dhcpd -6, or kea-dhcp6 with ha_mode). One resource per family.' }),
   config: p.string({
     required: true, check: checkAbsolutePath,
-    shortdesc: 'Server configuration file (dhcpd.conf, dhcpd6.conf or kea-dhcp4.conf)',
+    shortdesc: 'Server configuration file (dhcpd.conf, dhcpd6.conf, kea-dhcp4.conf or kea-dhcp6.conf)',
     longdesc: 'Checked with the server\'s own test mode (dhcpd -t -cf, kea-dhcp4 -t) in validate-all and before every start. A file missing or broken on this node gives OCF_ERR_INSTALLED (the service can still run on the peer, whose copy may be good), not OCF_ERR_CONFIGURED (which would stop it on every node). For Kea the agent writes a derived copy into state_dir with interfaces bound to interface/server_id and the lease file set to leasefile.',
   }),
   interface: p.string({
@@ -65,25 +65,27 @@ const params = {
     shortdesc: 'Kea HA: "head1=ADDRESS head2=ADDRESS" (node names and the addresses the HA hooks talk over)',
     longdesc: 'Both heads, as Pacemaker names them, each with its own address on the network the HA hooks talk over (the cluster network, never a VIP). The first is the primary. The same value on both heads; each finds itself by its node name.',
   }),
-  ha_port: p.integer({ default: 8001, min: 1, max: 65535, shortdesc: 'Kea HA: TCP port of the HA hook\'s own HTTP listener on each head\'s ha_peers address' }),
+  ha_port: p.integer({ min: 1, max: 65535, shortdesc: 'Kea HA: TCP port of the HA hook\'s own HTTP listener on each head\'s ha_peers address (default 8001 for DHCPv4, 8002 for DHCPv6)' }),
 };
 type Ctx = Context<typeof params>;
 
-const exeName = (c: Ctx) => (c.params.server === 'kea' ? 'kea-dhcp4' : 'dhcpd');
+const exeName = (c: Ctx) => (c.params.server === 'kea' ? `kea-dhcp${c.params.family}` : 'dhcpd');
+/** Kea's top-level key: Dhcp4 or Dhcp6. */
+const keaKey = (c: Ctx) => `Dhcp${c.params.family}` as const;
 const ifaces = (c: Ctx) => splitList(c.params.interface);
 
 function paths(c: Ctx) {
   const state = c.params.state_dir ?? `/var/lib/ha-oscar/${c.instanceId}`;
   const pidfile = c.params.pidfile ?? `/run/ha-oscar/${c.instanceId}.pid`;
-  const lease = c.params.server === 'kea' ? 'kea-leases4.csv' : c.params.family === '6' ? 'dhcpd6.leases' : 'dhcpd.leases';
+  const lease = c.params.server === 'kea' ? `kea-leases${c.params.family}.csv` : c.params.family === '6' ? 'dhcpd6.leases' : 'dhcpd.leases';
   return {
     state,
     pidfile,
     rundir: `${pidfile}.d`,
     leasefile: c.params.leasefile ?? `${state}/${lease}`,
     log: `${pidfile}.log`,
-    keaConf: `${state}/kea-dhcp4.derived.json`,
-    control: `${pidfile}.d/kea4-ctrl.sock`,
+    keaConf: `${state}/kea-dhcp${c.params.family}.derived.json`,
+    control: `${pidfile}.d/kea${c.params.family}-ctrl.sock`,
   };
 }
 
@@ -138,6 +140,8 @@ const haOn = (c: Ctx) => c.params.server === 'kea' && c.params.ha_mode !== 'off'
 const haPeers = (c: Ctx) => parseHaPeers(c.params.ha_peers ?? '') as HaPeer[];
 /** This head's name in ha_peers: the node name Pacemaker runs the action on. */
 const haNode = (c: Ctx) => c.env.OCF_RESKEY_CRM_meta_on_node || hostname();
+/** The HA listener's port: DHCPv4 and DHCPv6 each have their own on the same addresses. */
+const haPort = (c: Ctx) => c.params.ha_port ?? (c.params.family === '6' ? 8002 : 8001);
 
 /** This head's own IPv4 address on the interface (the first one: a VIP is added after it). */
 function ownAddress4(c: Ctx): string | undefined {
@@ -154,28 +158,31 @@ function keaBind(c: Ctx): string {
 /** Kea config with interfaces bound to iface/VIP and the lease file in state_dir. */
 function keaDerived(c: Ctx): string {
   const f = paths(c);
-  let conf: { Dhcp4?: Record<string, unknown> } & Record<string, unknown>;
+  let conf: Record<string, unknown>;
   try { conf = JSON.parse(stripJsonComments(readFileSync(c.params.config, 'utf8'))); } catch (e) {
     fail(OCF.ERR_CONFIGURED, `${c.params.config}: not JSON the agent can read: ${oneLine((e as Error).message, 200)}`);
   }
-  const d4 = conf.Dhcp4;
-  if (!d4 || typeof d4 !== 'object') fail(OCF.ERR_CONFIGURED, `${c.params.config}: no "Dhcp4" object`);
+  const d4 = conf[keaKey(c)] as Record<string, unknown> | undefined;
+  if (!d4 || typeof d4 !== 'object') fail(OCF.ERR_CONFIGURED, `${c.params.config}: no "${keaKey(c)}" object`);
   const ic = (d4['interfaces-config'] ?? {}) as Record<string, unknown>;
-  // require-all: a Kea that cannot bind (port taken) exits instead of running deaf
-  const bind = keaBind(c);
-  d4['interfaces-config'] = { ...ic, interfaces: ifaces(c).map((i) => `${i}/${bind}`), 'service-sockets-require-all': true };
+  // require-all: a Kea that cannot bind (port taken) exits instead of running deaf. DHCPv6 (HA
+  // only): the bare interface (ff02::1:2 and the link-local address), the server DUID kept in
+  // state_dir (data-directory), not in the host's /var/lib/kea
+  const bind = c.params.family === '4' ? keaBind(c) : undefined;
+  d4['interfaces-config'] = { ...ic, interfaces: ifaces(c).map((i) => (bind ? `${i}/${bind}` : i)), 'service-sockets-require-all': true };
+  if (c.params.family === '6') d4['data-directory'] = f.state;
   const ldb = (d4['lease-database'] ?? {}) as Record<string, unknown>;
   if (ldb.type !== undefined && ldb.type !== 'memfile') fail(OCF.ERR_CONFIGURED, `${c.params.config}: lease-database type ${String(ldb.type)}: the agent manages memfile leases only`);
   d4['lease-database'] = { ...ldb, type: 'memfile', persist: true, name: f.leasefile };
   // Kea logs every exchange to stdout by default: without loggers of the admin's own, log to a
   // file Kea rotates itself (10 MB x 3) instead of letting <pidfile>.log grow without end
   if (d4.loggers === undefined && conf.Logging === undefined) {
-    d4.loggers = [{ name: 'kea-dhcp4', severity: 'INFO', output_options: [{ output: `${f.rundir}/kea-dhcp4.log`, maxsize: 10 * 1024 * 1024, maxver: 2 }] }];
+    d4.loggers = [{ name: exeName(c), severity: 'INFO', output_options: [{ output: `${f.rundir}/${exeName(c)}.log`, maxsize: 10 * 1024 * 1024, maxver: 2 }] }];
   }
   if (haOn(c)) {
     const hooks = hooksDir();
-    if (!hooks) fail(OCF.ERR_INSTALLED, 'Kea\'s HA hook (libdhcp_ha.so, libdhcp_lease_cmds.so) is not installed on this node (Debian: kea-dhcp4-server)');
-    const why = addHa(d4, { mode: c.params.ha_mode as HaMode, peers: haPeers(c), thisName: haNode(c), port: c.params.ha_port, hooks, controlSocket: f.control });
+    if (!hooks) fail(OCF.ERR_INSTALLED, 'Kea\'s HA hook (libdhcp_ha.so, libdhcp_lease_cmds.so) is not installed on this node (Debian: kea-common, which kea-dhcp4-server and kea-dhcp6-server pull in)');
+    const why = addHa(d4, { mode: c.params.ha_mode as HaMode, peers: haPeers(c), thisName: haNode(c), port: haPort(c), hooks, controlSocket: f.control });
     if (why) fail(OCF.ERR_CONFIGURED, `${c.params.config}: ${why}`);
   }
   return `${JSON.stringify(conf, null, 2)}\n`;
@@ -194,16 +201,21 @@ async function answering(c: Ctx, timeoutMs: number, strict = true): Promise<stri
     // Kea drops frames the node sends itself (its packet filter skips outgoing frames, and its
     // UDP socket only sends), so no DHCP exchange from the node can reach it: check that Kea
     // itself holds the DHCP socket on the VIP. The real exchange is the client-side probe's job.
-    const pid = runningPid(paths(c).pidfile, c.bin('kea-dhcp4'));
-    if (pid === undefined) return 'kea-dhcp4 is not running';
-    const bind = haOn(c) ? ownAddress4(c) : c.params.server_id;
-    const s = boundSockets(pid).find((b) => b.proto === 'udp' && b.address === bind && b.port === 67);
-    if (!s) return `kea-dhcp4 (pid ${pid}) holds no DHCP socket on ${bind}:67`;
+    const exe = exeName(c);
+    const pid = runningPid(paths(c).pidfile, c.bin(exe));
+    if (pid === undefined) return `${exe} is not running`;
+    if (c.params.family === '6') {
+      if (!boundSockets(pid).some((b) => b.proto === 'udp6' && b.port === 547)) return `${exe} (pid ${pid}) holds no DHCPv6 socket (port 547)`;
+    } else {
+      const bind = haOn(c) ? ownAddress4(c) : c.params.server_id;
+      const s = boundSockets(pid).find((b) => b.proto === 'udp' && b.address === bind && b.port === 67);
+      if (!s) return `${exe} (pid ${pid}) holds no DHCP socket on ${bind}:67`;
+    }
     if (!haOn(c)) return undefined;
     // with HA, Kea's own view over its control channel: it answers (not hung) and its HA state is one that serves
     try {
       const st = await haStatus(paths(c).control, timeoutMs);
-      return (HA_RUNNING_STATES as readonly string[]).includes(st.state) ? undefined : `kea-dhcp4's HA service is in state ${st.state}: it serves no client until restarted`;
+      return (HA_RUNNING_STATES as readonly string[]).includes(st.state) ? undefined : `${exe}'s HA service is in state ${st.state}: it serves no client until restarted`;
     } catch (e) { return oneLine((e as Error).message, 200); }
   }
   const mac = macFor(`${hostname()}/${c.instance}`);
@@ -232,11 +244,11 @@ async function supportsUser(exe: string): Promise<boolean> {
 export default defineAgent({
   name: 'dhcpd',
   version,
-  shortdesc: 'DHCP server (ISC dhcpd v4/v6, Kea v4 with or without HA) for PXE boot',
+  shortdesc: 'DHCP server (ISC dhcpd v4/v6, Kea v4, Kea HA v4/v6) for PXE boot',
   longdesc: 'Runs ISC dhcpd (DHCPv4, or DHCPv6 with family=6) or Kea DHCPv4 in the foreground as a cluster resource on the compute-node network. The configuration is checked with the server\'s own test mode before every start. Leases live in state_dir, which must move with the service (shared storage or a synced directory). Level 10 monitors do a real DHCP exchange from the node (DHCPINFORM from the VIP, or a DHCPv6 Information-request), and check that the lease file\'s directory has room to rewrite it (twice its size, at least 64 KiB): a server that cannot record its leases fails the monitor, and start refuses to run it there, so the service moves to the peer.',
   params,
   needsRoot: true,
-  binaries: (pr) => [pr.server === 'kea' ? 'kea-dhcp4' : 'dhcpd'],
+  binaries: (pr) => [pr.server === 'kea' ? `kea-dhcp${pr.family}` : 'dhcpd'],
   timeouts: { start: 30, stop: 20, monitor: 20 },
   monitors: [{ depth: 0, interval: 10 }, { depth: 10, interval: 120, timeout: 20 }],
   // what the level-0 monitor looks at (src/ocf/fastpath.ts: a sh fast path answers it)
@@ -244,7 +256,7 @@ export default defineAgent({
 
   async validate(c) {
     const pr = c.params;
-    if (pr.server === 'kea' && pr.family === '6') fail(OCF.ERR_CONFIGURED, 'server=kea supports family 4 only (use server=isc for DHCPv6)');
+    if (pr.server === 'kea' && pr.family === '6' && pr.ha_mode === 'off') fail(OCF.ERR_CONFIGURED, 'server=kea with family 6 needs ha_mode (Kea HA); without it use server=isc for DHCPv6');
     if (pr.server === 'kea' && (pr.user || pr.group)) fail(OCF.ERR_CONFIGURED, 'user/group are not supported with server=kea');
     if (pr.family === '4' && pr.server_id && !isIPv4(pr.server_id)) fail(OCF.ERR_CONFIGURED, `server_id ${pr.server_id} must be an IPv4 address (the VIP) for family 4`);
     if (pr.family === '6' && pr.server_id && isIPv4(pr.server_id)) fail(OCF.ERR_CONFIGURED, `server_id ${pr.server_id} must be an IPv6 address or a DUID for family 6`);
@@ -268,7 +280,9 @@ export default defineAgent({
       // the derived file is what runs: check it too (in a temp copy, not over the live one)
       const f = paths(c);
       mkdirSync(f.rundir, { recursive: true, mode: 0o755 });
-      const tmp = `${f.rundir}/kea-dhcp4.check.json`;
+      // Kea DHCPv6 checks that its data directory (state_dir: the server DUID) exists
+      if (c.params.family === '6') mkdirSync(f.state, { recursive: true, mode: 0o750 });
+      const tmp = `${f.rundir}/${exeName(c)}.check.json`;
       writeFileAtomic(tmp, keaDerived(c), { mode: 0o640 });
       await configTest(c, exe, tmp, OCF.ERR_CONFIGURED); // the admin's file passed: the parameters broke it
     } else {
@@ -290,7 +304,7 @@ export default defineAgent({
     if (c.params.server === 'kea') {
       writeFileAtomic(f.keaConf, keaDerived(c), { mode: 0o640 });
       // Kea, like dhcpd, refuses to start while its own pidfile names a live PID
-      for (const n of readdirSync(f.rundir)) if (n.endsWith('.kea-dhcp4.pid')) rmSync(`${f.rundir}/${n}`, { force: true });
+      for (const n of readdirSync(f.rundir)) if (n.endsWith(`.${exeName(c)}.pid`)) rmSync(`${f.rundir}/${n}`, { force: true });
       argv = [exe, '-c', f.keaConf];
       env = { KEA_PIDFILE_DIR: f.rundir, KEA_LOCKFILE_DIR: f.rundir };
     } else {
@@ -339,7 +353,7 @@ export default defineAgent({
     const me = haNode(c);
     const partner = haPeers(c).find((x) => x.name !== me)?.name;
     if (e.OCF_RESKEY_CRM_meta_notify_type !== 'post' || e.OCF_RESKEY_CRM_meta_notify_operation !== 'stop' || !partner || !stopped.includes(partner) || stopped.includes(me)) return OCF.SUCCESS;
-    if (daemonState(paths(c).pidfile, c.bin('kea-dhcp4')).state !== 'running') return OCF.SUCCESS;
+    if (daemonState(paths(c).pidfile, c.bin(exeName(c))).state !== 'running') return OCF.SUCCESS;
     const scopes = allScopes(c.params.ha_mode as HaMode, haPeers(c));
     const t0 = Date.now();
     const stale = await forgetNeighbour(haPeers(c).find((x) => x.name === partner)!.address);

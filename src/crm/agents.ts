@@ -183,10 +183,15 @@ export const SERVICES: Record<string, ServiceSpec> = {
  * VIPs. notify: the survivor's agent hears of the partner's stop (or fencing) and serves every
  * scope at once. ha_peers: both heads with their address on corosync link 0's network (the HA
  * hooks talk there, never over a VIP). Each head answers from its own address, so no server_id.
+ * DHCPv4 and DHCPv6 are two Kea servers, each its own clone and HA pair (agent defaults: ports
+ * 8001 and 8002).
  */
 export const KEA_HA = {
   mode: 'ha_mode',
   peers: 'ha_peers',
+  /** services.dhcp.ha_port is DHCPv4's listener; DHCPv6 (its own Kea) listens on the next port */
+  port: 'ha_port',
+  v6PortOffset: 1,
   dropped: ['server_id'] as readonly string[],
   cloneMeta: [['interleave', 'true'], ['notify', 'true']] as [string, string][],
   peersValue: (c: DefaultCtx) => (c.heads.length === 2 && c.peerAddrs.length === 2 ? c.heads.map((h, i) => `${h}=${c.peerAddrs[i]}`).join(' ') : undefined),

@@ -451,8 +451,7 @@ export function validate(raw: unknown): Description {
     services[name] = conf;
     if (name === 'dhcp' && conf.params.ha !== undefined) {
       if (conf.params.server !== 'kea') c.err(`${path}.ha`, 'Kea HA needs server: kea');
-      if (conf.variants.v6) c.err(`${path}.v6`, 'with ha (Kea HA) DHCPv6 is not supported yet: the agent runs Kea for DHCPv4 only');
-      if (conf.variants.v4?.server_id !== undefined) c.err(`${path}.v4.server_id`, 'with ha each head answers from its own address: remove server_id');
+      for (const vn of ['v4', 'v6']) if (conf.variants[vn]?.server_id !== undefined) c.err(`${path}.${vn}.server_id`, 'with ha each head answers from its own address (and DUID): remove server_id');
     } else if (name === 'dhcp' && conf.params.ha_port !== undefined) c.err(`${path}.ha_port`, 'only with ha (Kea HA)');
   }
 

@@ -136,7 +136,12 @@ export function buildConfig(d: Description): ClusterConfig {
         // Kea HA: one clone on both heads, outside the set's colocation and order (agents.ts KEA_HA)
         if (inst.params.some(([k]) => k === KEA_HA.mode)) {
           const peers = KEA_HA.peersValue(ctx);
-          const params: [string, string][] = [...inst.params.filter(([k]) => !KEA_HA.dropped.includes(k)), ...(peers ? [[KEA_HA.peers, peers] as [string, string]] : [])];
+          const v6 = inst.params.some(([k, v]) => k === 'family' && v === '6');
+          const params: [string, string][] = [
+            ...inst.params.filter(([k]) => !KEA_HA.dropped.includes(k))
+              .map(([k, v]): [string, string] => (k === KEA_HA.port && v6 ? [k, String(Number(v) + KEA_HA.v6PortOffset)] : [k, v])),
+            ...(peers ? [[KEA_HA.peers, peers] as [string, string]] : []),
+          ];
           cfg.clones.push({ id: `${inst.id}-clone`, child: { id: inst.id, agent: spec.agent, params, meta: [], ops: ops(spec.timeouts, spec.monitors) }, meta: KEA_HA.cloneMeta });
           continue;
         }

@@ -1,5 +1,5 @@
 // The generator's Kea HA (issue 19): services.dhcp.ha makes the DHCPv4 resource one clone on
-// both heads (notify, interleave), outside the set's colocation and order with the VIPs, with
+// both heads (notify, interleave), and the DHCPv6 one its own clone, outside the set's colocation and order with the VIPs, with
 // ha_peers from the heads' addresses on corosync link 0's network and no server_id; and the
 // description errors around it. crm_verify of both examples: crm-tools.test.ts; their text:
 // the golden files.
@@ -52,12 +52,24 @@ describe('Kea HA in the generator', () => {
     expect(cfg.clones.some((c) => c.child.id === 'dhcpd4')).toBe(false);
   });
 
-  it('errors: ha needs server kea; no DHCPv6, no server_id with ha; ha_port only with ha; an unknown mode', () => {
+  it('with v6 too: a second clone, dhcpd6-clone (its own Kea and HA pair); ha_port is DHCPv4\'s, DHCPv6 listens on the next port', () => {
+    const d = parse(text('active-active-kea-ha.yaml'));
+    d.networks.a.ipv6 = '2001:db8:a::/64';
+    d.heads[0].addresses.a.ipv6 = '2001:db8:a::11';
+    d.heads[1].addresses.a.ipv6 = '2001:db8:a::12';
+    d.services.dhcp.ha_port = 8101;
+    d.services.dhcp.v6 = { config: '/etc/kea/kea-dhcp6.conf', state_dir: '/var/lib/ha-oscar/kea6' };
+    const cfg = buildConfig(parseDescription(stringify(d)));
+    const p = (id: string) => Object.fromEntries(cfg.clones.find((c) => c.child.id === id)!.child.params);
+    expect(p('dhcpd4')).toMatchObject({ family: '4', ha_mode: 'load-balancing', ha_port: '8101' });
+    expect(p('dhcpd6')).toMatchObject({ family: '6', ha_mode: 'load-balancing', ha_port: '8102', ha_peers: 'head1=198.51.100.11 head2=198.51.100.12', config: '/etc/kea/kea-dhcp6.conf' });
+    expect(cfg.clones.find((c) => c.child.id === 'dhcpd6')!.meta).toEqual([['interleave', 'true'], ['notify', 'true']]);
+  });
+
+  it('errors: ha needs server kea; no server_id with ha; ha_port only with ha; an unknown mode', () => {
     expect(problems((d) => { d.services.dhcp.server = 'isc'; })).toEqual(['services.dhcp.ha: Kea HA needs server: kea']);
-    expect(problems((d) => { d.services.dhcp.v6 = { config: '/etc/dhcp/dhcpd6.conf' }; }))
-      .toEqual(['services.dhcp.v6: with ha (Kea HA) DHCPv6 is not supported yet: the agent runs Kea for DHCPv4 only']);
     expect(problems((d) => { d.services.dhcp.v4.server_id = '192.0.2.100'; }))
-      .toEqual(['services.dhcp.v4.server_id: with ha each head answers from its own address: remove server_id']);
+      .toEqual(['services.dhcp.v4.server_id: with ha each head answers from its own address (and DUID): remove server_id']);
     expect(problems((d) => { delete d.services.dhcp.ha; d.services.dhcp.ha_port = 8001; })).toEqual(['services.dhcp.ha_port: only with ha (Kea HA)']);
     const bad = problems((d) => { d.services.dhcp.ha = 'active-active'; });
     expect(bad).toHaveLength(1);

@@ -226,7 +226,7 @@ describeWith({ bins: ['dhcpd', 'kea-dhcp4', 'ip', 'ocf-tester', 'xmllint'], root
     expect(k.code).toBe(5);
     expect(k.reasons[0]).toMatch(/^Syntax check failed with: .*kea4-broken\.json:1\.\d+(-\d+)?: syntax error/);
     expect(nsAgent('validate-all', isc4({ interface: 'dv5-nosuch' })).code).toBe(5);
-    expect(nsAgent('validate-all', kea4({ family: '6' })).reasons).toEqual(['server=kea supports family 4 only (use server=isc for DHCPv6)']);
+    expect(nsAgent('validate-all', kea4({ family: '6' })).reasons).toEqual(['server=kea with family 6 needs ha_mode (Kea HA); without it use server=isc for DHCPv6']);
     expect(nsAgent('validate-all', kea4({ server_id: '' })).code).toBe(6);
   });
 

@@ -40,6 +40,11 @@ const params = (h: Head, over: Record<string, string> = {}) => ({
   state_dir: join(dir, h), pidfile: join(dir, `${h}.pid`), ...over,
 });
 const control = (h: Head) => join(dir, `${h}.pid.d`, 'kea4-ctrl.sock');
+/** DHCPv6: its own Kea on each head, its own HA pair (the agent's default port 8002). */
+const params6 = (h: Head) => ({
+  ...params(h), family: '6', config: join(root, 'test/fixtures/dhcp/kea6-ha.json'), state_dir: join(dir, `${h}6`), pidfile: join(dir, `${h}6.pid`),
+});
+const control6 = (h: Head) => join(dir, `${h}6.pid.d`, 'kea6-ctrl.sock');
 
 /** The agent as pacemaker-execd runs it on head h (Pacemaker passes the node name). */
 const nsAgent = (h: Head, action: string, over: Record<string, string> = {}, extra: Record<string, string> = {}): AgentRun =>
@@ -79,12 +84,16 @@ function killAll(ns: string): void {
 const MACS = ['02:5c:13:7c:00:2c', '02:5a:13:7a:00:2a', '02:5b:13:7b:00:2b', '02:5d:13:7d:00:2d', '02:5e:13:7e:00:2e', '02:5f:13:7f:00:2f'];
 const granted: Res[] = [];
 
-describeWith({ bins: ['ip', 'kea-dhcp4'], root: true, packages: ['iproute2', 'kea-dhcp4-server'] }, 'ocf:ha-oscar:dhcpd, Kea HA on two heads (namespaces)', () => {
+describeWith({ bins: ['ip', 'kea-dhcp4', 'kea-dhcp6'], root: true, packages: ['iproute2', 'kea-dhcp4-server', 'kea-dhcp6-server'] }, 'ocf:ha-oscar:dhcpd, Kea HA on two heads (namespaces)', () => {
   beforeAll(async () => {
     dir = tempDir('kha');
     chmodSync(dir, 0o755);
     clientJs = await bundleEntry('test/fixtures/dhcp/client.ts', join(dir, 'client.js'));
-    for (const n of Object.values(NS)) ip('netns', 'add', n);
+    for (const n of Object.values(NS)) {
+      ip('netns', 'add', n);
+      // DHCPv6 over link-local addresses usable at once (no duplicate address detection)
+      ip('netns', 'exec', n, 'sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.accept_dad=0');
+    }
     ip('-n', NS.c, 'link', 'add', 'kh-br', 'type', 'bridge');
     for (const h of ['a', 'b'] as const) {
       ip('-n', NS.c, 'link', 'add', `khp${h}`, 'type', 'veth', 'peer', 'name', 'kh0', 'netns', NS[h]);
@@ -101,7 +110,7 @@ describeWith({ bins: ['ip', 'kea-dhcp4'], root: true, packages: ['iproute2', 'ke
   }, 120_000);
 
   afterAll(() => {
-    if (dir) for (const h of ['a', 'b'] as const) nsAgent(h, 'stop');
+    if (dir) for (const h of ['a', 'b'] as const) { nsAgent(h, 'stop'); runAgentIn(NS[h], agent, 'stop', params6(h), { OCF_RESOURCE_INSTANCE: 'kha-dhcpd6', OCF_RESKEY_CRM_meta_on_node: NODE[h] }, 60_000); }
     for (const n of Object.values(NS)) { killAll(n); spawnSync('ip', ['netns', 'del', n]); }
     if (dir) rmSync(dir, { recursive: true, force: true });
     // eslint-disable-next-line no-console
@@ -238,4 +247,64 @@ describeWith({ bins: ['ip', 'kea-dhcp4'], root: true, packages: ['iproute2', 'ke
       expect(nsAgent(h, 'monitor', {}, mon(0)).code).toBe(7);
     }
   }, 120_000);
+
+  // ---- DHCPv6: kea-dhcp6, the same HA, its own pair (after the DHCPv4 servers are stopped) ----
+  const ns6Agent = (h: Head, action: string, extra: Record<string, string> = {}): AgentRun =>
+    runAgentIn(NS[h], agent, action, params6(h), { OCF_RESOURCE_INSTANCE: 'kha-dhcpd6', OCF_RESKEY_CRM_meta_on_node: NODE[h], ...extra }, 60_000);
+  const leases6 = (h: Head) => readFileSync(join(dir, `${h}6`, 'kea-leases6.csv'), 'utf8');
+  const granted6: Res[] = [];
+
+  it('DHCPv6: both heads pair up in load-balancing; clients get leases from both halves, and every lease is on both heads', async () => {
+    for (const h of ['a', 'b'] as const) {
+      const s = ns6Agent(h, 'start');
+      expect(s.code, s.stderr).toBe(0);
+    }
+    const t0 = Date.now();
+    await until('both DHCPv6 servers in load-balancing', async () => {
+      const [a, b] = [await haStatus(control6('a'), 2000), await haStatus(control6('b'), 2000)];
+      return a.state === 'load-balancing' && b.state === 'load-balancing' ? true : undefined;
+    }, 40_000);
+    note('v6: both started -> both load-balancing', Date.now() - t0);
+    for (const h of ['a', 'b'] as const) expect(ns6Agent(h, 'monitor', mon(10)).code).toBe(0);
+    for (const mac of MACS) {
+      const r = client('lease', { family: 6, iface: 'kh-br', mac, timeoutMs: 4000 });
+      expect(r, r.error).toMatchObject({ ok: true });
+      granted6.push(r);
+      note('v6 SARR', r.ms);
+    }
+    // two servers, two DUIDs: both halves served
+    expect(new Set(granted6.map((g) => g.serverId)).size).toBe(2);
+    for (const g of granted6) for (const h of ['a', 'b'] as const) expect(leases6(h)).toContain(`${g.address},`);
+  }, 120_000);
+
+  it('DHCPv6: head B loses power; after Pacemaker\'s notification A answers B\'s clients (REBIND) with their addresses', async () => {
+    ip('-n', NS.b, 'link', 'set', 'kh0', 'down');
+    killAll(NS.b);
+    // B's half: the clients whose server DUID is not A's
+    const aDuid = (await keaDuid('a'));
+    const bClients = granted6.filter((g) => g.serverId !== aDuid);
+    expect(bClients.length, `A's DUID ${aDuid}, servers ${granted6.map((g) => g.serverId).join(' ')}`).toBeGreaterThan(0);
+    const before = client('renew', { family: 6, iface: 'kh-br', lease: bClients[0], mode: 'rebind', timeoutMs: 1500 });
+    expect(before.ok, JSON.stringify(before)).toBe(false);
+    const n = ns6Agent('a', 'notify', {
+      OCF_RESKEY_CRM_meta_notify_type: 'post', OCF_RESKEY_CRM_meta_notify_operation: 'stop', OCF_RESKEY_CRM_meta_notify_stop_uname: NODE.b,
+    });
+    expect(n.code, n.stderr).toBe(0);
+    note('v6 notify post-stop (agent process)', n.ms);
+    expect((await haStatus(control6('a'), 2000)).state).toBe('partner-down');
+    for (const g of bClients) {
+      const r = client('renew', { family: 6, iface: 'kh-br', lease: g, mode: 'rebind', timeoutMs: 3000 });
+      expect(r, r.error).toMatchObject({ ok: true, address: g.address, serverId: aDuid });
+      note('v6 B client REBIND answered by A', r.ms);
+    }
+    ip('-n', NS.b, 'link', 'set', 'kh0', 'up');
+    expect(ns6Agent('a', 'stop').code).toBe(0);
+    expect(ns6Agent('b', 'stop').code).toBe(0);
+  }, 120_000);
+
+  /** Head h's DHCPv6 server DUID, as Kea keeps it in its data directory (state_dir). */
+  async function keaDuid(h: Head): Promise<string> {
+    const line = readFileSync(join(dir, `${h}6`, 'kea-dhcp6-serverid'), 'utf8').trim();
+    return line.replace(/:/g, '').toLowerCase();
+  }
 });
