@@ -17,10 +17,10 @@ import { writeFileAtomic } from '../src/service/atomic';
 import { roomProblem } from '../src/service/space';
 import { run } from '../src/service/run';
 import { dhcpInform, macFor } from '../src/probe/dhcp';
-import { readFileSync, existsSync, mkdirSync, accessSync, constants, rmSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, accessSync, constants, rmSync, readdirSync } from 'node:fs';
 import { networkInterfaces, hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { HA_RUNNING_STATES, addHa, allScopes, forgetNeighbour, haStatus, hooksDir, parseHaPeers, serveEveryScope, type HaMode, type HaPeer } from '../src/service/kea';
+import { HA_RUNNING_STATES, allScopes, deriveKeaConfig, forgetNeighbour, haStatus, parseHaPeers, serveEveryScope, type HaMode, type HaPeer } from '../src/service/kea';
 import { version } from '../package.json';
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$/;
@@ -70,8 +70,6 @@ const params = {
 type Ctx = Context<typeof params>;
 
 const exeName = (c: Ctx) => (c.params.server === 'kea' ? `kea-dhcp${c.params.family}` : 'dhcpd');
-/** Kea's top-level key: Dhcp4 or Dhcp6. */
-const keaKey = (c: Ctx) => `Dhcp${c.params.family}` as const;
 const ifaces = (c: Ctx) => splitList(c.params.interface);
 
 function paths(c: Ctx) {
@@ -115,27 +113,6 @@ async function configTest(c: Ctx, exe: string, file: string, code: OcfCode = OCF
   }
 }
 
-/** Kea's config is JSON with //, # and C comments: strip them outside strings. */
-function stripJsonComments(s: string): string {
-  let out = '';
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i]!;
-    if (ch === '"') {
-      let j = i + 1;
-      while (j < s.length && s[j] !== '"') j += s[j] === '\\' ? 2 : 1;
-      out += s.slice(i, j + 1);
-      i = j;
-    } else if (ch === '#' || (ch === '/' && s[i + 1] === '/')) {
-      while (i < s.length && s[i] !== '\n') i++;
-      out += '\n';
-    } else if (ch === '/' && s[i + 1] === '*') {
-      const e = s.indexOf('*/', i + 2);
-      i = e < 0 ? s.length : e + 1;
-    } else out += ch;
-  }
-  return out;
-}
-
 const haOn = (c: Ctx) => c.params.server === 'kea' && c.params.ha_mode !== 'off';
 const haPeers = (c: Ctx) => parseHaPeers(c.params.ha_peers ?? '') as HaPeer[];
 /** This head's name in ha_peers: the node name Pacemaker runs the action on. */
@@ -145,7 +122,7 @@ const haPort = (c: Ctx) => c.params.ha_port ?? (c.params.family === '6' ? 8002 :
 
 /** This head's own IPv4 address on the interface (the first one: a VIP is added after it). */
 function ownAddress4(c: Ctx): string | undefined {
-  return networkInterfaces()[ifaces(c)[0]!]?.find((x) => x.family === 'IPv4' && !x.internal)?.address;
+  return networkInterfaces()[ifaces(c)[0]!]?.find((x) => x.family === 'IPv4')?.address;
 }
 
 /** Where Kea binds: interface/VIP, or with HA each head's own address (no head holds a VIP for it). */
@@ -155,43 +132,20 @@ function keaBind(c: Ctx): string {
   return a;
 }
 
-/** Kea config with interfaces bound to iface/VIP and the lease file in state_dir. */
+/** Kea's derived config for these parameters (src/service/kea.ts keaDerived). */
 function keaDerived(c: Ctx): string {
   const f = paths(c);
-  let conf: Record<string, unknown>;
-  try { conf = JSON.parse(stripJsonComments(readFileSync(c.params.config, 'utf8'))); } catch (e) {
-    fail(OCF.ERR_CONFIGURED, `${c.params.config}: not JSON the agent can read: ${oneLine((e as Error).message, 200)}`);
-  }
-  const d4 = conf[keaKey(c)] as Record<string, unknown> | undefined;
-  if (!d4 || typeof d4 !== 'object') fail(OCF.ERR_CONFIGURED, `${c.params.config}: no "${keaKey(c)}" object`);
-  const ic = (d4['interfaces-config'] ?? {}) as Record<string, unknown>;
-  // require-all: a Kea that cannot bind (port taken) exits instead of running deaf. DHCPv6 (HA
-  // only): the bare interface (ff02::1:2 and the link-local address), the server DUID kept in
-  // state_dir (data-directory), not in the host's /var/lib/kea
-  const bind = c.params.family === '4' ? keaBind(c) : undefined;
-  d4['interfaces-config'] = { ...ic, interfaces: ifaces(c).map((i) => (bind ? `${i}/${bind}` : i)), 'service-sockets-require-all': true };
-  if (c.params.family === '6') d4['data-directory'] = f.state;
-  const ldb = (d4['lease-database'] ?? {}) as Record<string, unknown>;
-  if (ldb.type !== undefined && ldb.type !== 'memfile') fail(OCF.ERR_CONFIGURED, `${c.params.config}: lease-database type ${String(ldb.type)}: the agent manages memfile leases only`);
-  d4['lease-database'] = { ...ldb, type: 'memfile', persist: true, name: f.leasefile };
-  // Kea logs every exchange to stdout by default: without loggers of the admin's own, log to a
-  // file Kea rotates itself (10 MB x 3) instead of letting <pidfile>.log grow without end
-  if (d4.loggers === undefined && conf.Logging === undefined) {
-    d4.loggers = [{ name: exeName(c), severity: 'INFO', output_options: [{ output: `${f.rundir}/${exeName(c)}.log`, maxsize: 10 * 1024 * 1024, maxver: 2 }] }];
-  }
-  if (haOn(c)) {
-    const hooks = hooksDir();
-    if (!hooks) fail(OCF.ERR_INSTALLED, 'Kea\'s HA hook (libdhcp_ha.so, libdhcp_lease_cmds.so) is not installed on this node (Debian: kea-common, which kea-dhcp4-server and kea-dhcp6-server pull in)');
-    const why = addHa(d4, { mode: c.params.ha_mode as HaMode, peers: haPeers(c), thisName: haNode(c), port: haPort(c), hooks, controlSocket: f.control });
-    if (why) fail(OCF.ERR_CONFIGURED, `${c.params.config}: ${why}`);
-  }
-  return `${JSON.stringify(conf, null, 2)}\n`;
+  const ha = haOn(c) ? { mode: c.params.ha_mode as HaMode, peers: haPeers(c), thisName: haNode(c), port: haPort(c), controlSocket: f.control } : undefined;
+  return deriveKeaConfig({
+    config: c.params.config, family: c.params.family, interfaces: ifaces(c),
+    // DHCPv4 binds the VIP, or with HA each head's own address; DHCPv6 (HA only) the bare interface
+    bind: c.params.family === '4' ? () => keaBind(c) : undefined,
+    state: f.state, leasefile: f.leasefile, logfile: `${f.rundir}/${exeName(c)}.log`, ha,
+  });
 }
 
 function interfaceAddress4(c: Ctx): string | undefined {
-  if (c.params.server_id && isIPv4(c.params.server_id)) return c.params.server_id;
-  const a = networkInterfaces()[ifaces(c)[0]!]?.find((x) => x.family === 'IPv4');
-  return a?.address;
+  return c.params.server_id && isIPv4(c.params.server_id) ? c.params.server_id : ownAddress4(c);
 }
 
 /** One DHCP exchange from this node to the running server; a reason when it fails. */
@@ -351,19 +305,19 @@ export default defineAgent({
     const e = c.env;
     const stopped = splitList(e.OCF_RESKEY_CRM_meta_notify_stop_uname ?? '');
     const me = haNode(c);
-    const partner = haPeers(c).find((x) => x.name !== me)?.name;
-    if (e.OCF_RESKEY_CRM_meta_notify_type !== 'post' || e.OCF_RESKEY_CRM_meta_notify_operation !== 'stop' || !partner || !stopped.includes(partner) || stopped.includes(me)) return OCF.SUCCESS;
+    const partner = haPeers(c).find((x) => x.name !== me);
+    if (e.OCF_RESKEY_CRM_meta_notify_type !== 'post' || e.OCF_RESKEY_CRM_meta_notify_operation !== 'stop' || !partner || !stopped.includes(partner.name) || stopped.includes(me)) return OCF.SUCCESS;
     if (daemonState(paths(c).pidfile, c.bin(exeName(c))).state !== 'running') return OCF.SUCCESS;
     const scopes = allScopes(c.params.ha_mode as HaMode, haPeers(c));
     const t0 = Date.now();
-    const stale = await forgetNeighbour(haPeers(c).find((x) => x.name === partner)!.address);
+    const stale = await forgetNeighbour(partner.address);
     if (stale) c.log.warn(stale);
     try {
       const st = await serveEveryScope(paths(c).control, scopes, Math.max(1000, c.remaining() - 1000));
-      c.log.info(`Pacemaker stopped the partner's instance on ${partner}: Kea serves every scope (${st.scopes.join(', ') || scopes.join(', ')}), state ${st.state} after ${Date.now() - t0} ms${st.commands.length ? ` (${st.commands.join('; ')})` : ''}`);
+      c.log.info(`Pacemaker stopped the partner's instance on ${partner.name}: Kea serves every scope (${st.scopes.join(', ') || scopes.join(', ')}), state ${st.state} after ${Date.now() - t0} ms${st.commands.length ? ` (${st.commands.join('; ')})` : ''}`);
     } catch (err) {
       // not a failure of this instance: Kea's own detection still takes over after max-response-delay
-      c.log.warn(`Pacemaker stopped the partner's instance on ${partner}, but Kea could not be made to serve its scope now: ${oneLine((err as Error).message, 200)}`);
+      c.log.warn(`Pacemaker stopped the partner's instance on ${partner.name}, but Kea could not be made to serve its scope now: ${oneLine((err as Error).message, 200)}`);
     }
     return OCF.SUCCESS;
   },

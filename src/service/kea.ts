@@ -7,9 +7,10 @@
 // needed. Who is alive is Pacemaker's call: once Pacemaker has stopped the partner's instance
 // (or fenced its head), the survivor's agent puts Kea in partner-down (`ha-maintenance-start`
 // against an unreachable partner), instead of waiting for Kea's own detection.
-import { existsSync } from 'node:fs';
-import { createConnection } from 'node:net';
-import { isIPv6 } from 'node:net';
+import { existsSync, readFileSync } from 'node:fs';
+import { createConnection, isIPv6 } from 'node:net';
+import { OCF, fail } from '../ocf/codes';
+import { oneLine } from '../ocf/log';
 import { run } from './run';
 
 export type HaMode = 'hot-standby' | 'load-balancing';
@@ -94,6 +95,75 @@ export function addHa(d4: Record<string, unknown>, o: { mode: HaMode; peers: HaP
   d4['multi-threading'] = { 'thread-pool-size': 2, 'packet-queue-size': 64, ...mt, 'enable-multi-threading': true };
   d4['control-socket'] = { 'socket-type': 'unix', 'socket-name': o.controlSocket };
   return undefined;
+}
+
+/** Kea's config is JSON with //, # and C comments: strip them outside strings. */
+function stripJsonComments(s: string): string {
+  let out = '';
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    if (ch === '"') {
+      let j = i + 1;
+      while (j < s.length && s[j] !== '"') j += s[j] === '\\' ? 2 : 1;
+      out += s.slice(i, j + 1);
+      i = j;
+    } else if (ch === '#' || (ch === '/' && s[i + 1] === '/')) {
+      while (i < s.length && s[i] !== '\n') i++;
+      out += '\n';
+    } else if (ch === '/' && s[i + 1] === '*') {
+      const e = s.indexOf('*/', i + 2);
+      i = e < 0 ? s.length : e + 1;
+    } else out += ch;
+  }
+  return out;
+}
+
+export interface KeaDeriveOptions {
+  /** The admin's Kea config file. */
+  config: string;
+  family: '4' | '6';
+  interfaces: string[];
+  /** The address each interface is bound to (interface/address), asked for after the file is read; undefined: the bare interface. */
+  bind?: () => string;
+  state: string;
+  leasefile: string;
+  /** Where Kea logs when the admin's config has no loggers of its own. */
+  logfile: string;
+  ha?: { mode: HaMode; peers: HaPeer[]; thisName: string; port: number; controlSocket: string };
+}
+
+/**
+ * The config Kea runs on: the admin's file, with the interfaces bound (service-sockets-require-all:
+ * a Kea that cannot bind exits instead of running deaf), memfile leases at `leasefile`, DHCPv6's
+ * server DUID in `state` (data-directory, not the host's /var/lib/kea), a log file Kea rotates
+ * itself (10 MB x 3) unless the admin has loggers, and with `ha` the HA hook (addHa). A reason
+ * with its OCF code (OcfError) when the file or the parameters do not allow it.
+ */
+export function deriveKeaConfig(o: KeaDeriveOptions): string {
+  const key = `Dhcp${o.family}`;
+  let conf: Record<string, unknown>;
+  try { conf = JSON.parse(stripJsonComments(readFileSync(o.config, 'utf8'))); } catch (e) {
+    fail(OCF.ERR_CONFIGURED, `${o.config}: not JSON the agent can read: ${oneLine((e as Error).message, 200)}`);
+  }
+  const d = conf[key] as Record<string, unknown> | undefined;
+  if (!d || typeof d !== 'object') fail(OCF.ERR_CONFIGURED, `${o.config}: no "${key}" object`);
+  const ic = (d['interfaces-config'] ?? {}) as Record<string, unknown>;
+  const bind = o.bind?.();
+  d['interfaces-config'] = { ...ic, interfaces: o.interfaces.map((i) => (bind ? `${i}/${bind}` : i)), 'service-sockets-require-all': true };
+  if (o.family === '6') d['data-directory'] = o.state;
+  const ldb = (d['lease-database'] ?? {}) as Record<string, unknown>;
+  if (ldb.type !== undefined && ldb.type !== 'memfile') fail(OCF.ERR_CONFIGURED, `${o.config}: lease-database type ${String(ldb.type)}: the agent manages memfile leases only`);
+  d['lease-database'] = { ...ldb, type: 'memfile', persist: true, name: o.leasefile };
+  if (d.loggers === undefined && conf.Logging === undefined) {
+    d.loggers = [{ name: `kea-dhcp${o.family}`, severity: 'INFO', output_options: [{ output: o.logfile, maxsize: 10 * 1024 * 1024, maxver: 2 }] }];
+  }
+  if (o.ha) {
+    const hooks = hooksDir();
+    if (!hooks) fail(OCF.ERR_INSTALLED, 'Kea\'s HA hook (libdhcp_ha.so, libdhcp_lease_cmds.so) is not installed on this node (Debian: kea-common, which kea-dhcp4-server and kea-dhcp6-server pull in)');
+    const why = addHa(d, { ...o.ha, hooks });
+    if (why) fail(OCF.ERR_CONFIGURED, `${o.config}: ${why}`);
+  }
+  return `${JSON.stringify(conf, null, 2)}\n`;
 }
 
 export interface KeaAnswer { result: number; text?: string; arguments?: Record<string, unknown> }
