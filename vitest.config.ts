@@ -1,10 +1,13 @@
 import { defineConfig } from 'vitest/config';
+import SlowFirstSequencer from './test/helpers/sequencer';
 
 // Two projects:
 //  - unit: fast, parallel, no root needed beyond what each test states with needs().
 //  - lab:  integration tests that share ONE lab cluster (global setup/teardown), run one file at a time.
 export default defineConfig({
   test: {
+    // the slowest unit files start first (test/helpers/sequencer.ts); lab files keep their order
+    sequence: { sequencer: SlowFirstSequencer },
     projects: [
       {
         test: {

@@ -71,8 +71,10 @@ const LAB_ROOT = process.env.HA_OSCAR_LAB_ROOT ?? '/run/ha-oscar-lab';
 const labs = () => { try { return readdirSync(LAB_ROOT); } catch { return []; } };
 const labsBefore = new Set(labs());
 const before = snapshot();
+// HA_OSCAR_DIST_FRESH: npm test has just built dist/ (package.json), so the lab's global setup
+// does not build it again.
 const child = spawn(join(cwd, 'node_modules', '.bin', 'vitest'), ['run', ...reporters, ...process.argv.slice(2)],
-  { cwd, stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  { cwd, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HA_OSCAR_DIST_FRESH: '1' } });
 let out = '';
 child.stdout.setEncoding('utf8');
 child.stdout.on('data', (d) => { out += d; if (out.length > 4_000_000) out = out.slice(-1_000_000); process.stdout.write(d); });

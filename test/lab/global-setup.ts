@@ -23,8 +23,11 @@ export async function setup(project: TestProject): Promise<void> {
   if (miss) { project.provide('labError', miss); return; }
   // Everything the lab runs: the CLI, every agent, fence_haoscar and the lab PDU (fencing is on
   // only when those two exist), so that `vitest --project lab` alone tests what npm test does.
-  const b = await run('node', ['scripts/build.mjs'], { timeoutMs: 180_000 });
-  if (b.code !== 0) { project.provide('labError', `build failed: ${b.stderr.trim()}`); return; }
+  // npm test (scripts/test.mjs) has just built them, and says so.
+  if (process.env.HA_OSCAR_DIST_FRESH !== '1') {
+    const b = await run('node', ['scripts/build.mjs'], { timeoutMs: 180_000 });
+    if (b.code !== 0) { project.provide('labError', `build failed: ${b.stderr.trim()}`); return; }
+  }
   // ...and the .deb of those files: the heads install it with dpkg (src/lab/package.ts), so the
   // lab tests run the PACKAGED agents. Only the .deb: the heads have no use for the .rpm.
   const p = await run('node', ['scripts/package.mjs', '--deb'], { timeoutMs: 180_000 });

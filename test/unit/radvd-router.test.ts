@@ -121,8 +121,12 @@ describeWith({ bins: ['radvd', 'rdisc6', 'ip', 'ping'], root: true, packages: ['
   }, 60_000);
 
   it('the head in use stopped (its radvd\'s last RA says lifetime 0): the node drops that route at once and goes through the other', () => {
+    // a path beyond the link first: under load (CI, the lab running beside) one run found no route
+    // to BEYOND at all right after the first test, the node's neighbour entries for both heads not
+    // yet confirmed; an echo makes the kernel resolve one (test 3 waits the same way)
+    expect(within(10_000, () => reachBeyond() && routerInUse() >= 0, 200),
+      `no path beyond the link: ${inNode(['ip', '-6', 'route']).stdout}${inNode(['ip', '-6', 'neigh']).stdout}`).toBeDefined();
     const used = routerInUse();
-    expect(used, inNode(['ip', '-6', 'route', 'get', BEYOND]).stdout).toBeGreaterThanOrEqual(0);
     const s = headAgent(used, 'stop');
     expect(s.code, s.stderr).toBe(0);
     const t = within(5_000, () => defaultRouters().length === 1);
