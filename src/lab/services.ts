@@ -209,6 +209,20 @@ export function labDhcpd6Conf(): string {
   ].join('\n') + '\n';
 }
 
+/**
+ * Kea on net A, for examples/lab-kea-ha.yaml (test/lab/kea-ha.test.ts): the same pools, next
+ * server and boot file as the ISC files above; the same file on both heads. The agent binds each
+ * head's own address (v4) or the interface (v6) and adds the HA hook and control socket; each head
+ * answers from its own address, so there is no server identifier here.
+ */
+export function labKeaConf(family: 4 | 6): string {
+  const common = { 'interfaces-config': { interfaces: ['eth0'] }, 'lease-database': { type: 'memfile', 'lfc-interval': 3600 }, 'valid-lifetime': 600 };
+  const conf = family === 4
+    ? { Dhcp4: { ...common, subnet4: [{ id: 1, subnet: '192.0.2.0/24', pools: [{ pool: '192.0.2.150 - 192.0.2.199' }], 'next-server': VIP4, 'boot-file-name': BOOT_FILE }] } }
+    : { Dhcp6: { ...common, 'preferred-lifetime': 300, subnet6: [{ id: 1, subnet: '2001:db8:a::/64', interface: 'eth0', pools: [{ pool: '2001:db8:a::1000 - 2001:db8:a::1fff' }], 'option-data': [{ name: 'bootfile-url', data: BOOT_URL6 }] }] } };
+  return `${JSON.stringify(conf, null, 2)}\n`;
+}
+
 LAB_SERVICES.push(
   {
     id: 'dhcpd',
@@ -219,7 +233,8 @@ LAB_SERVICES.push(
       `primitive dhcpd6 ocf:ha-oscar:dhcpd params server=isc family=6 config=${LAB_DIR}/dhcpd6.conf interface=eth0 state_dir=${DHCP_STATE[6]} op monitor interval=10s timeout=20s ${LAB_START_STOP}`,
     ].join('\n'),
     members: ['dhcpd4', 'dhcpd6'],
-    files: () => ({ 'dhcpd.conf': labDhcpdConf(), 'dhcpd6.conf': labDhcpd6Conf() }),
+    // the Kea files serve only examples/lab-kea-ha.yaml (no resource of the lab's own uses them)
+    files: () => ({ 'dhcpd.conf': labDhcpdConf(), 'dhcpd6.conf': labDhcpd6Conf(), 'kea-dhcp4.json': labKeaConf(4), 'kea-dhcp6.json': labKeaConf(6) }),
     sharedDirs: { dhcp4: 0o755, dhcp6: 0o755 },
     checks: dhcpChecks,
   },

@@ -1,13 +1,18 @@
 // `ha-oscar config apply` in the shared lab (test/lab/global-setup.ts): the lab descriptions
-// (examples/lab-active-active.yaml, examples/lab.yaml) loaded into the real two-head cluster
-// from inside a head, then failover (issue 4) and link-aware placement (issue 10):
+// (examples/lab-kea-ha.yaml, examples/lab.yaml) loaded into the real two-head cluster
+// from inside a head, then failover (issue 4), link-aware placement (issue 10) and Kea HA
+// (issue 19):
 //  - per mode: the lab's own resources out, apply, every set answers from the client on its
 //    VIPs; apply again changes nothing (CIB epoch unchanged), with the other tool (issue 22):
-//    lab-active-active.yaml is applied with crmsh hidden from the head (apply's lookup finds
+//    lab-kea-ha.yaml is applied with crmsh hidden from the head (apply's lookup finds
 //    no `crm`, so it writes with cibadmin, as on an EL head) and re-applied with crmsh;
 //    lab.yaml the other way round; each head powered off in turn:
 //    its sets answer from the peer (fenced through the lab PDU with the description's devices,
 //    whose community is a CIB secret); powered back on;
+//  - active-active with Kea HA in load-balancing: both heads answer DHCPv4 and DHCPv6, each its
+//    half of eight clients, every lease in both heads' own lease files; at each power-off every
+//    client renews its own address from the survivor; back on, the first head serves its half
+//    again, every client keeping its address;
 //  - active-standby: the active head's net A cable pulled (corosync keeps net B: no fencing):
 //    linkmon's attribute goes to 0, the services move to the peer; plugged back: the attribute
 //    recovers and the services stay (stickiness).
@@ -26,6 +31,7 @@ import { sleep } from '../../src/lab/procs';
 import { HEADS, peerOf, nodeDir, type LabSpec, type NodeName } from '../../src/lab/spec';
 import { loadDescription, type Description } from '../../src/crm/index';
 import { cibVersion } from '../../src/pacemaker/cib';
+import { leases } from './client';
 
 const labName = inject('labName');
 const labError = inject('labError');
@@ -143,11 +149,79 @@ const fencedBy = (lines: string[], victim: NodeName): string | undefined =>
   lines.find((l) => new RegExp(`Operation '(off|reboot)' \\[\\d+\\] targeting ${victim} using fence-${victim} returned 0`).test(l));
 
 interface SetInfo { name: string; vip: string; checks: ClientCheck[] }
+/** Kea HA (services.dhcp.ha): DHCP runs on both heads, tied to no set: the Kea checks below test it. */
+const keaHa = (d: Description): boolean => Boolean(d.services.dhcp?.params.ha);
 const setsOf = (spec: LabSpec, d: Description): SetInfo[] => d.sets.map((s) => {
   const v4 = s.vips.find((v) => v.addr.family === 'ipv4')!.addr.text;
   const v6 = s.vips.find((v) => v.addr.family === 'ipv6')!.addr.text;
-  return { name: s.name, vip: `vip-${s.name}-ipv4`, checks: descriptionChecks(spec, v4, v6, s.services) };
+  const services = keaHa(d) ? s.services.filter((x) => x !== 'dhcp') : s.services;
+  return { name: s.name, vip: `vip-${s.name}-ipv4`, checks: descriptionChecks(spec, v4, v6, services) };
 });
+
+// ---- Kea HA (examples/lab-kea-ha.yaml, issue 19) ----
+// Eight compute nodes lease from the pair. Their MACs are fixed, so Kea's load-balancing hash
+// splits them the same way in every run; that both heads get some is asserted.
+const KEA_MACS = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `02:00:5e:00:53:d${i}`);
+/** Each head's own net A address: its Kea answers from it (DHCPv4 server identifier). */
+const HEAD_A4: Partial<Record<NodeName, string>> = { head1: '192.0.2.11', head2: '192.0.2.12' };
+/** The example's state_dir per family (each head's own disk): leases, and the DHCPv6 server DUID. */
+const KEA_STATE = { 4: '/var/lib/ha-oscar/kea4', 6: '/var/lib/ha-oscar/kea6' } as const;
+type Family = 4 | 6;
+type Held = Record<Family, Map<string, { address: string; head: NodeName }>>;
+type Servers = Record<Family, Map<string, NodeName>>;
+
+/** Which head a server id names: v4 its address, v6 the DUID its Kea keeps in state_dir (hex). */
+async function keaServers(spec: LabSpec): Promise<Servers> {
+  const v6 = new Map<string, NodeName>();
+  for (const h of HEADS) {
+    const r = await exec(spec, h, ['cat', `${KEA_STATE[6]}/kea-dhcp6-serverid`], { timeoutMs: 15_000 });
+    expect(r.code, `${h}'s Kea DHCPv6 server DUID: ${r.stderr}`).toBe(0);
+    v6.set(r.stdout.trim().replace(/:/g, '').toLowerCase(), h);
+  }
+  return { 4: new Map(HEADS.map((h) => [HEAD_A4[h]!, h])), 6: v6 };
+}
+
+/**
+ * Every KEA_MAC leases, v4 and v6 (asking for the address it held, when it held one), until
+ * every one is answered and both heads answered some: the pair in load-balancing. An address
+ * other than the one held fails at once.
+ */
+async function keaHalves(spec: LabSpec, servers: Servers, held?: Held): Promise<Held> {
+  return until('every Kea client answered, by both heads (v4 and v6)', 150_000, async () => {
+    const out: Held = { 4: new Map(), 6: new Map() };
+    for (const fam of [4, 6] as const) {
+      const lines = await leases(spec, fam, KEA_MACS.map((m) => (held ? `${m}=${held[fam].get(m)!.address}` : m)), { timeoutMs: 1500 });
+      if (lines.some((l) => !l.ok)) return undefined;
+      for (const l of lines) {
+        const head = servers[fam].get(l.serverId ?? '');
+        if (held) expect(l.address, `lease${fam} ${l.mac}`).toBe(held[fam].get(l.mac)!.address);
+        if (head) out[fam].set(l.mac, { address: l.address!, head });
+      }
+      if (out[fam].size !== KEA_MACS.length || new Set([...out[fam].values()].map((v) => v.head)).size !== 2) return undefined;
+    }
+    return out;
+  }, 1000);
+}
+const split = (h: Held, fam: Family): string => HEADS.map((x) => `${x} ${[...h[fam].values()].filter((v) => v.head === x).length}`).join(', ');
+
+/**
+ * After victim lost power: every KEA_MAC asks for the address it holds (each retried up to 150 s)
+ * and gets it from the survivor, v4 and v6 side by side. When the first and the last answered,
+ * in ms after t0.
+ */
+async function keaTakeover(spec: LabSpec, servers: Servers, held: Held, survivor: NodeName, t0: number): Promise<Record<Family, [number, number]>> {
+  const took = await Promise.all(([4, 6] as const).map(async (fam) => {
+    const lines = await leases(spec, fam, KEA_MACS.map((m) => `${m}=${held[fam].get(m)!.address}`), { waitMs: 150_000, timeoutMs: 1500 });
+    for (const l of lines) {
+      expect(l.ok, `lease${fam} ${l.mac} after the power-off: ${l.error ?? ''}`).toBe(true);
+      expect(l.address, `lease${fam} ${l.mac}: its address`).toBe(held[fam].get(l.mac)!.address);
+      expect(servers[fam].get(l.serverId ?? ''), `lease${fam} ${l.mac}: answered by`).toBe(survivor);
+    }
+    const at = lines.map((l) => l.at - t0);
+    return [Math.min(...at), Math.max(...at)] as [number, number];
+  }));
+  return { 4: took[0]!, 6: took[1]! };
+}
 
 /** Both heads powered on, cables in, online: whatever a failed test left. */
 async function heal(spec: LabSpec): Promise<void> {
@@ -159,8 +233,11 @@ async function heal(spec: LabSpec): Promise<void> {
 
 // Each description is applied with one tool and re-applied with the other: the re-apply finds
 // nothing to write whichever tool wrote first (issue 22: apply with crmsh alone and without it).
+// The active-active description is lab-kea-ha.yaml: lab-active-active.yaml's sets, with DHCP
+// in Kea HA (issue 19) instead of ISC dhcpd in set boot; lab.yaml keeps ISC dhcpd in its set.
+// (lab-active-active.yaml itself is tested by the unit tests: crm-golden, crm-pcs, crm-apply-cibadmin.)
 const MODES = [
-  { file: 'lab-active-active.yaml', mode: 'active-active', first: 'cibadmin', then: 'crmsh' },
+  { file: 'lab-kea-ha.yaml', mode: 'active-active', first: 'cibadmin', then: 'crmsh' },
   { file: 'lab.yaml', mode: 'active-standby', first: 'crmsh', then: 'cibadmin' },
 ] as const;
 
@@ -206,6 +283,9 @@ describe('cluster descriptions applied in the lab (ha-oscar config apply)', () =
     describe(`${m.file} (${m.mode})`, () => {
       let d: Description;
       let sets: SetInfo[];
+      // Kea HA only: which head each server id is, and the address each client holds
+      let servers: Servers | undefined;
+      let held: Held | undefined;
       const file = (): string => join(spec.repo, 'examples', m.file);
 
       it(`the lab's own resources out; apply (inside head1, with ${m.first}${m.first === 'cibadmin' ? ': crmsh hidden' : ''}) loads it; every set answers from the client on its VIPs`, async () => {
@@ -233,6 +313,26 @@ describe('cluster descriptions applied in the lab (ha-oscar config apply)', () =
         expect(cib.stdout).not.toContain(readFileSync(join(spec.stateDir, 'pdu.community'), 'utf8').trim());
       }, 600_000);
 
+      if (m.file === 'lab-kea-ha.yaml') {
+        it('Kea HA: both heads answer DHCPv4 and DHCPv6 from their own addresses, each its half of the clients, and each head\'s own lease file holds every lease', async () => {
+          expect(keaHa(d)).toBe(true);
+          expect((await activeResources(spec)).filter((r) => r === 'dhcpd4' || r === 'dhcpd6').length, 'dhcpd4 and dhcpd6 on both heads').toBe(4);
+          servers = await keaServers(spec);
+          expect(servers[6].size, 'two DHCPv6 server DUIDs').toBe(2);
+          const t0 = Date.now();
+          held = await keaHalves(spec, servers);
+          console.log(`[config] lab-kea-ha.yaml: Kea pair answers ${KEA_MACS.length} clients ${secs(Date.now() - t0)} after the check began; v4 ${split(held, 4)}; v6 ${split(held, 6)}`);
+          // replicated without shared storage: each lease in BOTH heads' memfiles (their own disks)
+          for (const fam of [4, 6] as const) {
+            for (const h of HEADS) {
+              const r = await exec(spec, h, ['cat', `${KEA_STATE[fam]}/kea-leases${fam}.csv`], { timeoutMs: 15_000 });
+              expect(r.code, r.stderr).toBe(0);
+              for (const [mac, v] of held[fam]) expect(r.stdout, `${h}'s kea-leases${fam}.csv: ${mac}'s ${v.address} (granted by ${v.head})`).toContain(`${v.address},`);
+            }
+          }
+        }, 300_000);
+      }
+
       it(`applied again with ${m.then}${m.then === 'cibadmin' ? ' (crmsh hidden)' : ''}: nothing changes, the CIB epoch does not move`, async () => {
         const before = await epochs(spec);
         const out = await apply(spec, file(), { withoutCrmsh: m.then === 'cibadmin' });
@@ -251,10 +351,16 @@ describe('cluster descriptions applied in the lab (ha-oscar config apply)', () =
           const moving = sets.filter((s) => where.get(s.name) === victim);
           const staying = sets.filter((s) => where.get(s.name) === peer);
           expect(moving.length, `a set on ${victim}`).toBeGreaterThan(0);
+          // Kea: both heads serve their halves before the cut (the second time: the first victim is back in load-balancing)
+          if (servers) held = await keaHalves(spec, servers, held);
           const f0 = logSize(spec, peer);
           const t0 = await powerOff(spec, victim);
           try {
-            const got = await answers(spec, moving.flatMap((s) => s.checks), t0, 180_000);
+            const [got, kea] = await Promise.all([
+              answers(spec, moving.flatMap((s) => s.checks), t0, 180_000),
+              servers && held ? keaTakeover(spec, servers, held, peer, t0) : undefined,
+            ]);
+            if (kea) console.log(`[config] lab-kea-ha.yaml: power-off ${victim} -> every Kea client renews its own address from ${peer}: v4 first at ${secs(kea[4][0])}, all ${KEA_MACS.length} by ${secs(kea[4][1])}; v6 first at ${secs(kea[6][0])}, all by ${secs(kea[6][1])}`);
             for (const s of moving) expect(await whereIs(spec, s.vip), s.name).toBe(peer);
             for (const s of staying) expect(await whereIs(spec, s.vip), `${s.name} stays`).toBe(peer);
             console.log(`[config] ${m.file}: power-off ${victim} -> set(s) ${moving.map((s) => s.name).join('+')} answer from ${peer} in ${secs(slowest(got))} (${detail(got)})`);
@@ -266,6 +372,8 @@ describe('cluster descriptions applied in the lab (ha-oscar config apply)', () =
             await powerOn(spec, victim);
             await waitOnline(spec, HEADS, 180_000);
           }
+          // (Kea: the check before the second power-off shows the first victim back, serving its half
+          // again with every client's address; after the second, the next mode's clearConfig follows)
           if (i > 0) continue; // what follows (the link test, or the next mode's clearConfig) waits for the cluster itself
           await settle(spec);
           for (const s of moving) expect(await whereIs(spec, s.vip), `${s.name} stays on ${peer} (stickiness)`).toBe(peer);

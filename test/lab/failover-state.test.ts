@@ -43,6 +43,7 @@ import { randomBytes } from 'node:crypto';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { describeWith } from '../helpers/prereq';
+import { leases } from './client';
 import { crmMon, exec, isPoweredOn, loadSpec, powerOff, powerOn, waitOnline, waitServices } from '../../src/lab/lab';
 import { corosyncEvents, corosyncTime, logOffset, pacemakerStarts } from '../../src/lab/failover';
 import { sleep } from '../../src/lab/procs';
@@ -88,16 +89,6 @@ async function servicesOn(spec: LabSpec): Promise<NodeName | undefined> {
   const m = await crmMon(spec);
   const where = RESOURCES.map((id) => m.resources.find((r) => r.id === id && r.role === 'started')?.nodes[0]);
   return where.every((w) => w !== undefined && w === where[0]) ? (where[0] as NodeName) : undefined;
-}
-
-/** `ha-oscar lab _probe lease4|lease6 ...` in the client: one LeaseLine per MAC. */
-async function leases(spec: LabSpec, family: 4 | 6, args: string[], opts: { waitMs?: number } = {}): Promise<LeaseLine[]> {
-  const argv = [process.execPath, join(spec.repo, 'dist', 'ha-oscar'), 'lab', '_probe', `lease${family}`, '--timeout', '4000'];
-  if (opts.waitMs) argv.push('--wait', String(opts.waitMs));
-  const r = await exec(spec, 'client', [...argv, ...args], { timeoutMs: (opts.waitMs ?? 0) + 30_000 + args.length * 10_000 });
-  const lines = r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LeaseLine);
-  expect(lines.map((l) => l.mac), `lease${family} ${args.join(' ')}: ${r.stdout}${r.stderr}`).toEqual(args.map((a) => a.split('=')[0]));
-  return lines;
 }
 
 /** `ha-oscar lab _probe pxe6 [--wait MS] MAC_PXE` in the client: its JSON line. */
