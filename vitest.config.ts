@@ -1,13 +1,10 @@
 import { defineConfig } from 'vitest/config';
-import SlowFirstSequencer from './test/helpers/sequencer';
 
 // Two projects:
 //  - unit: fast, parallel, no root needed beyond what each test states with needs().
 //  - lab:  integration tests that share ONE lab cluster (global setup/teardown), run one file at a time.
 export default defineConfig({
   test: {
-    // the slowest unit files start first (test/helpers/sequencer.ts); lab files keep their order
-    sequence: { sequencer: SlowFirstSequencer },
     projects: [
       {
         test: {
@@ -27,6 +24,8 @@ export default defineConfig({
           include: ['test/lab/**/*.test.ts'],
           // ONE lab (two heads + client in namespaces) shared by every file: see docs/lab.md
           globalSetup: ['test/lab/global-setup.ts'],
+          // each file waits there until the lab, booting in the background, is up
+          setupFiles: ['test/lab/ready.ts'],
           fileParallelism: false,
           testTimeout: 300_000,
           hookTimeout: 600_000,

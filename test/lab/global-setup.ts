@@ -1,5 +1,11 @@
 // One lab for the whole `lab` test project: brought up once here, torn down after the last file.
-// Tests get its name with inject('labName'); '' means it could not come up, and labError says why.
+// Tests get its name with inject('labName'); '' means it could not be started, and labError says
+// why. The lab boots in the background (~40 s, while the unit files run: vitest runs the unit
+// project first); each lab file waits for it in test/lab/ready.ts, which fails the file with the
+// reason when the boot failed.
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { run } from '../../src/service/run';
 import { down, missingPrereqs, orphanLabs, up } from '../../src/lab/lab';
@@ -7,7 +13,7 @@ import { makeSpec } from '../../src/lab/spec';
 import { agentsSource, describeAgentsSource } from '../../src/lab/package';
 
 declare module 'vitest' {
-  export interface ProvidedContext { labName: string; labError: string; labRunId: string }
+  export interface ProvidedContext { labName: string; labError: string; labRunId: string; labReady: string }
 }
 
 // Lab names are per test run ('t' + 4 characters of this process's id), so two runs on one
@@ -15,10 +21,15 @@ declare module 'vitest' {
 const RUN_ID = (process.pid % 36 ** 4).toString(36).padStart(4, '0');
 export const TEST_LAB = process.env.HA_OSCAR_TEST_LAB ?? `t${RUN_ID}`;
 let started = false;
+/** The boot under way (never rejects), and the file it writes when done: '' or why it failed. */
+let booting: Promise<void> | undefined;
+const READY = join(tmpdir(), `ha-oscar-lab-ready-${TEST_LAB}`);
 
 export async function setup(project: TestProject): Promise<void> {
   project.provide('labName', '');
   project.provide('labRunId', RUN_ID);
+  project.provide('labReady', READY);
+  rmSync(READY, { force: true });
   const miss = missingPrereqs();
   if (miss) { project.provide('labError', miss); return; }
   // Everything the lab runs: the CLI, every agent, fence_haoscar and the lab PDU (fencing is on
@@ -35,19 +46,19 @@ export async function setup(project: TestProject): Promise<void> {
   // Labs left by killed test runs (their recorded owner process is gone): only what they recorded.
   for (const n of orphanLabs(/^t[0-9a-z]{4}[fdsq]?$/)) await down(n);
   const spec = makeSpec(TEST_LAB, { token: 1000 });
-  try {
-    started = true;
-    await up(spec, { say: (l) => console.log(`[lab ${TEST_LAB}] ${l}`), keepLogs: process.env.HA_OSCAR_LAB_KEEP_LOGS });
-    console.log(`[lab ${TEST_LAB}] ${describeAgentsSource(agentsSource(spec))}`);
-    project.provide('labName', TEST_LAB);
-    project.provide('labError', '');
-  } catch (e) {
-    project.provide('labError', `lab up failed: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  started = true;
+  project.provide('labName', TEST_LAB);
+  project.provide('labError', '');
+  const done = (why: string): void => { writeFileSync(`${READY}.tmp`, why); renameSync(`${READY}.tmp`, READY); };
+  booting = up(spec, { say: (l) => console.log(`[lab ${TEST_LAB}] ${l}`), keepLogs: process.env.HA_OSCAR_LAB_KEEP_LOGS })
+    .then(() => { console.log(`[lab ${TEST_LAB}] ${describeAgentsSource(agentsSource(spec))}`); done(''); })
+    .catch((e: unknown) => done(`lab up failed: ${e instanceof Error ? e.message : String(e)}`));
 }
 
 export async function teardown(): Promise<void> {
   // HA_OSCAR_LAB_KEEP_LOGS=DIR: the lab's logs (pacemaker, corosync, PDU, node inits) are
   // copied there before the teardown, to read after a failed run.
+  await booting;
+  rmSync(READY, { force: true });
   if (started) await down(TEST_LAB, { say: (l) => console.log(`[lab ${TEST_LAB}] ${l}`), keepLogs: process.env.HA_OSCAR_LAB_KEEP_LOGS });
 }

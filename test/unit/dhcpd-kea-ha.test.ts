@@ -199,6 +199,7 @@ describeWith({ bins: ['ip', 'kea-dhcp4', 'kea-dhcp6'], root: true, packages: ['i
       OCF_RESKEY_CRM_meta_notify_stop_uname: `${NODE.b} `, OCF_RESKEY_CRM_meta_notify_active_uname: `${NODE.a} ${NODE.b}`,
     });
     expect(n.code, n.stderr).toBe(0);
+    expect(n.stderr).toMatch(new RegExp(`Pacemaker stopped the partner's instance on ${NODE.b}: Kea serves every scope`));
     note('notify post-stop (agent process)', n.ms);
     expect((await haStatus(control('a'), 2000)).state).toBe('partner-down');
     // B's clients (INIT-REBOOT: broadcast, asking for the address they hold) are answered by A
@@ -215,8 +216,17 @@ describeWith({ bins: ['ip', 'kea-dhcp4', 'kea-dhcp6'], root: true, packages: ['i
     // still serving everything after those grants (each a failed lease update to B)
     await sleep(2500);
     expect((await haStatus(control('a'), 2000)).state).toBe('partner-down');
-    // a notification about something else changes nothing
-    expect(nsAgent('a', 'notify', {}, { OCF_RESKEY_CRM_meta_notify_type: 'pre', OCF_RESKEY_CRM_meta_notify_operation: 'start', OCF_RESKEY_CRM_meta_notify_start_uname: NODE.b }).code).toBe(0);
+    // notifications about something else: success, and no takeover attempted (the agent logs
+    // every one it makes, as above): the partner's pre-start, and a post-stop of this head itself
+    for (const other of <Record<string, string>[]>[
+      { OCF_RESKEY_CRM_meta_notify_type: 'pre', OCF_RESKEY_CRM_meta_notify_operation: 'start', OCF_RESKEY_CRM_meta_notify_start_uname: NODE.b },
+      { OCF_RESKEY_CRM_meta_notify_type: 'post', OCF_RESKEY_CRM_meta_notify_operation: 'stop', OCF_RESKEY_CRM_meta_notify_stop_uname: `${NODE.a} ${NODE.b}` },
+    ]) {
+      const o = nsAgent('a', 'notify', {}, other);
+      expect(o.code, o.stderr).toBe(0);
+      expect(o.stderr, JSON.stringify(other)).not.toMatch(/partner's instance/);
+    }
+    expect((await haStatus(control('a'), 2000)).state).toBe('partner-down');
   }, 120_000);
 
   it('head B comes back: its Kea syncs the leases A granted meanwhile, and both serve their halves again', async () => {
