@@ -210,7 +210,7 @@ export function labDhcpd6Conf(): string {
 }
 
 /**
- * Kea on net A, for examples/lab-kea-ha.yaml (test/lab/kea-ha.test.ts): the same pools, next
+ * Kea on net A, for examples/lab-kea-ha.yaml (test/lab/config.test.ts applies it): the same pools, next
  * server and boot file as the ISC files above; the same file on both heads. The agent binds each
  * head's own address (v4) or the interface (v6) and adds the HA hook and control socket; each head
  * answers from its own address, so there is no server identifier here.

@@ -162,23 +162,26 @@ const setsOf = (spec: LabSpec, d: Description): SetInfo[] => d.sets.map((s) => {
 // Eight compute nodes lease from the pair. Their MACs are fixed, so Kea's load-balancing hash
 // splits them the same way in every run; that both heads get some is asserted.
 const KEA_MACS = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => `02:00:5e:00:53:d${i}`);
-/** Each head's own net A address: its Kea answers from it (DHCPv4 server identifier). */
-const HEAD_A4: Partial<Record<NodeName, string>> = { head1: '192.0.2.11', head2: '192.0.2.12' };
-/** The example's state_dir per family (each head's own disk): leases, and the DHCPv6 server DUID. */
-const KEA_STATE = { 4: '/var/lib/ha-oscar/kea4', 6: '/var/lib/ha-oscar/kea6' } as const;
 type Family = 4 | 6;
 type Held = Record<Family, Map<string, { address: string; head: NodeName }>>;
 type Servers = Record<Family, Map<string, NodeName>>;
+/** The description's Kea state_dir for a family (each head's own disk): leases, and the DHCPv6 server DUID. */
+const keaState = (d: Description, fam: Family): string => d.services.dhcp!.variants[`v${fam}`]!.state_dir!;
 
-/** Which head a server id names: v4 its address, v6 the DUID its Kea keeps in state_dir (hex). */
-async function keaServers(spec: LabSpec): Promise<Servers> {
+/**
+ * Which head a server id names: v4 the head's own address on the services network (its Kea
+ * answers from it), v6 the DUID its Kea keeps in state_dir (hex).
+ */
+async function keaServers(spec: LabSpec, d: Description): Promise<Servers> {
+  const net = d.networks.find((n) => n.services)!.name;
+  const v4 = new Map(d.heads.map((h) => [h.addresses[net]!.ipv4!.text, h.name as NodeName]));
   const v6 = new Map<string, NodeName>();
   for (const h of HEADS) {
-    const r = await exec(spec, h, ['cat', `${KEA_STATE[6]}/kea-dhcp6-serverid`], { timeoutMs: 15_000 });
+    const r = await exec(spec, h, ['cat', `${keaState(d, 6)}/kea-dhcp6-serverid`], { timeoutMs: 15_000 });
     expect(r.code, `${h}'s Kea DHCPv6 server DUID: ${r.stderr}`).toBe(0);
     v6.set(r.stdout.trim().replace(/:/g, '').toLowerCase(), h);
   }
-  return { 4: new Map(HEADS.map((h) => [HEAD_A4[h]!, h])), 6: v6 };
+  return { 4: v4, 6: v6 };
 }
 
 /**
@@ -187,20 +190,24 @@ async function keaServers(spec: LabSpec): Promise<Servers> {
  * other than the one held fails at once.
  */
 async function keaHalves(spec: LabSpec, servers: Servers, held?: Held): Promise<Held> {
-  return until('every Kea client answered, by both heads (v4 and v6)', 150_000, async () => {
+  // (until() retries whatever throws: a moved address ends the wait as a value, checked below)
+  const r = await until('every Kea client answered, by both heads (v4 and v6)', 150_000, async () => {
     const out: Held = { 4: new Map(), 6: new Map() };
     for (const fam of [4, 6] as const) {
       const lines = await leases(spec, fam, KEA_MACS.map((m) => (held ? `${m}=${held[fam].get(m)!.address}` : m)), { timeoutMs: 1500 });
       if (lines.some((l) => !l.ok)) return undefined;
       for (const l of lines) {
+        const was = held?.[fam].get(l.mac)?.address;
+        if (was !== undefined && l.address !== was) return `lease${fam} ${l.mac}: ${l.address}, not the ${was} it held`;
         const head = servers[fam].get(l.serverId ?? '');
-        if (held) expect(l.address, `lease${fam} ${l.mac}`).toBe(held[fam].get(l.mac)!.address);
         if (head) out[fam].set(l.mac, { address: l.address!, head });
       }
       if (out[fam].size !== KEA_MACS.length || new Set([...out[fam].values()].map((v) => v.head)).size !== 2) return undefined;
     }
     return out;
   }, 1000);
+  if (typeof r === 'string') throw new Error(r);
+  return r;
 }
 const split = (h: Held, fam: Family): string => HEADS.map((x) => `${x} ${[...h[fam].values()].filter((v) => v.head === x).length}`).join(', ');
 
@@ -320,7 +327,7 @@ describe('cluster descriptions applied in the lab (ha-oscar config apply)', () =
         it('Kea HA: both heads answer DHCPv4 and DHCPv6 from their own addresses, each its half of the clients, and each head\'s own lease file holds every lease', async () => {
           expect(keaHa(d)).toBe(true);
           expect((await activeResources(spec)).filter((r) => r === 'dhcpd4' || r === 'dhcpd6').length, 'dhcpd4 and dhcpd6 on both heads').toBe(4);
-          servers = await keaServers(spec);
+          servers = await keaServers(spec, d);
           expect(servers[6].size, 'two DHCPv6 server DUIDs').toBe(2);
           const t0 = Date.now();
           held = await keaHalves(spec, servers);
@@ -328,7 +335,7 @@ describe('cluster descriptions applied in the lab (ha-oscar config apply)', () =
           // replicated without shared storage: each lease in BOTH heads' memfiles (their own disks)
           for (const fam of [4, 6] as const) {
             for (const h of HEADS) {
-              const r = await exec(spec, h, ['cat', `${KEA_STATE[fam]}/kea-leases${fam}.csv`], { timeoutMs: 15_000 });
+              const r = await exec(spec, h, ['cat', `${keaState(d, fam)}/kea-leases${fam}.csv`], { timeoutMs: 15_000 });
               expect(r.code, r.stderr).toBe(0);
               for (const [mac, v] of held[fam]) expect(r.stdout, `${h}'s kea-leases${fam}.csv: ${mac}'s ${v.address} (granted by ${v.head})`).toContain(`${v.address},`);
             }

@@ -20,8 +20,7 @@ declare module 'vitest' {
 // machine (a developer's and CI's) never meet; the teardown tests use the same id.
 const RUN_ID = (process.pid % 36 ** 4).toString(36).padStart(4, '0');
 export const TEST_LAB = process.env.HA_OSCAR_TEST_LAB ?? `t${RUN_ID}`;
-let started = false;
-/** The boot under way (never rejects), and the file it writes when done: '' or why it failed. */
+/** The boot under way (never rejects; set once it started), and the file it writes when done: '' or why it failed. */
 let booting: Promise<void> | undefined;
 const READY = join(tmpdir(), `ha-oscar-lab-ready-${TEST_LAB}`);
 
@@ -46,7 +45,6 @@ export async function setup(project: TestProject): Promise<void> {
   // Labs left by killed test runs (their recorded owner process is gone): only what they recorded.
   for (const n of orphanLabs(/^t[0-9a-z]{4}[fdsq]?$/)) await down(n);
   const spec = makeSpec(TEST_LAB, { token: 1000 });
-  started = true;
   project.provide('labName', TEST_LAB);
   project.provide('labError', '');
   const done = (why: string): void => { writeFileSync(`${READY}.tmp`, why); renameSync(`${READY}.tmp`, READY); };
@@ -58,7 +56,8 @@ export async function setup(project: TestProject): Promise<void> {
 export async function teardown(): Promise<void> {
   // HA_OSCAR_LAB_KEEP_LOGS=DIR: the lab's logs (pacemaker, corosync, PDU, node inits) are
   // copied there before the teardown, to read after a failed run.
+  if (!booting) return;
   await booting;
   rmSync(READY, { force: true });
-  if (started) await down(TEST_LAB, { say: (l) => console.log(`[lab ${TEST_LAB}] ${l}`), keepLogs: process.env.HA_OSCAR_LAB_KEEP_LOGS });
+  await down(TEST_LAB, { say: (l) => console.log(`[lab ${TEST_LAB}] ${l}`), keepLogs: process.env.HA_OSCAR_LAB_KEEP_LOGS });
 }
