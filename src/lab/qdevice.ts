@@ -36,6 +36,31 @@ export function labQuorumDevice(): QuorumDevice {
 }
 
 export const qnetdLog = (spec: LabSpec): string => join(spec.stateDir, 'qnetd.log');
+/** One vote event in qnetd's debug log: a vote it sent to a head, or the head's reply to it. */
+export interface QnetdVote { nodeId: number; event: 'sent' | 'replied'; vote?: string }
+
+/**
+ * The votes of the device for one cluster, in order, from qnetd's debug log (`-d`): "Sending vote
+ * info to client ADDR (cluster C, node_id N)" with "vote = ACK|NACK" two lines on, and "Client ADDR
+ * (cluster C, node_id N) replied back to vote info message". ffsplit sends the ACKs only once
+ * every NACK has been answered. This record stays with qnetd when a head is switched off before
+ * its own logs say that it lost quorum.
+ */
+export function qnetdVotes(log: string, cluster: string): QnetdVote[] {
+  const out: QnetdVote[] = [];
+  const lines = log.split('\n');
+  lines.forEach((l, i) => {
+    const sent = /Sending vote info to client \S+ \(cluster (\S+), node_id (\d+)\)/.exec(l);
+    if (sent && sent[1] === cluster) {
+      const vote = lines.slice(i + 1, i + 3).map((x) => /\svote = (.+?)\s*$/.exec(x)?.[1]).find(Boolean);
+      out.push({ nodeId: Number(sent[2]), event: 'sent', vote });
+    }
+    const replied = /Client \S+ \(cluster (\S+), node_id (\d+)\) replied back to vote info message/.exec(l);
+    if (replied && replied[1] === cluster) out.push({ nodeId: Number(replied[2]), event: 'replied' });
+  });
+  return out;
+}
+
 /** qnetd's IPC socket and lock file in the lab's state dir: two labs' qnetds never meet. */
 export const qnetdSocket = (spec: LabSpec): string => join(spec.stateDir, 'qnetd.sock');
 const qnetdLock = (spec: LabSpec): string => join(spec.stateDir, 'qnetd.pid');
