@@ -24,6 +24,8 @@ const usage = `usage: ha-oscar lab <command> [--name LAB] [args]   (LAB defaults
                                     --peer: the same power-offs against the peer too, side by side;
                                     --quorum-device: and on a lab with the quorum device (no fence delay)
   bench-snmp [--runs N]             ha-oscar's SNMP subagent and pcs-snmp side by side (npm run bench:snmp)
+  bench-dhcp                        a PXE boot storm (perfdhcp) against ISC dhcpd and the Kea HA pair,
+                                    and across a power-off (npm run bench:dhcp)
   faults [--quick] [--runs N] [--token MS] [--only REGEX]
                                     fault battery under client load; writes docs/faults.md (npm run faults);
                                     --only: just the faults whose name matches (out/faults-only.md)`;
@@ -239,6 +241,12 @@ export async function main(argv: string[]): Promise<number> {
       const { benchSnmp, printSnmpBench } = await import('../lab/bench-snmp');
       const spec = makeSpec(p.name, { token: p.token });
       return measured(spec.name, () => benchSnmp(spec, p.runs ?? 9, say), (r) => printSnmpBench(r, say));
+    }
+    case 'bench-dhcp': {
+      // Used by scripts/bench-dhcp.mjs: perfdhcp storms against ISC dhcpd and Kea HA (src/lab/bench-dhcp.ts).
+      const { benchDhcp, printDhcpBench } = await import('../lab/bench-dhcp');
+      const spec = makeSpec(p.name, { token: p.token });
+      return measured(spec.name, () => benchDhcp(spec, say), (r) => printDhcpBench(r, say));
     }
     case 'faults': {
       // Used by scripts/faults.mjs (npm run faults): src/lab/faults.ts; --runs N: power-off rounds (default 20, --quick 1).

@@ -53,6 +53,11 @@ function bigToV6(v: bigint): string {
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
+/** The canonical text of an address value (dotted quad, or RFC 5952). */
+export function addrText(family: Family, value: bigint): string {
+  return family === 'ipv4' ? bigToV4(value) : bigToV6(value);
+}
+
 export function parseAddr(s: string): Addr | undefined {
   const family = familyOf(s);
   if (!family) return undefined;

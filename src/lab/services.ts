@@ -204,7 +204,7 @@ export function labDhcpd6Conf(): string {
     'option dhcp6.bootfile-url code 59 = string;',
     `option dhcp6.bootfile-url "${BOOT_URL6}";`,
     'subnet6 2001:db8:a::/64 {',
-    '  range6 2001:db8:a::1000 2001:db8:a::1fff;',
+    '  range6 2001:db8:a::1000 2001:db8:a::ffff;',
     '}',
   ].join('\n') + '\n';
 }
@@ -219,7 +219,7 @@ export function labKeaConf(family: 4 | 6): string {
   const common = { 'interfaces-config': { interfaces: ['eth0'] }, 'lease-database': { type: 'memfile', 'lfc-interval': 3600 }, 'valid-lifetime': 600 };
   const conf = family === 4
     ? { Dhcp4: { ...common, subnet4: [{ id: 1, subnet: '192.0.2.0/24', pools: [{ pool: '192.0.2.150 - 192.0.2.199' }], 'next-server': VIP4, 'boot-file-name': BOOT_FILE }] } }
-    : { Dhcp6: { ...common, 'preferred-lifetime': 300, subnet6: [{ id: 1, subnet: '2001:db8:a::/64', interface: 'eth0', pools: [{ pool: '2001:db8:a::1000 - 2001:db8:a::1fff' }], 'option-data': [{ name: 'bootfile-url', data: BOOT_URL6 }] }] } };
+    : { Dhcp6: { ...common, 'preferred-lifetime': 300, subnet6: [{ id: 1, subnet: '2001:db8:a::/64', interface: 'eth0', pools: [{ pool: '2001:db8:a::1000 - 2001:db8:a::ffff' }], 'option-data': [{ name: 'bootfile-url', data: BOOT_URL6 }] }] } };
   return `${JSON.stringify(conf, null, 2)}\n`;
 }
 

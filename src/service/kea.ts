@@ -12,6 +12,7 @@ import { createConnection, isIPv6 } from 'node:net';
 import { OCF, fail } from '../ocf/codes';
 import { oneLine } from '../ocf/log';
 import { run } from './run';
+import { splitPools } from './kea-pools';
 
 export type HaMode = 'hot-standby' | 'load-balancing';
 
@@ -68,7 +69,9 @@ export function allScopes(mode: HaMode, peers: HaPeer[]): string[] {
 /**
  * Adds Kea HA to a Dhcp4 object (in place): the lease_cmds and HA hooks (after the admin's own
  * hooks), multi-threading (the dedicated HA listener needs it) and the control socket the agent
- * talks to. A reason when the admin's config already loads the HA hook or sets a control socket.
+ * talks to; in load-balancing each head's half of every pool the admin did not classify
+ * (splitPools). A reason when the admin's config already loads the HA hook or sets a control
+ * socket, or has a pool that cannot be split.
  */
 export function addHa(d4: Record<string, unknown>, o: { mode: HaMode; peers: HaPeer[]; thisName: string; port: number; hooks: string; controlSocket: string }): string | undefined {
   const hooks = Array.isArray(d4['hooks-libraries']) ? (d4['hooks-libraries'] as { library?: string }[]) : [];
@@ -76,6 +79,11 @@ export function addHa(d4: Record<string, unknown>, o: { mode: HaMode; peers: HaP
     return 'the config already loads libdhcp_ha.so or libdhcp_lease_cmds.so: with ha_mode the agent writes the HA hook itself (remove them)';
   }
   if (d4['control-socket'] !== undefined) return 'the config sets a control-socket: with ha_mode the agent sets its own (remove it)';
+  if (o.mode === 'load-balancing') {
+    // each head its own half of every pool (src/service/kea-pools.ts): never one address to two clients
+    const split = splitPools(d4, [o.peers[0]!.name, o.peers[1]!.name]);
+    if (typeof split === 'string') return split;
+  }
   const [r1, r2] = roles(o.mode);
   d4['hooks-libraries'] = [
     ...hooks,

@@ -66,7 +66,7 @@ const MAC6 = '02:00:5e:00:53:56';
 /** The PXE client of the RA path (`_probe pxe6`): DHCPv6 only after an RA with M=1. */
 const MAC_PXE = '02:00:5e:00:53:57';
 // Addresses the 5 MACs ask for before the power-off: in the ranges (192.0.2.150-199,
-// 2001:db8:a::1000-1fff), clear of where ISC would start on its own (.150 up).
+// 2001:db8:a::1000-ffff), clear of where ISC would start on its own (.150 up).
 const HINT = { 4: MACS.map((_, i) => `192.0.2.${181 + i}`), 6: MACS.map((_, i) => `2001:db8:a::1a8${1 + i}`) } as const;
 const RESOURCES = ['vip4', 'vip6', 'dhcpd4', 'dhcpd6', 'nfsserver'];
 /** The NFS stream cycles through these: both versions on both VIPs. */

@@ -7,7 +7,7 @@
 // survivor's agent gets (OCF_RESKEY_CRM_meta_notify_*), as Pacemaker sends it to a clone with
 // notify=true.
 import { it, expect, beforeAll, afterAll } from 'vitest';
-import { readFileSync, rmSync, chmodSync } from 'node:fs';
+import { readFileSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from '../helpers/sync';
 import { distOcf, root, runAgentIn, tempDir, type AgentRun } from '../helpers/agents';
@@ -117,6 +117,13 @@ describeWith({ bins: ['ip', 'kea-dhcp4', 'kea-dhcp6'], root: true, packages: ['i
     console.log(`kea HA timings (ms): ${JSON.stringify(timings)}`);
   });
 
+  /** The test's Kea config with a one-address pool, in the test's directory. */
+  const onePool = (): string => {
+    const f = join(dir, 'kea4-one.json');
+    writeFileSync(f, readFileSync(join(root, 'test/fixtures/dhcp/kea4-ha.json'), 'utf8').replace('192.0.2.100 - 192.0.2.199', '192.0.2.100 - 192.0.2.100'));
+    return f;
+  };
+
   it('bad HA parameters: one line each, OCF_ERR_CONFIGURED, nothing started', () => {
     const cases: [Record<string, string>, Record<string, string>, RegExp][] = [
       [{ server: 'isc' }, {}, /^ha_mode=load-balancing needs server=kea/],
@@ -127,6 +134,8 @@ describeWith({ bins: ['ip', 'kea-dhcp4', 'kea-dhcp6'], root: true, packages: ['i
       [{}, { OCF_RESKEY_CRM_meta_on_node: 'headz' }, /^this node \(headz\) is not one of ha_peers \(heada, headb\)$/],
       [{ ha_port: '0' }, {}, /ha_port/],
       [{ pidfile: `/run/${'x'.repeat(100)}.pid` }, {}, /^pidfile .* is too long: Kea's control socket .* must fit in 107 bytes$/],
+      // load-balancing gives each head half of every pool: a one-address pool cannot be halved
+      [{ config: onePool() }, {}, /kea4-one\.json: subnet 192\.0\.2\.0\/24: pool '192\.0\.2\.100 - 192\.0\.2\.100' has one address; load-balancing gives each head half of every pool/],
     ];
     for (const [over, env, want] of cases) {
       const r = nsAgent('a', 'validate-all', over, env);
@@ -177,6 +186,11 @@ describeWith({ bins: ['ip', 'kea-dhcp4', 'kea-dhcp6'], root: true, packages: ['i
       note('DORA', r.ms);
     }
     expect(new Set(granted.map((g) => g.serverId))).toEqual(new Set([ADDR.a, ADDR.b]));
+    // each head allocates from its own half of the pool (src/service/kea-pools.ts): heada
+    // .100-.149, headb .150-.199, so the two never give one address to two clients
+    const pools = JSON.parse(readFileSync(join(dir, 'a', 'kea-dhcp4.derived.json'), 'utf8')).Dhcp4.subnet4[0].pools;
+    expect(pools).toEqual([{ pool: '192.0.2.100 - 192.0.2.149', 'client-class': `HA_${NODE.a}` }, { pool: '192.0.2.150 - 192.0.2.199', 'client-class': `HA_${NODE.b}` }]);
+    for (const g of granted) expect(Number(g.address!.split('.')[3]) >= 150 ? ADDR.b : ADDR.a, `${g.address} granted by ${g.serverId}`).toBe(g.serverId);
     // Kea sends the update to the partner before it answers the client
     for (const g of granted) for (const h of ['a', 'b'] as const) expect(leases(h)).toContain(`${g.address},${g.mac}`);
   }, 120_000);
