@@ -20,7 +20,7 @@ import { dhcpInform, macFor } from '../src/probe/dhcp';
 import { existsSync, mkdirSync, accessSync, constants, rmSync, readdirSync } from 'node:fs';
 import { networkInterfaces, hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { HA_RUNNING_STATES, allScopes, deriveKeaConfig, forgetNeighbour, haStatus, parseHaPeers, serveEveryScope, type HaMode, type HaPeer } from '../src/service/kea';
+import { HA_RUNNING_STATES, allScopes, blockPartner, deriveKeaConfig, forgetNeighbour, haStatus, parseHaPeers, removeStaleBlock, serveEveryScope, type HaMode, type HaPeer } from '../src/service/kea';
 import { version } from '../package.json';
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$/;
@@ -312,12 +312,18 @@ export default defineAgent({
     const t0 = Date.now();
     const stale = await forgetNeighbour(partner.address);
     if (stale) c.log.warn(stale);
+    // its Kea does not run: Kea's attempt to tell it fails at once instead of after ~3 s of ARP/NDP
+    const block = await blockPartner(partner.address);
+    if (typeof block === 'string') c.log.warn(block);
     try {
-      const st = await serveEveryScope(paths(c).control, scopes, Math.max(1000, c.remaining() - 1000));
+      const st = await serveEveryScope(paths(c).control, scopes, Math.max(1000, c.remaining() - 1500));
       c.log.info(`Pacemaker stopped the partner's instance on ${partner.name}: Kea serves every scope (${st.scopes.join(', ') || scopes.join(', ')}), state ${st.state} after ${Date.now() - t0} ms${st.commands.length ? ` (${st.commands.join('; ')})` : ''}`);
     } catch (err) {
       // not a failure of this instance: Kea's own detection still takes over after max-response-delay
       c.log.warn(`Pacemaker stopped the partner's instance on ${partner.name}, but Kea could not be made to serve its scope now: ${oneLine((err as Error).message, 200)}`);
+    } finally {
+      const left = typeof block === 'string' ? undefined : await block.undo();
+      if (left) c.log.warn(left);
     }
     return OCF.SUCCESS;
   },
@@ -327,6 +333,10 @@ export default defineAgent({
     const st = daemonState(f.pidfile, c.bin(exeName(c)));
     if (st.state === 'stopped') return OCF.NOT_RUNNING;
     if (c.checkLevel >= 10) {
+      // a notify killed between blocking the partner and undoing it (see notify) must not cut the pair for good
+      const partner = haOn(c) ? haPeers(c).find((x) => x.name !== haNode(c)) : undefined;
+      const stale = partner ? await removeStaleBlock(partner.address) : undefined;
+      if (stale) c.log.warn(stale);
       const why = await answering(c, Math.min(3000, Math.max(500, c.remaining() / 3)));
       if (why) fail(OCF.ERR_GENERIC, why);
       // it answers, but grants leases it cannot write: fail, so that start (which refuses a full

@@ -78,8 +78,9 @@ export interface StormResult {
 
 export interface FailoverStormResult {
   family: Family; clients: number; offered: number; victim: NodeName; survivor: NodeName;
-  /** s from the start of the storm: the power-off, and the survivor's fencing confirmation */
-  offAtS: number; fencedAtS?: number;
+  /** s from the start of the storm: the power-off, the survivor's fencing confirmation, and its
+   * Kea serving every scope (the agent's takeover line), with the notification's own time */
+  offAtS: number; fencedAtS?: number; takeoverAtS?: number; takeoverMs?: number;
   /** answers per second (perfdhcp -t 1) */
   perSecond: number[];
   /** the longest run of seconds without an answer, and the second it ended */
@@ -145,37 +146,55 @@ function leasesOf(spec: LabSpec, head: NodeName, family: Family): Map<string, Ke
   }
 }
 
-/** A storm of FAILOVER_S seconds; the head serving... victim powered off OFF_AT_S seconds in. */
+/** The failover storms: FAILOVER_S seconds each, v4 and v6 side by side, the victim powered off OFF_AT_S seconds in. */
 const FAILOVER_S = 40;
 const OFF_AT_S = 10;
-async function failoverStorm(spec: LabSpec, family: Family, clients: number, victim: NodeName, say: Say): Promise<FailoverStormResult> {
+
+/**
+ * The agent's takeover line in the survivor's pacemaker log (agents/dhcpd.ts notify): when it was
+ * written (Kea in partner-down) and how long the notification took, per family.
+ */
+export function takeovers(log: string): Map<Family, { at: number; ms: number }> {
+  const out = new Map<Family, { at: number; ms: number }>();
+  const re = /dhcpd\(dhcpd([46])\)\[\d+\]:\s+(\S+Z) INFO: Pacemaker stopped the partner's instance on \S+: Kea serves every scope .* after (\d+) ms/g;
+  for (const m of log.matchAll(re)) out.set(Number(m[1]) as Family, { at: Date.parse(m[2]!), ms: Number(m[3]) });
+  return out;
+}
+
+async function failoverStorms(spec: LabSpec, runs: { family: Family; clients: number }[], victim: NodeName, say: Say): Promise<FailoverStormResult[]> {
   const survivor = peerOf(victim);
   const off = logOffset(spec, survivor);
   const t0 = Date.now();
-  const run = perfdhcp(spec, family, clients, OFFERED, FAILOVER_S);
+  const storms = runs.map((x) => perfdhcp(spec, x.family, x.clients, OFFERED, FAILOVER_S));
   await sleep(OFF_AT_S * 1000);
   const tOff = await powerOff(spec, victim);
-  const p = await run;
+  const outs = await Promise.all(storms);
   const fence = pacemakerFencing(spec, survivor, victim, off);
-  const { perInterval, longestGap, gapEnd } = gaps(p.periodic);
-  const offAtS = (tOff - t0) / 1000;
-  const before = perInterval.slice(1, Math.floor(offAtS)).sort((a, b) => a - b);
-  const median = before.length ? before[Math.floor(before.length / 2)]! : 0;
-  const from = Math.ceil(offAtS);
-  const back = perInterval.findIndex((n, i) => i >= from && i > (gapEnd ?? 0) - 1 && n >= 0.9 * median);
+  const took = takeovers(readFileSync(join(nodeDir(spec, survivor), 'var-log', 'pacemaker', 'pacemaker.log')).subarray(off).toString('utf8'));
   const now = Date.now() / 1000;
-  const dbs = HEADS.map((h) => leasesOf(spec, h, family));
-  const survivorDb = dbs[HEADS.indexOf(survivor)]!;
-  const servedAfter = new Set([...survivorDb.values()].filter((l) => l.expire - l.validLifetime >= tOff / 1000 && l.validLifetime > 0).map((l) => l.client)).size;
-  const r: FailoverStormResult = {
-    family, clients, offered: OFFERED, victim, survivor, offAtS, fencedAtS: fence.confirmed === undefined ? undefined : (fence.confirmed - t0) / 1000,
-    perSecond: perInterval, longestGapS: longestGap, gapEndS: gapEnd, backAtS: back < 0 ? undefined : back,
-    clientsServedAfterOff: servedAfter, duplicates: duplicates(dbs, now),
-  };
-  say(`  power-off of ${victim} at ${offAtS.toFixed(1)} s, fenced at ${r.fencedAtS?.toFixed(1) ?? 'n/a'} s: answers per second ${perInterval.join(' ')}; ` +
-    `longest gap ${longestGap} s (ending at ${gapEnd ?? 'n/a'} s); back at ${r.backAtS ?? 'n/a'} s; ${servedAfter} clients served by ${survivor} after the power-off; ` +
-    `${r.duplicates.length} duplicate address(es)`);
-  return r;
+  const offAtS = (tOff - t0) / 1000;
+  const s = (t: number | undefined) => (t === undefined ? undefined : (t - t0) / 1000);
+  return runs.map((x, i) => {
+    const p = outs[i]!;
+    const { perInterval, longestGap, gapEnd } = gaps(p.periodic);
+    const before = perInterval.slice(1, Math.floor(offAtS)).sort((a, b) => a - b);
+    const median = before.length ? before[Math.floor(before.length / 2)]! : 0;
+    const back = perInterval.findIndex((n, j) => j >= Math.ceil(offAtS) && j >= (gapEnd ?? 0) && n >= 0.9 * median);
+    const dbs = HEADS.map((h) => leasesOf(spec, h, x.family));
+    const survivorDb = dbs[HEADS.indexOf(survivor)]!;
+    const servedAfter = new Set([...survivorDb.values()].filter((l) => l.validLifetime > 0 && l.expire - l.validLifetime >= tOff / 1000).map((l) => l.client)).size;
+    const tk = took.get(x.family);
+    const r: FailoverStormResult = {
+      family: x.family, clients: x.clients, offered: OFFERED, victim, survivor, offAtS, fencedAtS: s(fence.confirmed), takeoverAtS: s(tk?.at), takeoverMs: tk?.ms,
+      perSecond: perInterval, longestGapS: longestGap, gapEndS: gapEnd, backAtS: back < 0 ? undefined : back,
+      clientsServedAfterOff: servedAfter, duplicates: duplicates(dbs, now),
+    };
+    say(`  DHCPv${x.family}, ${x.clients} clients: power-off of ${victim} at ${offAtS.toFixed(1)} s, fenced at ${r.fencedAtS?.toFixed(1) ?? 'n/a'} s, ` +
+      `Kea on ${survivor} serving every scope at ${r.takeoverAtS?.toFixed(1) ?? 'n/a'} s (${tk?.ms ?? 'n/a'} ms after the notification); answers per second ${perInterval.join(' ')}; ` +
+      `longest gap ${longestGap} s (ending at ${gapEnd ?? 'n/a'} s); back at ${r.backAtS ?? 'n/a'} s; ${servedAfter} clients served by ${survivor} after the power-off; ` +
+      `${r.duplicates.length} duplicate address(es)`);
+    return r;
+  });
 }
 
 export async function benchDhcp(spec: LabSpec, say: Say, opts: { v6Clients?: number[] } = {}): Promise<DhcpBenchResult> {
@@ -209,9 +228,9 @@ export async function benchDhcp(spec: LabSpec, say: Say, opts: { v6Clients?: num
     storms.push(await storm(spec, 'Kea HA load-balancing', 4, 50, say, true));
     for (const n of v6Clients) storms.push(await storm(spec, 'Kea HA load-balancing', 6, n, say, true));
 
-    say(`Kea HA load-balancing, head1 powered off ${OFF_AT_S} s into a ${FAILOVER_S}-s storm`);
+    say(`Kea HA load-balancing, head1 powered off ${OFF_AT_S} s into ${FAILOVER_S}-s storms, DHCPv4 and DHCPv6 side by side`);
     load.push(loadavg()[0]!);
-    failover.push(await failoverStorm(spec, 6, v6Clients[0]!, 'head1', say));
+    failover.push(...await failoverStorms(spec, [{ family: 4, clients: 50 }, { family: 6, clients: v6Clients[0]! }], 'head1', say));
   } finally {
     await down(spec.name, { say });
   }
@@ -226,7 +245,8 @@ export function printDhcpBench(r: DhcpBenchResult, say: Say): number {
     say(`| ${s.server} | v${s.family} | ${s.clients} | ${s.perS} | ${s.perf.received} / ${s.perf.sent} | ${s.perf.drops} | ${ph} |`);
   }
   for (const f of r.failover) {
-    say(`\nfailover storm, DHCPv${f.family}, ${f.clients} clients: ${f.victim} off at ${f.offAtS.toFixed(1)} s, fenced at ${f.fencedAtS?.toFixed(1) ?? 'n/a'} s; ` +
+    say(`\nfailover storm, DHCPv${f.family}, ${f.clients} clients: ${f.victim} off at ${f.offAtS.toFixed(1)} s, fenced at ${f.fencedAtS?.toFixed(1) ?? 'n/a'} s, ` +
+      `Kea on ${f.survivor} serving every scope at ${f.takeoverAtS?.toFixed(1) ?? 'n/a'} s; ` +
       `longest gap ${f.longestGapS} s; back to the rate before at ${f.backAtS ?? 'n/a'} s; ${f.clientsServedAfterOff} clients served by ${f.survivor} after the power-off; duplicates ${f.duplicates.length}`);
     say(`answers per second: ${f.perSecond.join(' ')}`);
   }

@@ -243,6 +243,45 @@ export async function forgetNeighbour(address: string): Promise<string | undefin
   return r.code === 0 ? undefined : `ip neigh flush to ${address}: ${(r.stderr || r.spawnError || `exit ${r.code}`).toString().trim()}`;
 }
 
+const hostRoute = (address: string): { fam: string; dst: string } =>
+  (isIPv6(address) ? { fam: '-6', dst: `${address}/128` } : { fam: '-4', dst: `${address}/32` });
+const ipWhy = (r: { code: number | null; stderr?: string; spawnError?: unknown }): string => (r.stderr || r.spawnError || `exit ${r.code}`).toString().trim();
+
+/**
+ * Pacemaker has stopped the partner's instance (its head fenced, or its Kea stopped), so the
+ * partner's Kea does not run. `ha-maintenance-start` still tries to tell it first: to a dead head
+ * the connection waits until ARP or NDP gives up (~3 s, three probes; forgetNeighbour), and no
+ * client is answered meanwhile. An unreachable route to the partner's address (a host route,
+ * `ip route replace unreachable ADDRESS/32|128`) makes that connection fail at once, and Kea goes
+ * to partner-down. Held only while serveEveryScope runs: the returned undo removes it (call it in
+ * a finally). A reason instead when `ip` failed (then there is nothing to undo).
+ */
+export async function blockPartner(address: string): Promise<{ undo: () => Promise<string | undefined> } | string> {
+  const { fam, dst } = hostRoute(address);
+  const r = await run('ip', [fam, 'route', 'replace', 'unreachable', dst], { timeoutMs: 5000 });
+  if (r.code !== 0) return `ip route replace unreachable ${dst}: ${ipWhy(r)}`;
+  return {
+    undo: async () => {
+      const d = await run('ip', [fam, 'route', 'del', 'unreachable', dst], { timeoutMs: 5000 });
+      return d.code === 0 ? undefined : `ip route del unreachable ${dst}: ${ipWhy(d)}`;
+    },
+  };
+}
+
+/**
+ * A blockPartner route left behind (its agent killed between add and undo) would keep this head
+ * from ever reaching its partner again: the level-10 monitor removes it. Returns what it did, or a
+ * reason when `ip` failed; undefined when there was none.
+ */
+export async function removeStaleBlock(address: string): Promise<string | undefined> {
+  const { fam, dst } = hostRoute(address);
+  const r = await run('ip', [fam, '-o', 'route', 'show', 'type', 'unreachable', 'exact', dst], { timeoutMs: 5000 });
+  if (r.code !== 0) return `ip route show type unreachable ${dst}: ${ipWhy(r)}`;
+  if (!r.stdout.trim()) return undefined;
+  const d = await run('ip', [fam, 'route', 'del', 'unreachable', dst], { timeoutMs: 5000 });
+  return d.code === 0 ? `removed a stale unreachable route to the partner (${dst})` : `ip route del unreachable ${dst}: ${ipWhy(d)}`;
+}
+
 /**
  * Pacemaker says the partner is gone: serve every scope now, and keep serving them.
  * `ha-maintenance-start` does it: Kea first tells its partner, and when the partner does not

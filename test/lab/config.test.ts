@@ -326,7 +326,10 @@ describe('cluster descriptions applied in the lab (ha-oscar config apply)', () =
       if (m.file === 'lab-kea-ha.yaml') {
         it('Kea HA: both heads answer DHCPv4 and DHCPv6 from their own addresses, each its half of the clients, and each head\'s own lease file holds every lease', async () => {
           expect(keaHa(d)).toBe(true);
-          expect((await activeResources(spec)).filter((r) => r === 'dhcpd4' || r === 'dhcpd6').length, 'dhcpd4 and dhcpd6 on both heads').toBe(4);
+          // the sets answering (the test above) does not wait for the Kea clones: each instance's
+          // start waits until its Kea answers (~4 s with its partner starting too)
+          await until('dhcpd4 and dhcpd6 active on both heads', 120_000, async () =>
+            (await activeResources(spec)).filter((r) => r === 'dhcpd4' || r === 'dhcpd6').length === 4, 1000);
           servers = await keaServers(spec, d);
           expect(servers[6].size, 'two DHCPv6 server DUIDs').toBe(2);
           const t0 = Date.now();

@@ -32,6 +32,10 @@ function ip(...args: string[]): void {
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
 }
 
+/** The unreachable routes in head h's namespace (blockPartner's), as `ip -o route` prints them. */
+const unreachable = (h: Head): string =>
+  spawnSync('ip', ['-n', NS[h], '-o', 'route', 'show', 'type', 'unreachable'], { encoding: 'utf8', timeout: 10_000 }).stdout.trim();
+
 /** The clone's parameters: the same on both heads. */
 const params = (h: Head, over: Record<string, string> = {}) => ({
   server: 'kea', config: join(root, 'test/fixtures/dhcp/kea4-ha.json'), interface: 'kh0',
@@ -215,7 +219,10 @@ describeWith({ bins: ['ip', 'kea-dhcp4', 'kea-dhcp6'], root: true, packages: ['i
     expect(n.code, n.stderr).toBe(0);
     expect(n.stderr).toMatch(new RegExp(`Pacemaker stopped the partner's instance on ${NODE.b}: Kea serves every scope`));
     note('notify post-stop (agent process)', n.ms);
+    console.log(`[kea-ha] ${/Kea serves every scope[^\n]*/.exec(n.stderr)?.[0] ?? ''}`);
     expect((await haStatus(control('a'), 2000)).state).toBe('partner-down');
+    // the unreachable route that made Kea's call to B fail at once (blockPartner) is gone again
+    expect(unreachable('a')).toBe('');
     // B's clients (INIT-REBOOT: broadcast, asking for the address they hold) are answered by A
     for (const g of bClients) {
       const r = client('renew', { family: 4, lease: g, mode: 'reboot', timeoutMs: 3000 });
@@ -241,6 +248,14 @@ describeWith({ bins: ['ip', 'kea-dhcp4', 'kea-dhcp6'], root: true, packages: ['i
       expect(o.stderr, JSON.stringify(other)).not.toMatch(/partner's instance/);
     }
     expect((await haStatus(control('a'), 2000)).state).toBe('partner-down');
+    // a block left behind (a notify killed before its undo) would cut A from B for good: the
+    // level-10 monitor removes it; level 0 (the sh fast path, every 10 s) does not look
+    ip('-n', NS.a, 'route', 'add', 'unreachable', `${ADDR.b}/32`);
+    expect(unreachable('a')).toContain(ADDR.b);
+    const m = nsAgent('a', 'monitor', {}, mon(10));
+    expect(m.code, m.stderr).toBe(0);
+    expect(m.stderr).toMatch(/removed a stale unreachable route to the partner \(192\.0\.2\.2\/32\)/);
+    expect(unreachable('a')).toBe('');
   }, 120_000);
 
   it('head B comes back: its Kea syncs the leases A granted meanwhile, and both serve their halves again', async () => {

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { gaps, parsePerfdhcp } from '../../src/lab/bench-dhcp';
+import { gaps, parsePerfdhcp, takeovers } from '../../src/lab/bench-dhcp';
 
 const v4 = readFileSync(join(__dirname, '..', 'fixtures', 'perfdhcp', 'v4.txt'), 'utf8');
 
@@ -32,5 +32,17 @@ describe('gaps', () => {
   });
   it('no gap', () => {
     expect(gaps([5, 10])).toEqual({ perInterval: [5, 5], longestGap: 0, gapEnd: undefined });
+  });
+});
+
+describe('takeovers', () => {
+  it("the agent's takeover lines in a pacemaker log, per family: when Kea served every scope, and the notification's time", () => {
+    const log = [
+      "Dec 08 00:09:41.100 head1 pacemaker-controld  [52] (te_rsc_command) info: Initiating notify operation dhcpd4_post_notify_stop_0",
+      "dhcpd(dhcpd4)[812]:\t2026-12-08T00:09:41.343Z INFO: Pacemaker stopped the partner's instance on head2: Kea serves every scope (head1, head2), state partner-down after 424 ms (ha-maintenance-start: Server is now in the partner-down state as its partner appears to be offline for maintenance.)",
+      "dhcpd(dhcpd6)[818]:\t2026-12-08T00:09:41.471Z INFO: Pacemaker stopped the partner's instance on head2: Kea serves every scope (head1, head2), state partner-down after 318 ms (ha-maintenance-start: ...)",
+      "dhcpd(dhcpd6)[818]:\t2026-12-08T00:09:42.000Z WARN: Pacemaker stopped the partner's instance on head2, but Kea could not be made to serve its scope now: x",
+    ].join('\n');
+    expect(takeovers(log)).toEqual(new Map([[4, { at: Date.parse('2026-12-08T00:09:41.343Z'), ms: 424 }], [6, { at: Date.parse('2026-12-08T00:09:41.471Z'), ms: 318 }]]));
   });
 });
