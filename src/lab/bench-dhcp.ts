@@ -2,10 +2,13 @@
 // lab's compute node. perfdhcp (Debian's kea-admin) simulates many clients doing DORA (DHCPv4)
 // or SARR (DHCPv6) on net A, against:
 //   1. ISC dhcpd under today's agent (the lab's own configuration: one server, on the active head);
-//   2. the Kea HA pair in load-balancing (examples/lab-kea-ha.yaml applied: Kea on both heads).
+//   2. the Kea HA pair in load-balancing (examples/lab-kea-ha.yaml applied: Kea on both heads);
+//   3. one Kea: after the failover storm below, the survivor alone in partner-down (it sends no
+//      lease updates: what the pair pays for them).
 // For each: 4-way exchanges per second (perfdhcp's own figure), drops, and for Kea how many
 // exchanges each head answered (Kea's pkt4-ack-sent / pkt6-reply-sent statistics, read on each
-// head's control socket). Then the same storm with a head powered off in the middle: what the
+// head's control socket). Then a lighter storm (400/s offered per family, v4 and v6 side by side:
+// the full storms overload the pair, and the gap would measure that) with a head powered off in the middle: what the
 // compute nodes got each second (perfdhcp's -t 1 reports), the longest second-long gap without
 // an answer, when the answers were back at the rate before the power-off (against "fenced" in
 // the survivor's pacemaker log), and the duplicates: both heads' lease databases (the dead
@@ -126,12 +129,12 @@ async function keaAnswers(spec: LabSpec, head: NodeName, family: Family): Promis
   return v;
 }
 
-async function storm(spec: LabSpec, server: string, family: Family, clients: number, say: Say, kea: boolean): Promise<StormResult> {
+async function storm(spec: LabSpec, server: string, family: Family, clients: number, say: Say, kea: boolean, offered = OFFERED): Promise<StormResult> {
   const before = kea ? await Promise.all(HEADS.map((h) => keaAnswers(spec, h, family))) : [];
-  const p = await perfdhcp(spec, family, clients, OFFERED, STORM_S);
+  const p = await perfdhcp(spec, family, clients, offered, STORM_S);
   const perHead = kea ? Object.fromEntries(await Promise.all(HEADS.map(async (h, i) => [h, (await keaAnswers(spec, h, family)) - before[i]!]))) : undefined;
   const { periodic: _p, out: _o, ...perf } = p;
-  const r: StormResult = { server, family, clients, offered: OFFERED, seconds: STORM_S, perf, perS: Math.round(perf.received / STORM_S), perHead };
+  const r: StormResult = { server, family, clients, offered, seconds: STORM_S, perf, perS: Math.round(perf.received / STORM_S), perHead };
   say(`  ${server} DHCPv${family}, ${clients} clients: ${r.perS} exchanges/s, ${perf.received}/${perf.sent} answered, ${perf.drops} dropped` +
     (perHead ? `; per head ${HEADS.map((h) => `${h} ${perHead[h]}`).join(', ')}` : ''));
   return r;
@@ -149,6 +152,8 @@ function leasesOf(spec: LabSpec, head: NodeName, family: Family): Map<string, Ke
 /** The failover storms: FAILOVER_S seconds each, v4 and v6 side by side, the victim powered off OFF_AT_S seconds in. */
 const FAILOVER_S = 40;
 const OFF_AT_S = 10;
+/** per family, below what the pair answers (the storms above overload it: the gap would measure the overload) */
+const FAILOVER_OFFERED = 400;
 
 /**
  * The agent's takeover line in the survivor's pacemaker log (agents/dhcpd.ts notify): when it was
@@ -165,7 +170,7 @@ async function failoverStorms(spec: LabSpec, runs: { family: Family; clients: nu
   const survivor = peerOf(victim);
   const off = logOffset(spec, survivor);
   const t0 = Date.now();
-  const storms = runs.map((x) => perfdhcp(spec, x.family, x.clients, OFFERED, FAILOVER_S));
+  const storms = runs.map((x) => perfdhcp(spec, x.family, x.clients, FAILOVER_OFFERED, FAILOVER_S));
   await sleep(OFF_AT_S * 1000);
   const tOff = await powerOff(spec, victim);
   const outs = await Promise.all(storms);
@@ -185,7 +190,7 @@ async function failoverStorms(spec: LabSpec, runs: { family: Family; clients: nu
     const servedAfter = new Set([...survivorDb.values()].filter((l) => l.validLifetime > 0 && l.expire - l.validLifetime >= tOff / 1000).map((l) => l.client)).size;
     const tk = took.get(x.family);
     const r: FailoverStormResult = {
-      family: x.family, clients: x.clients, offered: OFFERED, victim, survivor, offAtS, fencedAtS: s(fence.confirmed), takeoverAtS: s(tk?.at), takeoverMs: tk?.ms,
+      family: x.family, clients: x.clients, offered: FAILOVER_OFFERED, victim, survivor, offAtS, fencedAtS: s(fence.confirmed), takeoverAtS: s(tk?.at), takeoverMs: tk?.ms,
       perSecond: perInterval, longestGapS: longestGap, gapEndS: gapEnd, backAtS: back < 0 ? undefined : back,
       clientsServedAfterOff: servedAfter, duplicates: duplicates(dbs, now),
     };
@@ -227,10 +232,18 @@ export async function benchDhcp(spec: LabSpec, say: Say, opts: { v6Clients?: num
     load.push(loadavg()[0]!);
     storms.push(await storm(spec, 'Kea HA load-balancing', 4, 50, say, true));
     for (const n of v6Clients) storms.push(await storm(spec, 'Kea HA load-balancing', 6, n, say, true));
+    // the split between the heads below the pair's capacity (overloaded, the busier head answers fewer)
+    for (const n of v6Clients) storms.push(await storm(spec, 'Kea HA load-balancing', 6, n, say, true, FAILOVER_OFFERED));
 
     say(`Kea HA load-balancing, head1 powered off ${OFF_AT_S} s into ${FAILOVER_S}-s storms, DHCPv4 and DHCPv6 side by side`);
     load.push(loadavg()[0]!);
     failover.push(...await failoverStorms(spec, [{ family: 4, clients: 50 }, { family: 6, clients: v6Clients[0]! }], 'head1', say));
+
+    // one Kea: the survivor in partner-down sends no lease updates (the pair's figure against it)
+    say('one Kea: head2 alone, in partner-down (head1 stays off)');
+    load.push(loadavg()[0]!);
+    storms.push(await storm(spec, 'one Kea (head2, partner-down)', 4, 50, say, false));
+    for (const n of v6Clients) storms.push(await storm(spec, 'one Kea (head2, partner-down)', 6, n, say, false));
   } finally {
     await down(spec.name, { say });
   }
@@ -238,14 +251,14 @@ export async function benchDhcp(spec: LabSpec, say: Say, opts: { v6Clients?: num
 }
 
 export function printDhcpBench(r: DhcpBenchResult, say: Say): number {
-  say(`\n| server | family | clients | exchanges/s (${r.storms[0]?.offered ?? OFFERED} offered) | answered / sent | dropped | per head |`);
-  say('| --- | --- | --- | --- | --- | --- | --- |');
+  say('\n| server | family | clients | offered/s | exchanges/s | answered / sent | dropped | per head |');
+  say('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const s of r.storms) {
     const ph = s.perHead ? HEADS.map((h) => `${h} ${s.perHead![h]}`).join(', ') : '';
-    say(`| ${s.server} | v${s.family} | ${s.clients} | ${s.perS} | ${s.perf.received} / ${s.perf.sent} | ${s.perf.drops} | ${ph} |`);
+    say(`| ${s.server} | v${s.family} | ${s.clients} | ${s.offered} | ${s.perS} | ${s.perf.received} / ${s.perf.sent} | ${s.perf.drops} | ${ph} |`);
   }
   for (const f of r.failover) {
-    say(`\nfailover storm, DHCPv${f.family}, ${f.clients} clients: ${f.victim} off at ${f.offAtS.toFixed(1)} s, fenced at ${f.fencedAtS?.toFixed(1) ?? 'n/a'} s, ` +
+    say(`\nfailover storm, DHCPv${f.family}, ${f.clients} clients, ${f.offered}/s offered: ${f.victim} off at ${f.offAtS.toFixed(1)} s, fenced at ${f.fencedAtS?.toFixed(1) ?? 'n/a'} s, ` +
       `Kea on ${f.survivor} serving every scope at ${f.takeoverAtS?.toFixed(1) ?? 'n/a'} s; ` +
       `longest gap ${f.longestGapS} s; back to the rate before at ${f.backAtS ?? 'n/a'} s; ${f.clientsServedAfterOff} clients served by ${f.survivor} after the power-off; duplicates ${f.duplicates.length}`);
     say(`answers per second: ${f.perSecond.join(' ')}`);
