@@ -1,7 +1,7 @@
 // The cluster description (/etc/ha-oscar/cluster.yaml): parse and validate.
 // Every error names the field path and what is wrong; unknown keys are errors.
 import { parseDocument, isMap } from 'yaml';
-import { type Addr, type Cidr, type Family, contains, familyOf, isNetworkOrBroadcast, parseAddr, parseCidr } from './ip';
+import { type Addr, type Cidr, type Family, contains, familyOf, isNetworkOrBroadcast, parseAddr, parseCidr } from '../service/ip';
 import { FENCE, HEALTH, HEURISTIC, type Kind, type ParamSpec, SERVICES, SNMP_ALERT } from './agents';
 import { checkExportsParam, isExportsFile, parseInlineExports } from '../service/nfs-exports';
 

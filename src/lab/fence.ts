@@ -18,7 +18,7 @@ import { record, sleep, spawnDetached } from './procs';
 import { delayDevice, fencingLevels, heuristicDevice } from '../crm/model';
 import { HEURISTIC } from '../crm/agents';
 import type { Head, Heuristics } from '../crm/describe';
-import { parseAddr } from '../crm/ip';
+import { parseAddr } from '../service/ip';
 import { fencingTopology, primitive } from '../crm/render-crm';
 import type { LabSpec, NetName, NodeName } from './spec';
 import { NET, NETS, addr4, addr6, bridgeOf, netnsOf, nodeId } from './spec';

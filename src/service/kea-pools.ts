@@ -10,7 +10,7 @@
 // The agent's derived config (src/service/kea.ts) therefore splits every pool the admin left
 // without a client-class in two halves, the first for the first head of ha_peers, the second
 // for the other. A pool with a client-class is the admin's own split and stays as written.
-import { addrText, parseAddr, parseCidr, type Family } from '../crm/ip';
+import { addrText, parseAddr, parseCidr, type Family } from './ip';
 
 interface Range { family: Family; start: bigint; end: bigint }
 

@@ -117,7 +117,8 @@ const labRa = (a: RouterAdvert): boolean => a.managed && a.other && a.routerLife
 const pxeLine = (r: Pxe6Result): string => (r.ok
   ? `RS->RA ${r.raMs} ms (${r.solicitations} RS, from ${r.ra?.from}), RS->DHCPv6 REPLY ${r.replyMs} ms (${r.attempts} exchanges, ${r.address} from ${r.from})`
   : `failed: ${r.error}`);
-const inRange6 = (a: string | undefined): boolean => /^2001:db8:a::1[0-9a-f]{3}$/.test(a ?? '');
+/** In the lab's DHCPv6 range, 2001:db8:a::1000-ffff (src/lab/services.ts). */
+const inRange6 = (a: string | undefined): boolean => /^2001:db8:a::[1-9a-f][0-9a-f]{3}$/.test(a ?? '');
 
 const okLine = (l: LeaseLine): string => (l.ok ? `${l.mac} ${l.address}` : `${l.mac}: ${l.error ?? 'no lease'}`);
 

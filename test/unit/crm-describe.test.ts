@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { parseDescription, DescriptionError } from '../../src/crm/describe';
-import { parseAddr, parseCidr, contains } from '../../src/crm/ip';
+import { parseAddr, parseCidr, contains } from '../../src/service/ip';
 
 const root = join(__dirname, '..', '..');
 const labText = readFileSync(join(root, 'examples', 'active-standby-pdu.yaml'), 'utf8');
