@@ -11,7 +11,7 @@
 import { defineAgent, p, fail, OCF, splitList, checkAbsolutePath, isIPv4, isIPv6, type Context } from '../src/ocf/agent';
 import type { OcfCode } from '../src/ocf/codes';
 import { oneLine } from '../src/ocf/log';
-import { startDaemon, stopDaemon, daemonState, logTail, runningPid } from '../src/service/daemon';
+import { daemonState, logTail, runningPid, startDaemon, stopDaemon } from '../src/service/daemon';
 import { boundSockets } from '../src/service/proc';
 import { writeFileAtomic } from '../src/service/atomic';
 import { roomProblem } from '../src/service/space';
@@ -20,7 +20,8 @@ import { dhcpInform, macFor } from '../src/probe/dhcp';
 import { existsSync, mkdirSync, accessSync, constants, rmSync, readdirSync } from 'node:fs';
 import { networkInterfaces, hostname } from 'node:os';
 import { dirname } from 'node:path';
-import { HA_RUNNING_STATES, allScopes, blockPartner, deriveKeaConfig, forgetNeighbour, haStatus, parseHaPeers, removeStaleBlock, serveEveryScope, type HaMode, type HaPeer } from '../src/service/kea';
+import { partitionMembers } from '../src/pacemaker/membership';
+import { HA_RUNNING_STATES, allScopes, blockPartner, deriveKeaConfig, dropPartnerConnections, forgetNeighbour, haStatus, parseHaPeers, removeStaleBlock, serveEveryScope, type HaMode, type HaPeer } from '../src/service/kea';
 import { version } from '../package.json';
 
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$/;
@@ -315,6 +316,13 @@ export default defineAgent({
     // its Kea does not run: Kea's attempt to tell it fails at once instead of after ~3 s of ARP/NDP
     const block = await blockPartner(partner.address);
     if (typeof block === 'string') c.log.warn(block);
+    // a partner out of the partition (fenced, dead) answers nothing: the lease updates Kea had
+    // already sent it would hold Kea's packet threads until its 10-s HTTP timeout
+    const members = await partitionMembers();
+    if (members && !members.includes(partner.name)) {
+      const dropped = await dropPartnerConnections(partner.address, haPort(c));
+      if (dropped) c.log.info(`${partner.name} is out of the partition: ${dropped}`);
+    }
     try {
       const st = await serveEveryScope(paths(c).control, scopes, Math.max(1000, c.remaining() - 1500));
       c.log.info(`Pacemaker stopped the partner's instance on ${partner.name}: Kea serves every scope (${st.scopes.join(', ') || scopes.join(', ')}), state ${st.state} after ${Date.now() - t0} ms${st.commands.length ? ` (${st.commands.join('; ')})` : ''}`);

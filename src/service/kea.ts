@@ -269,6 +269,24 @@ export async function blockPartner(address: string): Promise<{ undo: () => Promi
 }
 
 /**
+ * Kea keeps its HTTP connections to the partner open. When the partner's head dies, the lease
+ * updates already sent on them wait for Kea's HTTP timeout (10 s), each holding one of Kea's
+ * packet threads: no client is answered until they end, partner-down or not (the boot-storm
+ * bench: answers back exactly 10 s after the power-off). `ss -K` closes this head's TCP
+ * connections to the partner's HA listener at once (SOCK_DESTROY, kernels with
+ * CONFIG_INET_DIAG_DESTROY): the updates fail and the threads go back to the clients. Only for a
+ * partner out of the partition (the caller's check). What it closed, a reason when `ss` failed,
+ * or undefined when there was nothing to close.
+ */
+export async function dropPartnerConnections(address: string, port: number): Promise<string | undefined> {
+  const dst = isIPv6(address) ? `[${address}]` : address;
+  const r = await run('ss', ['-K', '-t', '-n', 'dst', dst, 'dport', '=', `:${port}`], { timeoutMs: 5000 });
+  if (r.code !== 0) return `ss -K dst ${dst}:${port}: ${ipWhy(r)}`;
+  const n = r.stdout.split('\n').slice(1).filter((l) => l.trim()).length;
+  return n ? `closed ${n} connection(s) to its HA listener ${dst}:${port}` : undefined;
+}
+
+/**
  * A blockPartner route left behind (its agent killed between add and undo) would keep this head
  * from ever reaching its partner again: the level-10 monitor removes it. Returns what it did, or a
  * reason when `ip` failed; undefined when there was none.
