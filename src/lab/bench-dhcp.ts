@@ -101,7 +101,8 @@ const BASE_MAC = '02:00:5e:10:00:00';
 const STORM_S = 15;
 /** offered exchanges per second: ISC dhcpd answers ~2,900/s of 3,000 here, so the servers, not perfdhcp, set the figure */
 const OFFERED = 3000;
-const KEA_STATE: Record<Family, string> = { 4: '/var/lib/ha-oscar/kea4', 6: '/var/lib/ha-oscar/kea6' }; // examples/lab-kea-ha.yaml
+/** examples/lab-kea-ha.yaml's state_dir, /var/lib/ha-oscar/kea4|6: in each head's own /var/lib/ha-oscar (src/lab/nodefs.ts) */
+const keaStateDir = (family: Family): string => `kea${family}`;
 
 function perfArgs(family: Family, clients: number, rate: number, seconds: number): string[] {
   // -l eth0: the client's net A port (broadcast DISCOVER, multicast SOLICIT); -t 1: a report every
@@ -141,7 +142,7 @@ async function storm(spec: LabSpec, server: string, family: Family, clients: num
 }
 
 const leaseFile = (spec: LabSpec, head: NodeName, family: Family): string =>
-  join(nodeDir(spec, head), 'var-lib-ha-oscar', KEA_STATE[family].replace('/var/lib/ha-oscar/', ''), `kea-leases${family}.csv`);
+  join(nodeDir(spec, head), 'var-lib-ha-oscar', keaStateDir(family), `kea-leases${family}.csv`);
 function leasesOf(spec: LabSpec, head: NodeName, family: Family): Map<string, KeaLease> {
   try { return parseKeaLeases(readFileSync(leaseFile(spec, head, family), 'utf8')); } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
@@ -219,8 +220,7 @@ export async function benchDhcp(spec: LabSpec, say: Say, opts: { v6Clients?: num
     say('Kea HA load-balancing (examples/lab-kea-ha.yaml)');
     await clearConfig(spec, 180_000);
     if (!writeFenceSecrets(spec)) throw new Error('the lab has no PDU secret: fencing is off');
-    const head = HEADS.find((h) => h === 'head1')!;
-    await execOk(spec, head, [process.execPath, join(spec.repo, 'dist', 'ha-oscar'), 'config', 'apply', join(spec.repo, 'examples', 'lab-kea-ha.yaml')], { timeoutMs: 240_000 });
+    await execOk(spec, 'head1', [process.execPath, join(spec.repo, 'dist', 'ha-oscar'), 'config', 'apply', join(spec.repo, 'examples', 'lab-kea-ha.yaml')], { timeoutMs: 240_000 });
     const t = Date.now();
     for (;;) {
       const a = await activeResources(spec);

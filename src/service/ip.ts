@@ -62,7 +62,7 @@ export function parseAddr(s: string): Addr | undefined {
   const family = familyOf(s);
   if (!family) return undefined;
   const value = family === 'ipv4' ? v4ToBig(s) : v6ToBig(s);
-  return { family, value, text: family === 'ipv4' ? bigToV4(value) : bigToV6(value) };
+  return { family, value, text: addrText(family, value) };
 }
 
 /** "192.0.2.0/24" -> Cidr; host bits must be zero. Returns a reason string on error. */

@@ -39,14 +39,13 @@ const objs = (v: unknown): Obj[] => (Array.isArray(v) ? v.filter((x): x is Obj =
 /**
  * Split every pool and pd-pool without a client-class between the two heads (names: ha_peers'
  * order), in the subnets of `d` (the Dhcp4 or Dhcp6 object) and of its shared networks. Changes
- * `d`; returns what it split, one entry per pool, or a one-line reason when a pool cannot be
- * split (a single address, a pd-pool already at its delegated length, a pool Kea would reject).
+ * `d`; a one-line reason when a pool cannot be split (a single address, a pd-pool already at
+ * its delegated length, a pool Kea would reject).
  */
-export function splitPools(d: Obj, names: [string, string]): string[] | string {
+export function splitPools(d: Obj, names: [string, string]): string | undefined {
   const classes = names.map((n) => `HA_${n}`) as [string, string];
   const subnets = [...objs(d.subnet4), ...objs(d.subnet6)];
   for (const sn of objs(d['shared-networks'])) subnets.push(...objs(sn.subnet4), ...objs(sn.subnet6));
-  const done: string[] = [];
   for (const sub of subnets) {
     const where = `subnet ${String(sub.subnet ?? '?')}`;
     if (Array.isArray(sub.pools)) {
@@ -59,7 +58,6 @@ export function splitPools(d: Obj, names: [string, string]): string[] | string {
         const mid = r.start + (r.end - r.start) / 2n;
         const halves: [Range, Range] = [{ ...r, end: mid }, { ...r, start: mid + 1n }];
         out.push({ ...p, pool: rangeText(halves[0]), 'client-class': classes[0] }, { ...p, pool: rangeText(halves[1]), 'client-class': classes[1] });
-        done.push(`${p.pool} -> ${rangeText(halves[0])} (${classes[0]}), ${rangeText(halves[1])} (${classes[1]})`);
       }
       sub.pools = out;
     }
@@ -75,10 +73,9 @@ export function splitPools(d: Obj, names: [string, string]): string[] | string {
         const second = a.value + (1n << BigInt(128 - (len + 1)));
         const halves = [addrText('ipv6', a.value), addrText('ipv6', second)];
         out.push({ ...p, prefix: halves[0], 'prefix-len': len + 1, 'client-class': classes[0] }, { ...p, prefix: halves[1], 'prefix-len': len + 1, 'client-class': classes[1] });
-        done.push(`${p.prefix}/${len} -> ${halves[0]}/${len + 1} (${classes[0]}), ${halves[1]}/${len + 1} (${classes[1]})`);
       }
       sub['pd-pools'] = out;
     }
   }
-  return done;
+  return undefined;
 }

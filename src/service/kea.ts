@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createConnection, isIPv6 } from 'node:net';
 import { OCF, fail } from '../ocf/codes';
 import { oneLine } from '../ocf/log';
-import { run } from './run';
+import { describeFailure, run } from './run';
 import { splitPools } from './kea-pools';
 
 export type HaMode = 'hot-standby' | 'load-balancing';
@@ -81,8 +81,8 @@ export function addHa(d4: Record<string, unknown>, o: { mode: HaMode; peers: HaP
   if (d4['control-socket'] !== undefined) return 'the config sets a control-socket: with ha_mode the agent sets its own (remove it)';
   if (o.mode === 'load-balancing') {
     // each head its own half of every pool (src/service/kea-pools.ts): never one address to two clients
-    const split = splitPools(d4, [o.peers[0]!.name, o.peers[1]!.name]);
-    if (typeof split === 'string') return split;
+    const why = splitPools(d4, [o.peers[0]!.name, o.peers[1]!.name]);
+    if (why) return why;
   }
   const [r1, r2] = roles(o.mode);
   d4['hooks-libraries'] = [
@@ -240,12 +240,11 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  */
 export async function forgetNeighbour(address: string): Promise<string | undefined> {
   const r = await run('ip', ['neigh', 'flush', 'to', address], { timeoutMs: 5000 });
-  return r.code === 0 ? undefined : `ip neigh flush to ${address}: ${(r.stderr || r.spawnError || `exit ${r.code}`).toString().trim()}`;
+  return r.code === 0 ? undefined : describeFailure(`ip neigh flush to ${address}`, r);
 }
 
 const hostRoute = (address: string): { fam: string; dst: string } =>
   (isIPv6(address) ? { fam: '-6', dst: `${address}/128` } : { fam: '-4', dst: `${address}/32` });
-const ipWhy = (r: { code: number | null; stderr?: string; spawnError?: unknown }): string => (r.stderr || r.spawnError || `exit ${r.code}`).toString().trim();
 
 /**
  * Pacemaker has stopped the partner's instance (its head fenced, or its Kea stopped), so the
@@ -259,11 +258,11 @@ const ipWhy = (r: { code: number | null; stderr?: string; spawnError?: unknown }
 export async function blockPartner(address: string): Promise<{ undo: () => Promise<string | undefined> } | string> {
   const { fam, dst } = hostRoute(address);
   const r = await run('ip', [fam, 'route', 'replace', 'unreachable', dst], { timeoutMs: 5000 });
-  if (r.code !== 0) return `ip route replace unreachable ${dst}: ${ipWhy(r)}`;
+  if (r.code !== 0) return describeFailure(`ip route replace unreachable ${dst}`, r);
   return {
     undo: async () => {
       const d = await run('ip', [fam, 'route', 'del', 'unreachable', dst], { timeoutMs: 5000 });
-      return d.code === 0 ? undefined : `ip route del unreachable ${dst}: ${ipWhy(d)}`;
+      return d.code === 0 ? undefined : describeFailure(`ip route del unreachable ${dst}`, d);
     },
   };
 }
@@ -281,7 +280,7 @@ export async function blockPartner(address: string): Promise<{ undo: () => Promi
 export async function dropPartnerConnections(address: string, port: number): Promise<string | undefined> {
   const dst = isIPv6(address) ? `[${address}]` : address;
   const r = await run('ss', ['-K', '-t', '-n', 'dst', dst, 'dport', '=', `:${port}`], { timeoutMs: 5000 });
-  if (r.code !== 0) return `ss -K dst ${dst}:${port}: ${ipWhy(r)}`;
+  if (r.code !== 0) return describeFailure(`ss -K dst ${dst}:${port}`, r);
   const n = r.stdout.split('\n').slice(1).filter((l) => l.trim()).length;
   return n ? `closed ${n} connection(s) to its HA listener ${dst}:${port}` : undefined;
 }
@@ -294,10 +293,10 @@ export async function dropPartnerConnections(address: string, port: number): Pro
 export async function removeStaleBlock(address: string): Promise<string | undefined> {
   const { fam, dst } = hostRoute(address);
   const r = await run('ip', [fam, '-o', 'route', 'show', 'type', 'unreachable', 'exact', dst], { timeoutMs: 5000 });
-  if (r.code !== 0) return `ip route show type unreachable ${dst}: ${ipWhy(r)}`;
+  if (r.code !== 0) return describeFailure(`ip route show type unreachable ${dst}`, r);
   if (!r.stdout.trim()) return undefined;
   const d = await run('ip', [fam, 'route', 'del', 'unreachable', dst], { timeoutMs: 5000 });
-  return d.code === 0 ? `removed a stale unreachable route to the partner (${dst})` : `ip route del unreachable ${dst}: ${ipWhy(d)}`;
+  return d.code === 0 ? `removed a stale unreachable route to the partner (${dst})` : describeFailure(`ip route del unreachable ${dst}`, d);
 }
 
 /**
