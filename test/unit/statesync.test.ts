@@ -117,9 +117,17 @@ describeWith({ bins: ['ip', 'rsync', 'ocf-tester', 'xmllint'], root: true, packa
     for (const n of ['ocft', 'main', 'v6', 'stop', 'kill', 'pw', 'ssh', 'empty']) runA('stop', { ...base(), sync_on_stop: 'false' }, inst(n));
     if (daemon?.pid) { try { process.kill(daemon.pid, 'SIGTERM'); } catch { /* gone */ } }
     sh(300);
+    // rsyncd's per-connection children outlive a SIGTERM to the daemon and may still write into
+    // dir (a CI run failed on ENOTEMPTY here): every process left in the namespaces goes, by PID
+    for (const ns of [nsA, nsB]) {
+      for (const pid of spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
+        try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+      }
+    }
+    sh(200);
     spawnSync('ip', ['netns', 'del', nsA]);
     spawnSync('ip', ['netns', 'del', nsB]);
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     for (const n of ['ocft', 'main', 'v6', 'stop', 'kill', 'pw', 'ssh', 'empty']) rmSync(`/var/log/ha-oscar/statesync-${inst(n)}.log`, { force: true });
   });
 
